@@ -1,0 +1,32 @@
+# Two entry points: `make demo` (set up, run the default scenario headless) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "exomembrane needs Python >= 3.10"'
+	@$(PYTHON) -m venv $(VENV) || { echo "could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[notebook,test]'
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/exomembrane run systems/vesicle.yaml --out runs/demo
+	$(BIN)/exomembrane analyze runs/demo
+
+test: setup
+	$(BIN)/python -m pytest -q -rs
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
+
+bench: setup
+	$(BIN)/exomembrane bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""Trajectory analysis: pure functions over ``mdtraj.Trajectory`` returning numpy arrays."""

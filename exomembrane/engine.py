@@ -1,0 +1,212 @@
+"""Simulation set-up: integrators, tension-free barostat, parameter protocols, platform.
+
+The result is a plain :class:`openmm.app.Simulation`; model parameters stay OpenMM global
+parameters (``simulation.context.setParameter``), and protocols ramp them on the device, inside
+the integrator, without returning to Python.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import openmm as mm
+import openmm.app as app
+
+from .config import ConfigError
+from .forcefield import WCA_FACTOR, create_system
+from .health import HealthCheck, SimulationError, diagnose
+from .platform import PlatformChoice, properties, select_platform
+from .structure import Structure
+
+KB = 0.00831446261815324  # kJ/mol/K: kT in eps (kJ/mol) -> temperature in K
+TENSION_TO_BAR_NM = 16.605390671738466  # 1 eps/sigma^2 (kJ/mol/nm^2) in bar*nm
+Integrator = Literal["langevin", "dpd", "verlet"]
+#: Piecewise-linear schedule: global parameter (or "kT") -> [(time in tau, value), ...].
+Protocol = Mapping[str, Sequence[tuple[float, float]]]
+
+
+def temperature(kT: float) -> float:
+    """Temperature in K of thermal energy ``kT`` in eps (kT = 1.1 -> 132.3 K)."""
+    return kT / KB
+
+
+def ramp_expression(keyframes: Sequence[tuple[float, float]], clock: str = "t_protocol") -> str:
+    """OpenMM expression of a piecewise-linear function of ``clock`` through ``keyframes``.
+
+    Constant before the first and after the last keyframe.
+    """
+    (t0, v0), *rest = keyframes
+    terms = [repr(float(v0))]
+    for (ta, va), (tb, vb) in zip(keyframes, rest):
+        terms.append(f"{float(vb) - float(va)!r}*min(1, max(0, ({clock} - {float(ta)!r})/{float(tb) - float(ta)!r}))")
+    return " + ".join(terms)
+
+
+def _check_protocol(protocol: Protocol, system: mm.System) -> None:
+    names = {"kT"}
+    for force in system.getForces():
+        for k in range(getattr(force, "getNumGlobalParameters", lambda: 0)()):
+            names.add(force.getGlobalParameterName(k))
+    for name, frames in protocol.items():
+        if name not in names:
+            raise ConfigError(f"protocol.{name}: not a global parameter of this system; allowed: {sorted(names)}")
+        times = [t for t, _ in frames]
+        if len(frames) < 1 or any(b <= a for a, b in zip(times, times[1:])) or times[0] < 0:
+            raise ConfigError(f"protocol.{name}: keyframes must be [(time, value), ...] with times >= 0 "
+                              f"strictly increasing (got {list(frames)})")
+
+
+def langevin_protocol_integrator(kT: float, friction: float, dt: float, protocol: Protocol,
+                                 derived: Mapping[str, str] | None = None) -> mm.CustomIntegrator:
+    """LangevinMiddle (BAOAB-type) integrator that also sets global parameters along ``protocol``.
+
+    Global variable ``t_protocol`` (tau) is the clock of the schedule; ``kT`` (eps) may itself
+    be scheduled. ``derived`` maps further context parameters to expressions of the scheduled
+    ones (e.g. a barostat's temperature from ``kT``). Same update as
+    :class:`openmm.LangevinMiddleIntegrator`.
+    """
+    integ = mm.CustomIntegrator(dt)
+    integ.addGlobalVariable("kT", kT)
+    integ.addGlobalVariable("a", np.exp(-friction * dt))
+    integ.addGlobalVariable("b", np.sqrt(1 - np.exp(-2 * friction * dt)))
+    integ.addGlobalVariable("t_protocol", 0.0)
+    for name, frames in protocol.items():
+        integ.addComputeGlobal(name, ramp_expression(frames))
+    for name, expression in (derived or {}).items():
+        integ.addComputeGlobal(name, expression)
+    integ.addUpdateContextState()
+    integ.addComputePerDof("v", "v + dt*f/m")
+    integ.addComputePerDof("x", "x + 0.5*dt*v")
+    integ.addComputePerDof("v", "a*v + b*sqrt(kT/m)*gaussian")
+    integ.addComputePerDof("x", "x + 0.5*dt*v")
+    integ.addComputeGlobal("t_protocol", "t_protocol + dt")
+    return integ
+
+
+def make_integrator(kind: Integrator, kT: float, dt: float, friction: float, protocol: Protocol | None,
+                    dpd_cutoff: float, derived: Mapping[str, str] | None = None) -> mm.Integrator:
+    if kind == "langevin":
+        if protocol:
+            return langevin_protocol_integrator(kT, friction, dt, protocol, derived)
+        return mm.LangevinMiddleIntegrator(temperature(kT), friction, dt)
+    if protocol:
+        raise ConfigError(f"protocol: schedules run with integrator 'langevin' only (got integrator {kind!r})")
+    if kind == "dpd":
+        return mm.DPDIntegrator(temperature(kT), friction, dpd_cutoff, dt)
+    if kind == "verlet":
+        return mm.VerletIntegrator(dt)
+    raise ConfigError(f"integrator: {kind!r} is not allowed; allowed: ['langevin', 'dpd', 'verlet']")
+
+
+class Simulation(app.Simulation):
+    """An :class:`openmm.app.Simulation` that knows its :class:`Structure` and platform choice,
+    and turns OpenMM's NaN failures into :class:`SimulationError` with a diagnosis."""
+
+    structure: Structure
+    platform_choice: PlatformChoice
+
+    def step(self, steps: int) -> None:
+        start = self.currentStep
+        try:
+            super().step(steps)
+        except mm.OpenMMException as err:
+            fene = self.structure.forcefield.params.fene
+            why = diagnose(self.context, self.currentStep, self.structure.fene_bonds(), fene.r_inf)
+            raise SimulationError(f"{why} (last call: step({steps}) from step {start}; OpenMM said: "
+                                  f"{str(err).splitlines()[0]})") from None
+
+
+def set_kT(simulation: app.Simulation, kT: float) -> None:
+    """Change the thermal energy (eps) of a running simulation: thermostat and barostat together."""
+    _check_positive(kT=kT)
+    integ = simulation.integrator
+    if isinstance(integ, mm.CustomIntegrator):
+        integ.setGlobalVariableByName("kT", kT)
+    elif hasattr(integ, "setTemperature"):
+        integ.setTemperature(temperature(kT))
+    for force in simulation.system.getForces():
+        if isinstance(force, mm.MonteCarloMembraneBarostat):
+            simulation.context.setParameter(force.Temperature(), temperature(kT))
+
+
+def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01, friction: float = 1.0,
+                      integrator: Integrator = "langevin", tension: float | None = None,
+                      barostat_interval: int = 100, protocol: Protocol | None = None,
+                      platform: str | None = None, precision: str = "mixed", seed: int = 0,
+                      w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float = WCA_FACTOR,
+                      health_interval: int = 1000, deterministic: bool = False) -> Simulation:
+    """A ready-to-run :class:`openmm.app.Simulation` of ``structure``.
+
+    Parameters
+    ----------
+    kT
+        Thermal energy in eps (1.1 with w_c 1.6 gives the fluid Cooke bilayer).
+    dt, friction
+        Time step in tau, Langevin/DPD friction in 1/tau.
+    integrator
+        ``"langevin"`` (LangevinMiddle), ``"dpd"`` (momentum-conserving DPD thermostat, pairs
+        within ``dpd_cutoff`` sigma) or ``"verlet"`` (NVE).
+    tension
+        Lateral tension in eps/sigma^2 (>= 0) for a membrane barostat scaling x and y together,
+        z fixed; 0 is tension-free; None means constant area.
+    protocol
+        ``{parameter: [(time tau, value), ...]}`` ramps run inside the integrator (Langevin only).
+    platform, precision
+        See :func:`exomembrane.platform.select_platform`; precision for CUDA/OpenCL.
+    seed
+        Seeds the thermostat, barostat and initial velocities.
+    w_c, w_c_max
+        Starting attraction range (default: force field's) and the largest it may be steered to.
+    health_interval
+        Steps between checks for non-finite energy (0 disables); failures raise
+        :class:`exomembrane.health.SimulationError` naming step, term and beads.
+
+    The chosen platform and why is in ``simulation.platform_choice``.
+
+    Example
+    -------
+    >>> from exomembrane import load_forcefield, build, create_simulation
+    >>> sim = create_simulation(build.bilayer(load_forcefield(), 8.0), platform="Reference")
+    >>> sim.step(10)
+    """
+    _check_positive(kT=kT, dt=dt, barostat_interval=barostat_interval)
+    if friction < 0:
+        raise ConfigError(f"friction: must be >= 0 (got {friction!r})")
+    if tension is not None and not tension >= 0:
+        raise ConfigError(f"tension: must be >= 0 eps/sigma^2 (got {tension!r}); OpenMM's membrane "
+                          f"barostat does not take negative tension")
+    choice: PlatformChoice = select_platform(platform)
+    props = properties(choice, precision, deterministic)
+    ff_wc = structure.forcefield.params.w_c
+    w_c = ff_wc if w_c is None else w_c
+    system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max))
+    if protocol:
+        _check_protocol(protocol, system)
+    derived = {}
+    if tension is not None:
+        baro = mm.MonteCarloMembraneBarostat(0.0, tension * TENSION_TO_BAR_NM, temperature(kT),
+                                             mm.MonteCarloMembraneBarostat.XYIsotropic,
+                                             mm.MonteCarloMembraneBarostat.ZFixed, barostat_interval)
+        baro.setRandomNumberSeed(seed)
+        system.addForce(baro)
+        if protocol and "kT" in protocol:
+            derived[baro.Temperature()] = f"kT/{KB!r}"
+    integ = make_integrator(integrator, kT, dt, friction, protocol, dpd_cutoff, derived)
+    if hasattr(integ, "setRandomNumberSeed"):
+        integ.setRandomNumberSeed(seed)
+    sim = Simulation(structure.to_openmm_topology(), system, integ, choice.platform, props)
+    sim.structure = structure
+    sim.platform_choice = choice
+    sim.context.setPositions(structure.positions)
+    sim.context.setParameter("w_c", w_c)
+    sim.context.setVelocitiesToTemperature(temperature(kT), seed)
+    if health_interval:
+        sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), structure.forcefield.params.fene.r_inf))
+    return sim
+
+
+def _check_positive(**values: float) -> None:
+    for name, v in values.items():
+        if not v > 0:
+            raise ConfigError(f"{name}: must be > 0 (got {v!r})")
