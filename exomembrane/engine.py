@@ -14,7 +14,7 @@ import openmm as mm
 import openmm.app as app
 
 from .config import ConfigError
-from .forcefield import WCA_FACTOR, create_system
+from .forcefield import create_system
 from .health import HealthCheck, SimulationError, diagnose
 from .platform import PlatformChoice, properties, select_platform
 from .structure import Structure
@@ -134,7 +134,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
                       integrator: Integrator = "langevin", tension: float | None = None,
                       barostat_interval: int = 100, protocol: Protocol | None = None,
                       platform: str | None = None, precision: str = "mixed", seed: int = 0,
-                      w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float = WCA_FACTOR,
+                      w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float | None = None,
                       health_interval: int = 1000, deterministic: bool = False) -> Simulation:
     """A ready-to-run :class:`openmm.app.Simulation` of ``structure``.
 
@@ -145,8 +145,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     dt, friction
         Time step in tau, Langevin/DPD friction in 1/tau.
     integrator
-        ``"langevin"`` (LangevinMiddle), ``"dpd"`` (momentum-conserving DPD thermostat, pairs
-        within ``dpd_cutoff`` sigma) or ``"verlet"`` (NVE).
+        ``"langevin"`` (LangevinMiddle), ``"dpd"`` (momentum-conserving DPD thermostat acting on
+        pairs within ``dpd_cutoff`` sigma, default the pair cutoff) or ``"verlet"`` (NVE).
     tension
         Lateral tension in eps/sigma^2 (>= 0) for a membrane barostat scaling x and y together,
         z fixed; 0 is tension-free; None means constant area.
@@ -192,6 +192,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
         system.addForce(baro)
         if protocol and "kT" in protocol:
             derived[baro.Temperature()] = f"kT/{KB!r}"
+    if dpd_cutoff is None:
+        dpd_cutoff = next(f for f in system.getForces() if f.getName() == "pair").getCutoffDistance()._value
     integ = make_integrator(integrator, kT, dt, friction, protocol, dpd_cutoff, derived)
     if hasattr(integ, "setRandomNumberSeed"):
         integ.setRandomNumberSeed(seed)

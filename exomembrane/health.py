@@ -10,27 +10,35 @@ import numpy as np
 import openmm as mm
 import openmm.app as app
 
+from .forcefield import TERMS
+
 
 class SimulationError(RuntimeError):
     """The simulation became unphysical; the message names the step, the term(s) and the beads."""
 
 
+def _state(context: mm.Context, **kwargs) -> mm.State | None:
+    """getState, or None where OpenMM refuses (e.g. "Particle coordinate is NaN")."""
+    try:
+        return context.getState(**kwargs)
+    except mm.OpenMMException:
+        return None
+
+
 def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, max_listed: int = 5) -> str:
     """Explain a broken state: non-finite terms, NaN beads, overstretched bonds, largest forces."""
-    system = context.getSystem()
+    parts = [f"step {step}: the simulation blew up"]
     terms = []
-    for force in system.getForces():
-        if isinstance(force, (mm.MonteCarloMembraneBarostat, mm.MonteCarloBarostat, mm.CMMotionRemover)):
+    for force in context.getSystem().getForces():
+        if force.getName() not in TERMS:
             continue
-        e = context.getState(getEnergy=True, groups={force.getForceGroup()}).getPotentialEnergy()
-        e = e.value_in_unit(e.unit)
+        state = _state(context, getEnergy=True, groups={force.getForceGroup()})
+        e = np.nan if state is None else state.getPotentialEnergy()._value
         if not np.isfinite(e):
             terms.append(f"{force.getName()} (group {force.getForceGroup()}) = {e}")
-    state = context.getState(getPositions=True, getForces=True)
-    pos = state.getPositions(asNumpy=True).value_in_unit(state.getPositions(asNumpy=True).unit)
-    box = np.array([v[i] for i, v in enumerate(state.getPeriodicBoxVectors(asNumpy=True)._value)])
-    parts = [f"step {step}: the simulation blew up"]
     parts.append("non-finite energy in term(s): " + (", ".join(terms) if terms else "none found per term"))
+    pos = context.getState(getPositions=True).getPositions(asNumpy=True)._value
+    box = np.diag(context.getState().getPeriodicBoxVectors(asNumpy=True)._value)
     bad = np.flatnonzero(~np.isfinite(pos).all(axis=1))
     if bad.size:
         parts.append(f"{bad.size} bead(s) with non-finite positions, e.g. {bad[:max_listed].tolist()}")
@@ -42,11 +50,12 @@ def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, ma
         if over.size:
             listed = ", ".join(f"{bonds[k, 0]}-{bonds[k, 1]} (r = {r[k]:.3f})" for k in over[:max_listed])
             parts.append(f"{over.size} FENE bond(s) at or beyond r_inf = {r_inf} sigma: {listed}")
-    f = state.getForces(asNumpy=True)._value
-    fn = np.linalg.norm(f, axis=1)
-    fn = np.where(np.isfinite(fn), fn, np.inf)
-    top = np.argsort(-fn)[:max_listed]
-    parts.append("largest forces on beads " + ", ".join(f"{i} ({fn[i]:.3g})" for i in top))
+    state = _state(context, getForces=True)
+    if state is not None:
+        fn = np.linalg.norm(state.getForces(asNumpy=True)._value, axis=1)
+        fn = np.where(np.isfinite(fn), fn, np.inf)
+        top = np.argsort(-fn)[:max_listed]
+        parts.append("largest forces on beads " + ", ".join(f"{i} ({fn[i]:.3g} eps/sigma)" for i in top))
     parts.append("check the starting structure for overlaps or stretched bonds, or lower dt")
     return "; ".join(parts)
 
