@@ -2,25 +2,32 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..config import ConfigError
 from ..forcefield import ForceField
 from ..structure import Structure
 from .lipids import BOND, Composition, counts, lay, species_codes
 
-CELL = 3.0  # sigma: each lipid gets its own cubic cell, so lipids never overlap
+CELL = 2.2  # sigma: each lipid's middle sits in its own cubic cell of at least this size
+MIN_DISTANCE = 0.9  # sigma: closest approach of beads of different lipids
+MAX_TRIES = 200
 
 
 def gas(ff: ForceField, n_lipids: int, box: float | tuple[float, float, float], *,
         composition: Composition = "LIP", seed: int = 0) -> Structure:
-    """``n_lipids`` straight lipids at random cells of a lattice, randomly oriented.
+    """``n_lipids`` straight lipids, randomly placed and oriented, no two beads of different lipids
+    closer than 0.9 sigma.
+
+    Each lipid's centre is drawn in its own cell of a lattice (>= 2.2 sigma cells), then
+    orientations of clashing lipids are redrawn until none clash.
 
     Parameters
     ----------
     n_lipids
         Number of lipids (> 0).
     box
-        Box length(s) in sigma; must hold ``n_lipids`` cells of 3 sigma.
+        Box length(s) in sigma; must hold ``n_lipids`` cells.
     composition
         Species name or ``{name: fraction}``.
     seed
@@ -33,16 +40,25 @@ def gas(ff: ForceField, n_lipids: int, box: float | tuple[float, float, float], 
         raise ConfigError(f"box: lengths must be > 0 (got {lengths.tolist()})")
     rng = np.random.default_rng(seed)
     names, (codes,) = species_codes([counts(composition, n_lipids, ff, "composition")], rng)
-    longest = max(len(ff.get(n).beads) for n in names)
-    cell = max(CELL, (longest - 1) * BOND + 1.1)
-    grid = np.floor(lengths / cell).astype(int)
+    grid = np.floor(lengths / CELL).astype(int)
     if grid.prod() < n_lipids:
         raise ConfigError(f"box: {lengths.tolist()} sigma holds at most {int(grid.prod())} lipids "
-                          f"({cell:g} sigma cells); asked for n_lipids = {n_lipids}; enlarge the box")
+                          f"({CELL:g} sigma cells); asked for n_lipids = {n_lipids}; enlarge the box")
     chosen = rng.choice(grid.prod(), size=n_lipids, replace=False)
-    centres = (np.stack(np.unravel_index(chosen, grid), axis=1) + 0.5) * (lengths / grid)
-    d = rng.normal(size=(n_lipids, 3))
-    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    cell = lengths / grid
+    centres = (np.stack(np.unravel_index(chosen, grid), axis=1) + rng.uniform(0.4, 0.6, (n_lipids, 3))) * cell
     sizes = np.array([len(ff.get(n).beads) for n in names])[codes]
-    ends = centres - 0.5 * (sizes - 1)[:, None] * BOND * d
-    return Structure(ff, names, codes, lay(ff, names, codes, ends, d), lengths)
+    lipid = np.repeat(np.arange(n_lipids), sizes)
+    d = np.empty((n_lipids, 3))
+    redo = np.arange(n_lipids)
+    for _ in range(MAX_TRIES):
+        v = rng.normal(size=(len(redo), 3))
+        d[redo] = v / np.linalg.norm(v, axis=1, keepdims=True)
+        pos = lay(ff, names, codes, centres - 0.5 * (sizes - 1)[:, None] * BOND * d, d)
+        pairs = cKDTree(pos % lengths, boxsize=lengths).query_pairs(MIN_DISTANCE, output_type="ndarray")
+        pairs = pairs[lipid[pairs[:, 0]] != lipid[pairs[:, 1]]]
+        if not len(pairs):
+            return Structure(ff, names, codes, pos, lengths)
+        redo = np.unique(lipid[pairs[:, 0]])
+    raise ConfigError(f"box: could not place {n_lipids} lipids without overlaps in {lengths.tolist()} sigma; "
+                      f"enlarge the box")

@@ -1,0 +1,130 @@
+"""Throughput benchmark: exomembrane's engine next to a minimal hand-written OpenMM build.
+
+``exomembrane bench`` (or ``python -m exomembrane.bench``) builds flat Cooke bilayers of several
+sizes and reports steps/s and particle-steps/s per platform, for our full simulation (health
+checks on) and for a raw OpenMM System of the same model written the textbook way, in one run,
+so the overhead (or gain) of our layer is visible.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import openmm as mm
+
+from .build import bilayer
+from .engine import create_simulation, temperature
+from .forcefield import load_forcefield
+from .platform import available, properties, select_platform
+from .structure import Structure
+
+#: Bilayer sizes (sigma) giving ~21.6k, ~86.4k and ~346k beads; CPU-class platforms get smaller ones.
+GPU_SIZES = (65.7, 131.5, 263.0)
+CPU_SIZES = (32.9, 65.7)
+
+RAW_PAIR = (
+    "4*((b/r)^12 - (b/r)^6 + 0.25)*step(2^(1/6)*b - r)"
+    " - t1*t2*(step(rc - r) + step(r - rc)*cos(pi*(r - rc)/(2*wc))^2);"
+    "b = select(t1*t2, 1.0, 0.95); rc = 2^(1/6); pi = 3.141592653589793; wc = 1.6"
+)
+
+
+def raw_system(s: Structure) -> mm.System:
+    """The Cooke model as a user would write it directly in OpenMM (single species LIP)."""
+    system = mm.System()
+    system.setDefaultPeriodicBoxVectors(*(mm.Vec3(*row) for row in np.diag(s.box)))
+    pair = mm.CustomNonbondedForce(RAW_PAIR)
+    pair.addPerParticleParameter("t")
+    head, _, _ = s.bead_arrays()
+    for h in head:
+        system.addParticle(1.0)
+        pair.addParticle([0.0 if h else 1.0])
+    pair.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
+    pair.setCutoffDistance(2 ** (1 / 6) + 1.6)
+    system.addForce(pair)
+    fene = mm.CustomBondForce("-0.5*30*1.5^2*log(1 - (r/1.5)^2)")
+    for i, j in s.fene_bonds():
+        fene.addBond(int(i), int(j))
+    system.addForce(fene)
+    bend = mm.HarmonicBondForce()
+    for i, j in s.bend_bonds():
+        bend.addBond(int(i), int(j), 4.0, 10.0)
+    system.addForce(bend)
+    return system
+
+
+def _rate(step, context: mm.Context, seconds: float) -> float:
+    """Steps per second of ``step(n)`` over about ``seconds`` of wall time, after a warm-up."""
+    step(20)
+    context.getState(getEnergy=True)
+    n, elapsed = 10, 0.0
+    while True:
+        t0 = time.perf_counter()
+        step(n)
+        context.getState(getEnergy=True)  # wait for the device to finish
+        elapsed = time.perf_counter() - t0
+        if elapsed > seconds / 4:
+            break
+        n *= 4
+    total_steps, total = n, elapsed
+    while total < seconds:
+        t0 = time.perf_counter()
+        step(n)
+        context.getState(getEnergy=True)
+        total += time.perf_counter() - t0
+        total_steps += n
+    return total_steps / total
+
+
+def measure(platform: str, size: float, seconds: float, precision: str = "mixed") -> dict:
+    """Rates of our engine and of the raw build for one bilayer of lateral ``size`` sigma."""
+    s = bilayer(load_forcefield(), size)
+    sim = create_simulation(s, platform=platform, precision=precision)
+    ours = _rate(sim.step, sim.context, seconds)
+    choice = select_platform(platform)
+    integ = mm.LangevinMiddleIntegrator(temperature(1.1), 1.0, 0.01)
+    ctx = mm.Context(raw_system(s), integ, choice.platform, properties(choice, precision))
+    ctx.setPositions(s.positions)
+    ctx.setVelocitiesToTemperature(temperature(1.1), 1)
+    raw = _rate(integ.step, ctx, seconds)
+    return {"platform": platform, "precision": precision, "beads": s.n_beads, "ours_steps_per_s": ours,
+            "raw_steps_per_s": raw, "ours_particle_steps_per_s": ours * s.n_beads,
+            "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'platform':<10}{'beads':>10}{'ours steps/s':>14}{'raw steps/s':>13}{'ours part-steps/s':>19}{'ratio':>7}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['platform']:<10}{r['beads']:>10}{r['ours_steps_per_s']:>14.1f}{r['raw_steps_per_s']:>13.1f}"
+                     f"{r['ours_particle_steps_per_s']:>19.3e}{r['ratio']:>7.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="exomembrane bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--platform", action="append", help="platform(s) to run (default: all usable)")
+    parser.add_argument("--sizes", type=float, nargs="+", help="bilayer lateral sizes in sigma")
+    parser.add_argument("--seconds", type=float, default=5.0, help="timed wall seconds per measurement")
+    parser.add_argument("--precision", default="mixed", choices=("single", "mixed", "double"))
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    platforms = args.platform or [p for p, why in available().items() if why is None and p != "Reference"]
+    rows = []
+    for plat in platforms:
+        sizes = args.sizes or (GPU_SIZES if plat in ("CUDA", "OpenCL") else CPU_SIZES)
+        for size in sizes:
+            rows.append(measure(plat, size, args.seconds, args.precision))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
