@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/exomembrane run systems/vesicle.yaml --out runs/demo
+	$(BIN)/exomembrane run systems/vesicle.yaml --out runs/demo --overwrite
 	$(BIN)/exomembrane analyze runs/demo
 
 test: setup

@@ -105,6 +105,7 @@ class Simulation(app.Simulation):
 
     structure: Structure
     platform_choice: PlatformChoice
+    seed: int
 
     def step(self, steps: int) -> None:
         start = self.currentStep
@@ -133,7 +134,7 @@ def set_kT(simulation: app.Simulation, kT: float) -> None:
 def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01, friction: float = 1.0,
                       integrator: Integrator = "langevin", tension: float | None = None,
                       barostat_interval: int = 100, protocol: Protocol | None = None,
-                      platform: str | None = None, precision: str = "mixed", seed: int = 0,
+                      platform: str | None = None, precision: str = "mixed", seed: int | None = None,
                       w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float | None = None,
                       health_interval: int = 1000, deterministic: bool = False) -> Simulation:
     """A ready-to-run :class:`openmm.app.Simulation` of ``structure``.
@@ -155,7 +156,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     platform, precision
         See :func:`exomembrane.platform.select_platform`; precision for CUDA/OpenCL.
     seed
-        Seeds the thermostat, barostat and initial velocities.
+        Seeds the thermostat, barostat and initial velocities (>= 1; OpenMM reads 0 as "draw
+        one"). None draws a seed; either way it is kept in ``simulation.seed``.
     w_c, w_c_max
         Starting attraction range (default: force field's) and the largest it may be steered to.
     health_interval
@@ -176,6 +178,10 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     if tension is not None and not tension >= 0:
         raise ConfigError(f"tension: must be >= 0 eps/sigma^2 (got {tension!r}); OpenMM's membrane "
                           f"barostat does not take negative tension")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(1, 2**31 - 1))
+    elif not 1 <= seed < 2**31:
+        raise ConfigError(f"seed: must be an integer in [1, 2^31) (got {seed!r}); OpenMM reads 0 as random")
     choice: PlatformChoice = select_platform(platform)
     props = properties(choice, precision, deterministic)
     ff_wc = structure.forcefield.params.w_c
@@ -200,6 +206,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     sim = Simulation(structure.to_openmm_topology(), system, integ, choice.platform, props)
     sim.structure = structure
     sim.platform_choice = choice
+    sim.seed = seed
     sim.context.setPositions(structure.positions)
     sim.context.setParameter("w_c", w_c)
     sim.context.setVelocitiesToTemperature(temperature(kT), seed)
