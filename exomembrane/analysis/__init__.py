@@ -1,1 +1,17 @@
-"""Trajectory analysis: pure functions over ``mdtraj.Trajectory`` returning numpy arrays."""
+"""Trajectory analysis: pure functions over ``mdtraj.Trajectory`` returning numpy arrays.
+
+Lengths in nm (= sigma), times in ps (= tau). Lipids are residues whose first atom is named ``H``
+(see :func:`lipid_indices`); other residues are ignored. Boxes must be orthorhombic; lipids may
+be split across the periodic boundary.
+"""
+from .area import area_per_lipid
+from .clusters import count_membranes, membrane_clusters
+from .diffusion import diffusion_coefficient, lateral_msd
+from .leaflets import assign_leaflets
+from .selection import lipid_indices
+from .shape import vesicle_radius, vesicle_shape
+from .undulation import bending_rigidity, height_field, undulation_spectrum
+
+__all__ = ["area_per_lipid", "assign_leaflets", "bending_rigidity", "count_membranes", "diffusion_coefficient",
+           "height_field", "lateral_msd", "lipid_indices", "membrane_clusters", "undulation_spectrum",
+           "vesicle_radius", "vesicle_shape"]

@@ -1,0 +1,285 @@
+"""Analysis functions against analytic geometries, synthetic ensembles and a short real run."""
+from __future__ import annotations
+
+import mdtraj
+import numpy as np
+import openmm.unit as unit
+import pytest
+
+import exomembrane as em
+from exomembrane import analysis as an
+from exomembrane.build.vesicle import leaflet_counts
+
+HEAD_OFFSET = 0.5 + 2 * 0.97  # head distance from the midplane of a straight built lipid (sigma)
+
+
+def trajectory(structure: em.Structure, xyz: np.ndarray | None = None, box: np.ndarray | None = None,
+               **kwargs) -> mdtraj.Trajectory:
+    """mdtraj Trajectory of ``structure`` with frames ``xyz`` (F, n, 3) (default: its positions)."""
+    xyz = structure.positions[None] if xyz is None else np.asarray(xyz)
+    box = np.tile(structure.box if box is None else box, (len(xyz), 1))
+    return mdtraj.Trajectory(xyz.astype(np.float32), structure.to_mdtraj().topology, unitcell_lengths=box,
+                             unitcell_angles=np.full((len(xyz), 3), 90.0), **kwargs)
+
+
+def shifted(structure: em.Structure, shift) -> np.ndarray:
+    """Positions translated by ``shift`` and wrapped bead by bead (lipids split across the box)."""
+    return np.mod(structure.positions + shift, structure.box)
+
+
+def combine(a: em.Structure, b: em.Structure, offset, box) -> em.Structure:
+    assert a.species == b.species
+    return em.Structure(a.forcefield, a.species, np.concatenate([a.lipid_species, b.lipid_species]),
+                        np.concatenate([a.positions, b.positions + offset]), np.asarray(box, float),
+                        np.concatenate([a.leaflet, b.leaflet]))
+
+
+@pytest.fixture(scope="module")
+def sheet(ff) -> em.Structure:
+    return em.build.bilayer(ff, 10.0, upper={"LIP": 0.7, "LYSO": 0.3}, lower={"LIP": 0.8, "CER": 0.2})
+
+
+@pytest.fixture(scope="module")
+def ves(ff) -> em.Structure:
+    return em.build.vesicle(ff, 8.0, padding=2.0)
+
+
+def test_lipid_indices_skip_other_residues(sheet):
+    top = sheet.to_mdtraj().topology
+    chain = top.add_chain()
+    res = top.add_residue("PRO", chain)
+    for name in ("CA", "H"):  # a residue whose first atom is not 'H' is not a lipid
+        top.add_atom(name, None, res)
+    heads, tails = an.lipid_indices(top)
+    np.testing.assert_array_equal(heads, sheet.lipid_start)
+    np.testing.assert_array_equal(tails, sheet.lipid_start[:, None] + [1, 2])
+
+
+def test_flat_bilayer_leaflets_area_and_one_membrane(sheet):
+    upper = np.where(sheet.leaflet > 0, 0, 1)
+    frames = [sheet.positions, shifted(sheet, [3.3, 7.1, sheet.box[2] / 2])]  # second: across z and xy
+    traj = trajectory(sheet, np.stack(frames))
+    np.testing.assert_array_equal(an.assign_leaflets(traj), np.stack([upper, upper]))
+    np.testing.assert_array_equal(an.count_membranes(traj), [1, 1])
+    np.testing.assert_allclose(an.area_per_lipid(traj), 1.2, rtol=1e-6)  # builder lattice: exactly 1.2 sigma^2
+    np.testing.assert_allclose(an.area_per_lipid(traj, an.assign_leaflets(traj)), 1.2, rtol=1e-6)
+
+
+def test_lone_lipids_are_strays(sheet):
+    pos = sheet.positions.copy()
+    pos[0:3] = [2.0, 2.0, 17.0] + np.outer(np.arange(3), [0.97, 0, 0])  # lipid 0 in the solvent
+    traj = trajectory(sheet, pos[None])
+    leaf, memb = an.assign_leaflets(traj)[0], an.membrane_clusters(traj)[0]
+    assert leaf[0] == -1 and memb[0] == -1
+    assert set(leaf[1:]) == {0, 1} and set(memb[1:]) == {0}
+    assert an.count_membranes(traj)[0] == 1
+
+
+def test_flip_flopping_lipids_do_not_merge_leaflets(sheet):
+    """Three lipids in transit, stacked across the core with orientations 80, 95 and 100 degrees
+    from +z: each touches the next (and the upper / lower head layer) with a positive dot product."""
+    pos = sheet.positions.copy()
+    c = sheet.box[2] / 2
+    anchor = pos[sheet.lipid_start[40], :2]  # under an upper-leaflet head; the lower heads sit half a cell off
+    for lipid, dz, angle in ((0, 1.2, 80), (1, 0.0, 95), (2, -1.2, 100)):
+        u = np.array([np.sin(np.radians(angle)), 0.0, np.cos(np.radians(angle))])
+        head = np.array([*anchor, c + dz])
+        pos[3 * lipid: 3 * lipid + 3] = head - np.outer(np.arange(3) * 0.97, u)
+    leaf = an.assign_leaflets(trajectory(sheet, pos[None]))[0]
+    np.testing.assert_array_equal(leaf[3:], np.where(sheet.leaflet[3:] > 0, 0, 1))
+
+
+def test_vesicle_radius_leaflets_across_boundary(ves):
+    radius = 8.0
+    n_out, n_in = leaflet_counts(radius, 1.2)
+    traj = trajectory(ves, np.stack([ves.positions, shifted(ves, ves.box / 2 + [0.3, -1.1, 0.7])]))
+    leaf = an.assign_leaflets(traj)
+    np.testing.assert_array_equal(leaf, np.tile(np.where(ves.leaflet > 0, 0, 1), (2, 1)))
+    shape = an.vesicle_shape(traj)
+    np.testing.assert_allclose(shape["midplane_radius"], radius, atol=1e-3)
+    np.testing.assert_allclose(shape["outer_radius"], radius + HEAD_OFFSET, atol=1e-3)
+    np.testing.assert_allclose(shape["inner_radius"], radius - HEAD_OFFSET, atol=1e-3)
+    expected = radius + HEAD_OFFSET * (n_out - n_in) / (n_out + n_in)  # count-weighted head distance
+    np.testing.assert_allclose(an.vesicle_radius(traj), expected, atol=1e-3)
+    np.testing.assert_allclose(shape["centre"][1], np.mod(ves.box / 2 + ves.box / 2 + [0.3, -1.1, 0.7], ves.box),
+                               atol=1e-3)
+    assert np.all(shape["asphericity"] < 1e-4)
+    np.testing.assert_array_equal(an.count_membranes(traj), [1, 1])
+
+
+def test_vesicle_shape_sees_ellipsoid(ves):
+    c = ves.box / 2
+    pos = c + (ves.positions - c) * [1.5, 1.0, 1.0]  # prolate
+    shape = an.vesicle_shape(trajectory(ves, pos[None], ves.box * [1.5, 1, 1]))
+    # Prolate spheroid of semi-axes 1.5 r, r, r: eigenvalues ~ (2.25, 1, 1): (3/2)(7.0625)/4.25^2 - 1/2.
+    assert shape["asphericity"][0] == pytest.approx(1.5 * (2.25**2 + 2) / 4.25**2 - 0.5, rel=0.05)
+
+
+def test_two_vesicles_two_membranes_four_leaflets(ff, ves):
+    side = ves.box[0]
+    pair = combine(ves, em.build.vesicle(ff, 8.0, padding=2.0, seed=3), [side, 0, 0], [2 * side, side, side])
+    traj = trajectory(pair, shifted(pair, [side / 2, 0, 0])[None])  # both across a boundary
+    n1 = ves.n_lipids
+    memb = an.membrane_clusters(traj)[0]
+    assert an.count_membranes(traj)[0] == 2
+    assert len(set(memb[:n1])) == 1 and len(set(memb[n1:])) == 1 and memb[0] != memb[-1]
+    leaf = an.assign_leaflets(traj)[0]
+    assert set(leaf) == {0, 1, 2, 3}
+    for part in (slice(0, n1), slice(n1, None)):
+        outer = pair.leaflet[part] > 0
+        lo = leaf[part][outer]
+        assert len(set(lo)) == 1 and lo[0] % 2 == 0  # outer leaflet first within each membrane
+        assert set(leaf[part][~outer]) == {lo[0] + 1}
+    first = np.flatnonzero(memb == 0)
+    np.testing.assert_allclose(an.vesicle_shape(traj, first)["midplane_radius"], 8.0, atol=1e-3)
+
+
+def test_apposed_vesicles_stay_separate_until_tails_touch(ff, ves):
+    side = ves.box[0]
+    b = em.build.vesicle(ff, 8.0, padding=2.0, seed=3)
+    gap = 2 * (8.0 + HEAD_OFFSET)  # centre distance at which outer heads touch
+    near = combine(ves, b, [gap + 1.0, 0, 0], [3 * side, side, side])  # heads 1 sigma apart
+    fused = combine(ves, b, [gap - 4.0, 0, 0], [3 * side, side, side])  # overlapping: tails in contact
+    assert an.count_membranes(trajectory(near))[0] == 2
+    assert an.count_membranes(trajectory(fused))[0] == 1
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_fast_tail_components_equal_brute_force(seed):
+    """The two-stage component search gives the same partition as all tail-bead pairs, on blobs of
+    two-bead 'lipids' that touch each other, plus a gas."""
+    from exomembrane.analysis.clusters import components, tail_components
+
+    rng = np.random.default_rng(seed)
+    n, side, box = 3000, 30.0, np.full(3, 30.0)
+    centres = rng.uniform(0, side, (6, 3))
+    first = np.concatenate([centres[rng.integers(6, size=n - 300)] + rng.normal(0, 2.2, (n - 300, 3)),
+                            rng.uniform(0, side, (300, 3))])
+    u = rng.normal(size=(n, 3))
+    second = first + 0.97 * u / np.linalg.norm(u, axis=1, keepdims=True)
+    points = np.mod(np.stack([first, second], 1).reshape(-1, 3), box)
+    lipid, ends = np.repeat(np.arange(n), 2), np.arange(1, 2 * n, 2)
+    fast = tail_components(points, lipid, ends, box, 1.5, n)
+    slow = components(points, box, 1.5, lipid, n)
+    assert len(set(zip(fast, slow))) == len(set(fast)) == len(set(slow))
+    sub = components(points[ends], box, 1.5, lipid[ends], n)  # the first stage alone splits more
+    assert (np.bincount(sub) >= 32).sum() >= 2 and len(set(sub)) > len(set(slow))
+
+
+def test_gas_has_no_membrane(ff):
+    gas = em.build.gas(ff, 300, 40.0, seed=2)
+    traj = trajectory(gas)
+    assert an.count_membranes(traj)[0] == 0
+    assert np.all(an.membrane_clusters(traj) == -1)
+    assert np.all(an.assign_leaflets(traj) == -1)
+
+
+def test_height_field_and_spectrum_of_a_cosine(ff):
+    s = em.build.bilayer(ff, 32.0)
+    lx, a, n = s.box[0], 1.0, 16
+    pos = s.positions.copy()
+    pos[:, 2] += a * np.cos(2 * np.pi * pos[:, 0] / lx) + s.box[2] / 2  # and across the z boundary
+    traj = trajectory(s, np.mod(pos, s.box)[None])
+    h = an.height_field(traj, n)
+    assert h.shape == (1, n, n)
+    x = (np.arange(n) + 0.5) * lx / n
+    expected = np.sinc(1 / n) * a * np.cos(2 * np.pi * x / lx)  # cell average of the cosine
+    np.testing.assert_allclose(h[0], np.repeat(expected[:, None], n, 1), atol=0.05)
+    q, spec = an.undulation_spectrum(traj, n)
+    assert np.all(np.diff(q) > 0) and q[0] == pytest.approx(2 * np.pi / lx, rel=1e-6)
+    assert spec[0] == pytest.approx(a**2 / 8, rel=0.02)  # a^2/4 in 2 of the 4 modes of |q| = 2pi/L
+    assert np.all(spec[1:] < 1e-3 * a**2)
+
+
+def test_spectrum_undoes_cell_averaging(ff):
+    """Lipids at random lateral positions on h = a cos(2 pi 3 x / L): the 16-cell grid damps this
+    mode's power by sinc^2(3/16) = 0.89; the spectrum must give back a^2/8."""
+    s = em.build.bilayer(ff, 32.0, area_per_lipid=0.3)  # dense, to sample the surface finely
+    rng = np.random.default_rng(4)
+    lx, a, n_frames = s.box[0], 1.0, 4
+    xyz = np.repeat(s.positions[None], n_frames, 0)
+    lipid = s.bead_lipid()
+    for f in range(n_frames):
+        xyz[f, :, :2] += rng.uniform(0, lx, (s.n_lipids, 2))[lipid]
+        xyz[f, :, 2] += a * np.cos(2 * np.pi * 3 * xyz[f, :, 0] / lx)
+    q, spec = an.undulation_spectrum(trajectory(s, np.mod(xyz, s.box)), 16)
+    peak = np.argmin(np.abs(q - 2 * np.pi * 3 / lx))
+    assert spec[peak] == pytest.approx(a**2 / 8, rel=0.03)
+
+
+def random_surfaces(s: em.Structure, kappa: float, n_frames: int, rng, q_cut: float = 1.2) -> np.ndarray:
+    """Frames of ``s`` displaced along z by Gaussian surfaces with <|h_q|^2> = 1/(A kappa q^4)."""
+    lx, ly = s.box[:2]
+    area = lx * ly
+    m = np.arange(-12, 13)
+    kx, ky = np.meshgrid(m, m, indexing="ij")
+    half = (kx > 0) | ((kx == 0) & (ky > 0))  # one of each +-q pair
+    qx, qy = 2 * np.pi * kx[half] / lx, 2 * np.pi * ky[half] / ly
+    q = np.hypot(qx, qy)
+    keep = q <= q_cut
+    qx, qy, q = qx[keep], qy[keep], q[keep]
+    phase = np.exp(1j * (np.outer(s.positions[:, 0], qx) + np.outer(s.positions[:, 1], qy)))  # (n_beads, n_q)
+    out = np.repeat(s.positions[None], n_frames, 0)
+    for f in range(n_frames):
+        hq = np.sqrt(1 / (area * kappa * q**4) / 2) * (rng.normal(size=q.size) + 1j * rng.normal(size=q.size))
+        out[f, :, 2] += 2 * (phase @ hq).real
+    return out
+
+
+def test_bending_rigidity_of_synthetic_helfrich_membrane(ff):
+    s = em.build.bilayer(ff, 32.0)
+    kappa = 10.0
+    traj = trajectory(s, random_surfaces(s, kappa, 60, np.random.default_rng(7)))
+    k, err = an.bending_rigidity(traj)
+    assert abs(k - kappa) < max(3 * err, 0.05 * kappa) and abs(k - kappa) < 0.15 * kappa
+    assert 0.01 * kappa < err < 0.2 * kappa
+    assert an.bending_rigidity(traj, kT=1.1)[0] == pytest.approx(1.1 * k)  # kappa in eps at kT = 1.1 eps
+    q, spec = an.undulation_spectrum(traj)
+    window = q <= 0.55
+    np.testing.assert_allclose(1 / (s.box[0] * s.box[1] * q[window] ** 4 * spec[window]), kappa, rtol=0.35)
+    with pytest.raises(ValueError, match="q_max"):
+        an.bending_rigidity(traj, q_max=0.1)
+
+
+def test_diffusion_of_random_walks_with_drift(ff):
+    s = em.build.bilayer(ff, 20.0)
+    rng = np.random.default_rng(1)
+    d_true, dt, n_frames = 0.05, 2.0, 150
+    steps = rng.normal(0, np.sqrt(2 * d_true * dt), (n_frames, s.n_lipids, 2))
+    steps[0] = 0
+    walk = np.cumsum(steps, axis=0)
+    walk -= walk.mean(axis=1, keepdims=True)  # pure diffusion relative to the membrane
+    drift = np.cumsum(rng.normal(0.3, 0.5, (n_frames, 1, 2)), axis=0)  # the whole membrane wanders
+    per_bead = np.repeat(walk + drift, 3, axis=1)
+    xyz = np.repeat(s.positions[None], n_frames, 0)
+    xyz[..., :2] += per_bead
+    traj = trajectory(s, np.mod(xyz, s.box), time=np.arange(n_frames) * dt)
+    t, msd = an.lateral_msd(traj)
+    np.testing.assert_allclose(t, np.arange(n_frames) * dt)
+    assert msd[0] == pytest.approx(0, abs=1e-6)
+    np.testing.assert_allclose(msd[1:20], 4 * d_true * t[1:20], rtol=0.05)
+    d, err = an.diffusion_coefficient(traj)
+    assert 0 < err < 0.1 * d_true
+    assert abs(d - d_true) < min(3 * err, 0.08 * d_true)
+    assert an.diffusion_coefficient(traj, dt=1.0)[0] == pytest.approx(d * dt)  # dt overrides traj.time
+
+
+def test_short_simulation_keeps_leaflets(ff):
+    s = em.build.bilayer(ff, 10.0)
+    sim = em.create_simulation(s, platform="CPU", seed=3)
+    frames = []
+    for _ in range(6):
+        sim.step(250)
+        frames.append(sim.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer))
+    traj = trajectory(s, np.array(frames), time=np.arange(1, 7) * 2.5)
+    leaf = an.assign_leaflets(traj)
+    built = np.where(s.leaflet > 0, 0, 1)
+    assert np.all(leaf >= 0)
+    assert np.all((leaf == built).mean(axis=1) >= 0.97)  # rare flip-flops allowed in a 162-lipid patch
+    _, orient = an.selection._lipid_geometry(traj, *an.lipid_indices(traj.topology))
+    assert np.mean((orient[..., 2] > 0) == (leaf == 0)) > 0.99  # labels follow orientation
+    np.testing.assert_array_equal(an.count_membranes(traj), 1)
+    h = an.height_field(traj, 4)
+    assert np.all(np.abs(h) < 2.0) and np.all(np.abs(h.mean(axis=(1, 2))) < 1e-9)
+    d, _ = an.diffusion_coefficient(traj)
+    assert 1e-4 < d < 1.0
