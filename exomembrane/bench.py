@@ -95,6 +95,29 @@ def measure(platform: str, size: float, seconds: float, precision: str = "mixed"
             "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
 
 
+def analysis_timings(size: float = 141.0, n_frames: int = 100, seed: int = 0) -> dict[str, float]:
+    """Wall seconds of each analysis function on a synthetic trajectory of a ~100k-bead bilayer
+    (``size`` sigma) with ``n_frames`` jittered frames."""
+    import mdtraj
+
+    from . import analysis
+
+    s = bilayer(load_forcefield(), size)
+    rng = np.random.default_rng(seed)
+    xyz = (s.positions[None] + rng.normal(scale=0.1, size=(n_frames, *s.positions.shape))).astype(np.float32)
+    traj = mdtraj.Trajectory(xyz, s.to_mdtraj().topology, time=np.arange(n_frames) * 10.0,
+                             unitcell_lengths=np.tile(s.box, (n_frames, 1)), unitcell_angles=np.full((n_frames, 3), 90.0))
+    calls = {"count_membranes": analysis.count_membranes, "assign_leaflets": analysis.assign_leaflets,
+             "area_per_lipid": analysis.area_per_lipid, "bending_rigidity": analysis.bending_rigidity,
+             "diffusion_coefficient": analysis.diffusion_coefficient, "vesicle_shape": analysis.vesicle_shape}
+    out = {"beads": float(s.n_beads), "frames": float(n_frames)}
+    for name, fn in calls.items():
+        t0 = time.perf_counter()
+        fn(traj)
+        out[name] = time.perf_counter() - t0
+    return out
+
+
 def table(rows: list[dict]) -> str:
     head = f"{'platform':<10}{'beads':>10}{'ours steps/s':>14}{'raw steps/s':>13}{'ours part-steps/s':>19}{'ratio':>7}"
     lines = [head, "-" * len(head)]
@@ -111,7 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="timed wall seconds per measurement")
     parser.add_argument("--precision", default="mixed", choices=("single", "mixed", "double"))
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--analysis", action="store_true",
+                        help="time the analysis functions on a 100k-bead, 100-frame trajectory instead")
     args = parser.parse_args(argv)
+    if args.analysis:
+        timings = analysis_timings()
+        print(f"analysis of {int(timings.pop('beads'))} beads x {int(timings.pop('frames'))} frames (wall s):")
+        for name, seconds in timings.items():
+            print(f"  {name:<24}{seconds:8.2f}")
+        return 0
     platforms = args.platform or [p for p, why in available().items() if why is None and p != "Reference"]
     rows = []
     for plat in platforms:

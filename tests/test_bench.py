@@ -1,0 +1,28 @@
+"""The benchmark command runs and reports both builds (tiny sizes; timing itself is not tested)."""
+from __future__ import annotations
+
+import json
+
+import openmm as mm
+
+import exomembrane as em
+from exomembrane import bench
+
+
+def test_bench_reports_ours_and_raw(ff, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--platform", "CPU", "--sizes", "8", "--seconds", "0.2", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 1 and rows[0]["beads"] == em.build.bilayer(ff, 8.0).n_beads and rows[0]["ours_steps_per_s"] > 0
+    assert rows[0]["raw_steps_per_s"] > 0
+    assert "ratio" in capsys.readouterr().out
+
+
+def test_raw_build_has_the_same_energy_as_ours(ff):
+    s = em.build.bilayer(ff, 8.0, seed=2)
+    energies = []
+    for system in (bench.raw_system(s), em.create_system(s)):
+        ctx = mm.Context(system, mm.VerletIntegrator(0.01), mm.Platform.getPlatformByName("Reference"))
+        ctx.setPositions(s.positions)
+        energies.append(ctx.getState(getEnergy=True).getPotentialEnergy()._value)
+    assert abs(energies[0] - energies[1]) < 1e-6 * abs(energies[1])
