@@ -46,14 +46,14 @@ def test_lipid_gas_self_assembles_into_a_bilayer(ff):
     gas = em.build.gas(ff, 512, (17.5, 17.5, 26.0), seed=1)
     assert analysis.count_membranes(gas.to_mdtraj())[0] == 0
     sim = em.create_simulation(gas, platform="CPU", tension=0.0, seed=1)
-    sim.step(60_000)
+    sim.step(90_000)
     traj = sample(sim, gas, 10, 1_000)
     clusters = analysis.membrane_clusters(traj)
     leaflets = analysis.assign_leaflets(traj)
     in_largest = (clusters == 0).mean(axis=1)
     sizes = np.stack([(leaflets == k).mean(axis=1) for k in (0, 1)], axis=1)
     bilayer_frames = (sizes.min(axis=1) > 0.3).mean()
-    record("self_assembly", {"lipids": 512, "steps": 70_000, "membranes": analysis.count_membranes(traj).tolist(),
+    record("self_assembly", {"lipids": 512, "steps": 100_000, "membranes": analysis.count_membranes(traj).tolist(),
                              "fraction_in_membrane": float(in_largest.mean()),
                              "leaflet_fractions": sizes.mean(axis=0).round(3).tolist(),
                              "frames_with_two_leaflets": float(bilayer_frames)})
