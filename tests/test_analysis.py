@@ -274,10 +274,11 @@ def test_short_simulation_keeps_leaflets(ff):
     traj = trajectory(s, np.array(frames), time=np.arange(1, 7) * 2.5)
     leaf = an.assign_leaflets(traj)
     built = np.where(s.leaflet > 0, 0, 1)
-    assert np.all(leaf >= 0)
-    assert np.all((leaf == built).mean(axis=1) >= 0.97)  # rare flip-flops allowed in a 162-lipid patch
+    assert np.all((leaf >= 0).mean(axis=1) >= 0.98)  # a lipid mid-flip is left unassigned by design
+    assert np.all((leaf == built).mean(axis=1) >= 0.96)  # rare flip-flops allowed in a 162-lipid patch
     _, orient = an.selection._lipid_geometry(traj, *an.lipid_indices(traj.topology))
-    assert np.mean((orient[..., 2] > 0) == (leaf == 0)) > 0.99  # labels follow orientation
+    assigned = leaf >= 0
+    assert np.mean((orient[..., 2] > 0)[assigned] == (leaf == 0)[assigned]) > 0.99  # labels follow orientation
     np.testing.assert_array_equal(an.count_membranes(traj), 1)
     h = an.height_field(traj, 4)
     assert np.all(np.abs(h) < 2.0) and np.all(np.abs(h.mean(axis=(1, 2))) < 1e-9)
