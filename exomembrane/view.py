@@ -1,0 +1,306 @@
+"""Inline 3D views of coarse-grained systems with nglview.
+
+Beads go to NGL as a MOL2 structure (whitespace-separated, so serial numbers, residue numbers
+and names are never truncated: no 100 000-bead limit, unlike mdtraj's PDB path) and frames as
+raw coordinates (Å), sent one at a time when the player asks for them. Molecules are made whole
+across the periodic box before a frame is sent, so bonds never stretch across the box.
+"""
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ipywidgets
+import mdtraj
+import nglview
+import numpy as np
+import openmm.app as app
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from .forcefield import ForceField, load_forcefield
+from .run import TRAJECTORY, load_trajectory
+from .structure import Structure
+
+ANGSTROM = 10.0  # NGL length unit per nm (= sigma)
+#: Species colours, in order of first appearance in a system (heads; tails are a lighter tint).
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
+           "#CCB974", "#64B5CD")
+TAIL_TINT = 0.55  # fraction of white mixed into a species colour for its tail beads
+STICK_RADIUS = 1.5  # Å
+BOX_RADIUS = 0.8  # Å, unit-cell edges
+
+
+@dataclass(frozen=True)
+class Beads:
+    """Per-bead topology: what NGL needs to draw and select beads.
+
+    Attributes
+    ----------
+    names, resnames
+        (n_beads,) str, bead names and residue (species) names.
+    resids
+        (n_beads,) int, 1-based molecule number of each bead.
+    bonds
+        (n_bonds, 2) int, bonded bead pairs (drawn as sticks).
+    """
+
+    names: np.ndarray
+    resnames: np.ndarray
+    resids: np.ndarray
+    bonds: np.ndarray
+
+    @classmethod
+    def from_structure(cls, structure: Structure) -> "Beads":
+        resnames = np.asarray(structure.species)[structure.bead_species()]
+        return cls(structure.bead_names(), resnames, structure.bead_lipid() + 1, structure.fene_bonds())
+
+    @classmethod
+    def from_topology(cls, topology: mdtraj.Topology) -> "Beads":
+        atoms = list(topology.atoms)
+        bonds = np.array([[a.index, b.index] for a, b in topology.bonds], dtype=np.int64).reshape(-1, 2)
+        return cls(np.array([a.name for a in atoms]), np.array([a.residue.name for a in atoms]),
+                   np.array([a.residue.index + 1 for a in atoms]), bonds)
+
+    def to_mol2(self, xyz: np.ndarray) -> str:
+        """MOL2 text of the beads at ``xyz`` ((n_beads, 3) Å)."""
+        n = len(self.names)
+        atoms = "\n".join(f"{i} {nm} {x:.3f} {y:.3f} {z:.3f} Du {r} {rn}" for i, (nm, (x, y, z), r, rn)
+                          in enumerate(zip(self.names.tolist(), xyz.tolist(), self.resids.tolist(),
+                                           self.resnames.tolist()), start=1))
+        bonds = "\n".join(f"{k} {i} {j} 1" for k, (i, j) in enumerate((self.bonds + 1).tolist(), start=1))
+        return (f"@<TRIPOS>MOLECULE\nexomembrane\n{n} {len(self.bonds)} {int(self.resids.max(initial=0))} 0 0\n"
+                f"SMALL\nNO_CHARGES\n\n@<TRIPOS>ATOM\n{atoms}\n@<TRIPOS>BOND\n{bonds}\n")
+
+
+def _whole_levels(n: int, bonds: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Breadth-first levels of the bond graph: [(children, parents), ...] from each molecule's first bead."""
+    graph = coo_matrix((np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])), shape=(n, n)).tocsr()
+    graph = (graph + graph.T).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    _, roots = np.unique(labels, return_index=True)
+    seen = np.zeros(n, bool)
+    seen[roots] = True
+    frontier, levels = roots, []
+    while frontier.size:
+        rows = graph[frontier]
+        parents = np.repeat(frontier, np.diff(rows.indptr))
+        children = rows.indices
+        new = ~seen[children]
+        children, first = np.unique(children[new], return_index=True)
+        parents = parents[new][first]
+        seen[children] = True
+        if children.size:
+            levels.append((children, parents))
+        frontier = children
+    return levels
+
+
+class BeadTrajectory(nglview.Trajectory, nglview.Structure):
+    """nglview adaptor: :class:`Beads` as MOL2 plus frames made whole across the box.
+
+    Parameters
+    ----------
+    beads
+        Topology of the beads.
+    frames
+        Positions, each (n_beads, 3) nm; orthorhombic ``boxes``, each (3,) nm.
+    history
+        Keep at most this many frames when frames are appended (live runs); None keeps all.
+
+    Add it to any :class:`nglview.NGLWidget` (``view.add_trajectory(traj)``), or use :func:`show`.
+    """
+
+    def __init__(self, beads: Beads, frames: Sequence[np.ndarray], boxes: Sequence[np.ndarray],
+                 history: int | None = None) -> None:
+        nglview.Trajectory.__init__(self)
+        nglview.Structure.__init__(self)
+        self.ext = "mol2"
+        self.beads = beads
+        self.history = history
+        self.frames: list[np.ndarray] = []
+        self.boxes: list[np.ndarray] = []
+        self._levels = _whole_levels(len(beads.names), beads.bonds)
+        for xyz, box in zip(frames, boxes):
+            self.append(xyz, box)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frames)
+
+    def append(self, xyz: np.ndarray, box: np.ndarray) -> None:
+        """Add a frame: ``xyz`` (n_beads, 3) nm, ``box`` (3,) nm; drops the oldest beyond ``history``."""
+        self.frames.append(xyz)
+        self.boxes.append(np.asarray(box, dtype=float))
+        if self.history is not None and len(self.frames) > self.history:
+            del self.frames[0], self.boxes[0]
+
+    def get_coordinates(self, index: int) -> np.ndarray:
+        """(n_beads, 3) float32 Å of frame ``index``, each molecule whole (minimum image along its bonds)."""
+        xyz = np.array(self.frames[index], dtype=np.float64)
+        box = self.boxes[index]
+        for children, parents in self._levels:
+            d = xyz[children] - xyz[parents]
+            xyz[children] = xyz[parents] + d - box * np.round(d / box)
+        return (xyz * ANGSTROM).astype(np.float32)
+
+    def get_structure_string(self) -> str:
+        return self.beads.to_mol2(self.get_coordinates(0))
+
+
+def load(obj: "mdtraj.Trajectory | app.Simulation | Structure | str | os.PathLike[str]", *,
+         stride: int | None = None, max_frames: int = 500) -> BeadTrajectory:
+    """Frames of ``obj`` for viewing.
+
+    Parameters
+    ----------
+    obj
+        An :class:`mdtraj.Trajectory`, an OpenMM Simulation (its current state), a
+        :class:`~exomembrane.Structure`, or a run directory (its trajectory).
+    stride
+        Keep every ``stride``-th frame; default: the smallest stride giving at most ``max_frames``.
+    """
+    if isinstance(obj, BeadTrajectory):
+        return obj
+    if isinstance(obj, Structure):
+        return BeadTrajectory(Beads.from_structure(obj), [obj.positions], [obj.box])
+    if isinstance(obj, app.Simulation):
+        state = obj.context.getState(getPositions=True, enforcePeriodicBox=True)
+        box = np.diag(state.getPeriodicBoxVectors(asNumpy=True)._value)
+        structure = getattr(obj, "structure", None)
+        beads = (Beads.from_structure(structure) if isinstance(structure, Structure)
+                 else Beads.from_topology(mdtraj.Topology.from_openmm(obj.topology)))
+        return BeadTrajectory(beads, [state.getPositions(asNumpy=True)._value], [box])
+    if isinstance(obj, (str, os.PathLike)):
+        with mdtraj.formats.XTCTrajectoryFile(str(Path(obj) / TRAJECTORY)) as f:
+            n_frames = len(f)
+        obj, stride = load_trajectory(obj, stride=stride or _stride(n_frames, max_frames)), 1
+    if isinstance(obj, mdtraj.Trajectory):
+        if obj.unitcell_lengths is None:
+            raise ValueError("trajectory has no unit cell; exomembrane views need the periodic box")
+        stride = stride or _stride(obj.n_frames, max_frames)
+        return BeadTrajectory(Beads.from_topology(obj.topology), obj.xyz[::stride], obj.unitcell_lengths[::stride])
+    raise TypeError(f"show/load: cannot view a {type(obj).__name__}; give an mdtraj.Trajectory, an OpenMM "
+                    f"Simulation, an exomembrane Structure or a run directory")
+
+
+def _stride(n_frames: int, max_frames: int) -> int:
+    return max(1, -(-n_frames // max_frames))
+
+
+def species_colors(resnames: Sequence[str], colors: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Colour (hex) of each species, ``colors`` first, then :data:`PALETTE` in order of appearance."""
+    out = dict(colors or {})
+    for name in dict.fromkeys(resnames):
+        out.setdefault(name, PALETTE[len(out) % len(PALETTE)])
+    return out
+
+
+def tint(color: str, amount: float = TAIL_TINT) -> str:
+    """``color`` (hex) mixed with ``amount`` of white."""
+    rgb = np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+    return "#" + "".join(f"{int(round(c + (255 - c) * amount)):02X}" for c in rgb)
+
+
+def _bead_style(beads: Beads, forcefield: ForceField) -> list[tuple[str, str, bool, float]]:
+    """(residue name, bead name, is_head, size sigma) of each distinct bead kind, in order of appearance."""
+    out = []
+    for rn, nm in dict.fromkeys(zip(beads.resnames.tolist(), beads.names.tolist())):
+        species = forcefield.species.get(rn)
+        if species is not None and nm in (names := [b.name for b in species.beads]):
+            head, size, _ = forcefield.bead_table(rn)
+            k = names.index(nm)
+            out.append((rn, nm, bool(head[k]), float(size[k])))
+        else:
+            out.append((rn, nm, nm.upper().startswith("H"), 1.0))
+    return out
+
+
+def legend(colors: Mapping[str, str]) -> ipywidgets.HTML:
+    """A colour key: one row per species with its head and tail colours."""
+    def swatch(c: str) -> str:
+        return (f'<span style="display:inline-block;width:12px;height:12px;border-radius:6px;'
+                f'background:{c};margin:0 3px;vertical-align:middle"></span>')
+    rows = "".join(f'<span style="margin-right:14px">{swatch(c)}head{swatch(tint(c))}tails '
+                   f'<b>{html.escape(name)}</b></span>' for name, c in colors.items())
+    return ipywidgets.HTML(f'<div style="font-size:12px">{rows}</div>')
+
+
+def show(obj: "BeadTrajectory | mdtraj.Trajectory | app.Simulation | Structure | str | os.PathLike[str]", *,
+         stride: int | None = None, max_frames: int = 500, scale: float = 1.0, bonds: bool = True,
+         cutaway: float = 0.0, side: bool = True, unitcell: bool = True,
+         colors: Mapping[str, str] | None = None, forcefield: ForceField | None = None,
+         background: str = "white") -> nglview.NGLWidget:
+    """An nglview widget of a coarse-grained system.
+
+    Parameters
+    ----------
+    obj
+        What to view; see :func:`load`. A :class:`BeadTrajectory` is used as is.
+    stride, max_frames
+        Subsampling of long trajectories (see :func:`load`).
+    scale
+        Bead radius as a fraction of the bead's size from the force field (1 sigma = 10 Å, so a
+        standard bead of size 1 sigma has radius 5 Å at ``scale=1``).
+    bonds
+        Draw bonds as thin sticks (radius 1.5 Å).
+    cutaway
+        Clip this percentage of the scene from the front (50: cut at the centre, to see inside a
+        vesicle); 0 shows everything.
+    side
+        Orthographic side view (box z axis up), otherwise NGL's view down z.
+    unitcell
+        Draw the edges of the first frame's periodic box.
+    colors
+        Species (residue name) -> hex colour of its heads; tails get a lighter tint.
+    forcefield
+        Source of the bead sizes; default: the standard one.
+
+    Returns
+    -------
+    nglview.NGLWidget
+        With attribute ``legend``, an :class:`ipywidgets.HTML` colour key
+        (``display(view, view.legend)``).
+
+    Example
+    -------
+    >>> import exomembrane as em
+    >>> from exomembrane.view import show
+    >>> view = show(em.build.vesicle(em.load_forcefield(), 8.0), cutaway=50)
+    """
+    traj = load(obj, stride=stride, max_frames=max_frames)
+    forcefield = forcefield or load_forcefield()
+    palette = species_colors(traj.beads.resnames.tolist(), colors)
+    view = nglview.NGLWidget(traj, default_representation=False)
+    for resname, name, head, size in _bead_style(traj.beads, forcefield):
+        color = palette[resname] if head else tint(palette[resname])
+        view.add_representation("spacefill", selection=f"[{resname}] and .{name}", color=color,
+                                radiusType="size", radiusSize=0.5 * size * ANGSTROM * scale,
+                                interiorColor=color, diffuseInterior=True)  # cut beads: lit, own colour
+    if bonds and len(traj.beads.bonds):
+        view.add_representation("licorice", selection="all", color="#777777", radiusType="size",
+                                radiusSize=STICK_RADIUS)
+    if unitcell:
+        _add_box(view, traj.boxes[0] * ANGSTROM)
+    view.camera = "orthographic"
+    view.background = background
+    view.center()
+    if side:
+        view.control.rotate([-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)])  # -90 deg about x: z up
+    if cutaway:
+        view.parameters = {"clipNear": float(cutaway), "clipMode": "scene", "clipScale": "relative"}
+    view.legend = legend({k: palette[k] for k in dict.fromkeys(traj.beads.resnames.tolist())})
+    return view
+
+
+def _add_box(view: nglview.NGLWidget, lengths: np.ndarray) -> None:
+    """Draw the 12 edges of the box [0, lengths] (Å) as thin cylinders."""
+    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], float) * lengths
+    edges = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+    p1 = corners[[a for a, _ in edges]].ravel().tolist()
+    p2 = corners[[b for _, b in edges]].ravel().tolist()
+    view.shape.add_buffer("cylinder", position1=p1, position2=p2, color=[0.3, 0.3, 0.3] * len(edges),
+                          color2=[0.3, 0.3, 0.3] * len(edges), radius=[BOX_RADIUS] * len(edges))

@@ -1,0 +1,264 @@
+"""Real-browser test: JupyterLab + headless Debian chromium run the quickstart notebook.
+
+Headless execution (nbclient) passes even when the widget's JavaScript is missing or mismatched
+(nglview 4.0.1 is an example), so this test loads the notebook in JupyterLab, runs all cells and
+checks from pixels that the NGL canvas draws the membrane and moves while the live run goes on.
+It regenerates ``notebooks/quickstart.png``. Needs ``/usr/bin/chromium`` (``apt-get install
+chromium``; never ``playwright install``).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+         "--disable-background-networking", "--no-first-run"]
+#: JavaScript console messages that mean a widget cannot render.
+FATAL = re.compile(r"not registered|Failed to load model class|Could not create (a )?view|"
+                   r"Error loading|Uncaught|Class \S+ not found", re.I)
+SCREENSHOT = ROOT / "notebooks" / "quickstart.png"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab(root: Path, env: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[tuple[str, str]]:
+    """Run JupyterLab on 127.0.0.1 with a token, serving ``root``; yields (base URL, token).
+
+    Settings, workspaces and page config live in a scratch folder: announcements off, notebook
+    windowing off (all cells stay in the DOM), no restored workspace. The server and its kernels
+    run at low priority (``nice``) so that simulations leave the browser room to render.
+    """
+    port, token = _free_port(), secrets.token_hex(16)
+    config = root / ".lab-config"
+    (config / "labconfig").mkdir(parents=True, exist_ok=True)
+    (config / "labconfig" / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    tracker = config / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    full_env = {**os.environ, **(env or {}), "JUPYTER_CONFIG_DIR": str(config),
+                "JUPYTERLAB_SETTINGS_DIR": str(config / "settings"),
+                "JUPYTERLAB_WORKSPACES_DIR": str(config / "workspaces"),
+                "JUPYTER_RUNTIME_DIR": str(config / "runtime")}
+    log = open(root / "jupyterlab.log", "wb")
+    proc = subprocess.Popen(
+        ["nice", "-n", "15", sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--allow-root"],
+        cwd=root, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def canvas_pixels(png: bytes) -> np.ndarray:
+    """(h, w, 3) uint8 RGB of a screenshot."""
+    from PIL import Image
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def picture_stats(rgb: np.ndarray) -> tuple[int, float]:
+    """(distinct colours after 4-bit quantisation, fraction of pixels unlike the corner background)."""
+    q = (rgb >> 4).reshape(-1, 3).astype(np.int32)
+    distinct = len(np.unique(q[:, 0] * 256 + q[:, 1] * 16 + q[:, 2]))
+    background = rgb[2, 2].astype(int)
+    drawn = np.abs(rgb.astype(int) - background).sum(axis=2) > 30
+    return distinct, float(drawn.mean())
+
+
+# JavaScript run in the page: state of the open notebook (cells run, errors, kernel busy).
+NOTEBOOK_STATE = """() => {
+  if (!window.jupyterapp) return null;
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.sessionContext || !panel.sessionContext.session) return null;
+  const cells = panel.content.model.cells;
+  let code = 0, done = 0; const errors = [];
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code') continue;
+    code += 1;
+    if (c.executionCount) done += 1;
+    for (let k = 0; k < c.outputs.length; k++) {
+      const o = c.outputs.get(k).toJSON();
+      if (o.output_type === 'error') errors.push(o.ename + ': ' + o.evalue);
+    }
+  }
+  return {code, done, errors, status: panel.sessionContext.session.kernel.status};
+}"""
+
+
+@contextmanager
+def notebook_page(base: str, token: str, name: str, console: list[str]) -> Iterator[object]:
+    """A chromium page with notebook ``name`` open in JupyterLab and its kernel idle."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            page.goto(f"{base}/lab/tree/{name}?token={token}")
+            page.wait_for_function(f"() => {{ const s = ({NOTEBOOK_STATE})(); return s && s.status === 'idle'; }}",
+                                   timeout=90_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def fail_on_console(console: list[str]) -> None:
+    bad = [m for m in console if FATAL.search(m)]
+    assert not bad, "JavaScript errors in the page:\n" + "\n".join(bad)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian chromium at /usr/bin/chromium (apt-get install chromium); "
+                    ".ci/run installs it")
+    pytest.importorskip("playwright", reason="pip install playwright (the test extra)")
+    return CHROMIUM
+
+
+def snapshot(page: object, element: object) -> bytes:
+    """PNG of ``element`` as shown now (a clip of the page: no wait for the page to stop changing)."""
+    element.scroll_into_view_if_needed()
+    return page.screenshot(clip=element.bounding_box())
+
+
+def wait_for_picture(page: object, canvas: object, accept: object, timeout: float, what: str) -> tuple[bytes, np.ndarray]:
+    """Screenshot ``canvas`` until ``accept(rgb)`` holds; fails after ``timeout`` s naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        png = snapshot(page, canvas)
+        rgb = canvas_pixels(png)
+        if accept(rgb):
+            return png, rgb
+        if time.monotonic() > deadline:
+            distinct, drawn = picture_stats(rgb)
+            pytest.fail(f"{what}: not seen within {timeout:.0f} s ({distinct} colours, {drawn:.1%} drawn)")
+        time.sleep(0.3)
+
+
+def membrane_drawn(rgb: np.ndarray) -> bool:
+    """Many colours (shaded beads of several species/roles) over a good part of the canvas."""
+    distinct, drawn = picture_stats(rgb)
+    return distinct >= 40 and drawn >= 0.05
+
+
+# JavaScript: append a code cell with ``source`` to the open notebook and start it (no waiting for it).
+RUN_NEW_CELL = """async (source) => {
+  const app = window.jupyterapp, nb = app.shell.currentWidget.content;
+  nb.activeCellIndex = nb.widgets.length - 1;
+  await app.commands.execute('notebook:insert-cell-below');
+  nb.activeCell.model.sharedModel.setSource(source);
+  app.commands.execute('notebook:run-cell');
+}"""
+
+
+def changed(before: np.ndarray) -> object:
+    """Accepts a picture with more than 1 % of its pixels different from ``before``."""
+    return lambda rgb: rgb.shape == before.shape and np.abs(rgb.astype(int) - before).sum(axis=2).astype(bool).mean() > 0.01
+
+
+def wait_for_notebook(page: object, console: list[str], timeout: float) -> None:
+    """Until every code cell has run and the kernel is idle; fails on errors in cells or the console."""
+    deadline = time.monotonic() + timeout
+    while (state := page.evaluate(NOTEBOOK_STATE))["done"] < state["code"] or state["status"] != "idle":
+        assert not state["errors"], f"cells failed: {state['errors']}"
+        fail_on_console(console)
+        assert time.monotonic() < deadline, f"notebook did not finish in {timeout:.0f} s: {state}"
+        time.sleep(1)
+    assert not state["errors"], f"cells failed: {state['errors']}"
+    fail_on_console(console)
+
+
+def kinetic_kT(page: object) -> float:
+    """The last kinetic kT (eps) shown by the live plots."""
+    text = page.locator(".widget-html", has_text="kinetic kT").inner_text()
+    return float(re.search(r"kinetic kT \(eps\):\s*([-0-9.e]+)", text).group(1))
+
+
+def test_quickstart_renders_moves_and_steers(chromium: Path, tmp_path: Path) -> None:
+    """Run All in JupyterLab: the vesicle draws in every view; the replay moves when its frame
+    advances; a continued live run moves the view, obeys the kT slider and the Stop button while
+    a cell waits on it, and leaves files ``exomembrane analyze`` reads. Saves the README picture."""
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
+    console: list[str] = []
+    with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
+            notebook_page(base, token, "quickstart.ipynb", console) as page:
+        fail_on_console(console)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        canvases = page.locator(".jp-OutputArea canvas")
+        build, live, replay = canvases.nth(0), canvases.nth(1), canvases.nth(2)
+        build.wait_for(timeout=120_000)
+        wait_for_picture(page, build, membrane_drawn, 60, "the built vesicle in the first view")
+        fail_on_console(console)
+        wait_for_notebook(page, console, 300)
+
+        _, before = wait_for_picture(page, replay, membrane_drawn, 30, "the replayed trajectory")
+        replay.hover()  # shows nglview's player
+        page.locator(".jp-OutputArea .widget-play button").last.click()
+        wait_for_picture(page, replay, changed(before), 30, "a change of the replay when its frame advances")
+
+        _, before = wait_for_picture(page, live, membrane_drawn, 30, "the vesicle in the live view")
+        page.evaluate(RUN_NEW_CELL, "live.start(1_000_000)\nawait live.wait_async()")  # until Stop
+        wait_for_picture(page, live, changed(before), 90, "a change of the live view as the run advances")
+        readout = page.locator(".widget-hslider", has_text="kT").locator(".widget-readout")
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("1.8")
+        page.keyboard.press("Enter")
+        deadline = time.monotonic() + 90
+        while kinetic_kT(page) < 1.5:  # thermostat at 1.8 eps: the beads heat up within a few tau
+            assert time.monotonic() < deadline, f"kT slider not applied: kinetic kT {kinetic_kT(page)}"
+            time.sleep(0.5)
+        page.locator(".jp-OutputArea button", has_text="Stop").click()
+        status = page.locator(".widget-html", has_text="exomembrane resume")
+        status.wait_for(timeout=120_000)  # stopped, with a checkpoint
+        assert "stopped" in status.inner_text()
+        wait_for_notebook(page, console, 120)  # the waiting cell returned
+        SCREENSHOT.write_bytes(snapshot(page, page.locator(".jp-OutputArea-child").filter(has=status)))
+        fail_on_console(console)
+
+    from exomembrane import cli
+    assert cli.main(["analyze", str(tmp_path / "runs" / "quickstart"), "--quiet"]) == 0

@@ -1,0 +1,52 @@
+"""Every notebook runs top to bottom headless (nbclient), at the small size of ``EXOMEMBRANE_QUICK=1``.
+
+Headless runs do not render widgets: tests/test_browser.py checks that in a real browser.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def execute(name: str, directory: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Run notebook ``name`` in ``directory``; returns the text of all its outputs."""
+    monkeypatch.setenv("EXOMEMBRANE_QUICK", "1")
+    monkeypatch.delenv("EXOMEMBRANE_RUN", raising=False)
+    shutil.copy(NOTEBOOKS / name, directory / name)
+    nb = nbformat.read(directory / name, as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(directory)}}).execute()
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
+    return texts
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_notebooks_are_short_and_clean(name: str) -> None:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(nb.cells) <= 15
+    assert all(not c.outputs and c.execution_count is None for c in code), "commit notebooks without outputs"
+    assert "EXOMEMBRANE_QUICK" in "".join(c.source for c in code)
+
+
+def test_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("quickstart.ipynb", tmp_path, monkeypatch))
+    assert "1 membrane(s)" in out and "'finished'" in out
+    run = tmp_path / "runs" / "quickstart"
+    assert (run / "checkpoint.chk").is_file() and (run / "trajectory.xtc").stat().st_size > 0
+
+
+def test_analysis_runs_on_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("analysis.ipynb", tmp_path, monkeypatch))
+    assert "membranes in the last frame: 1" in out
+    assert (tmp_path / "runs" / "analysis-demo" / "manifest.json").is_file()
