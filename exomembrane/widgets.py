@@ -40,6 +40,7 @@ from .view import BeadTrajectory, load, show
 
 State = Literal["ready", "running", "paused", "stopped", "finished", "failed"]
 ACTIVE = ("running", "paused")
+HISTORY_BYTES = 200e6  # memory for the frames a live view keeps
 #: Observable: one-frame mdtraj.Trajectory (nm) -> a number (or a one-element array).
 Observable = Callable[[mdtraj.Trajectory], Any]
 
@@ -332,7 +333,7 @@ class LiveRun:
     chunk
         Steps between chances to apply slider changes, pause or stop (see :class:`Runner`).
     history
-        Recent frames kept for the view's player.
+        Recent frames kept for the view's player (default: up to 100, within about 200 MB).
     observables
         Extra live plots: name -> function of a one-frame :class:`mdtraj.Trajectory` (e.g.
         :func:`exomembrane.analysis.count_membranes`), evaluated at each refresh in the display
@@ -355,13 +356,14 @@ class LiveRun:
         and ``<observable>`` with ``<observable>_time``.
     """
 
-    def __init__(self, run: Run, *, every: float = 1.0, chunk: int | None = None, history: int = 100,
+    def __init__(self, run: Run, *, every: float = 1.0, chunk: int | None = None, history: int | None = None,
                  observables: Mapping[str, Observable] | None = None, **view_options: Any) -> None:
         self.run = run
         self.observables = dict(observables or {})
         self.runner = Runner(run, chunk=chunk, every=every, on_sample=self._on_sample, on_state=self._on_state)
         self.frames: BeadTrajectory = load(run.simulation)
-        self.frames.history = history
+        n_beads = len(self.frames.beads.names)
+        self.frames.history = history or int(np.clip(HISTORY_BYTES // (12 * n_beads), 1, 100))
         self.view = show(self.frames, **view_options)
         self.view.observe(self._view_ready, "n_components")
         self._topology = mdtraj.load_topology(str(run.directory / TOPOLOGY)) if self.observables else None
@@ -378,12 +380,14 @@ class LiveRun:
         current = self.runner.submit(lambda sim: {**sim.context.getParameters(), "kT": thermostat_kT(sim)}).result()
         self.sliders = {}
         for name, (low, high) in self.runner.limits.items():
+            low, high = self.runner.limits[name] = (min(low, current[name]), max(high, current[name]))
             slider = ipywidgets.FloatSlider(value=float(current[name]), min=low, max=high, step=0.01, description=name,
                                             continuous_update=False, readout_format=".2f",
                                             layout=ipywidgets.Layout(width="260px"))
             slider.observe(lambda change, name=name: self.runner.set_parameter(name, change["new"]), "value")
             self.sliders[name] = slider
-        self.pause_button = ipywidgets.Button(description="Pause", icon="pause", layout=ipywidgets.Layout(width="110px"))
+        self.pause_button = ipywidgets.Button(description="Pause", icon="pause",
+                                              layout=ipywidgets.Layout(width="110px"))
         self.stop_button = ipywidgets.Button(description="Stop", icon="stop", button_style="danger",
                                              layout=ipywidgets.Layout(width="90px"))
         self.pause_button.on_click(lambda _: self._toggle_pause())
@@ -493,7 +497,7 @@ class LiveRun:
                 self.series[name].append(float(np.ravel(function(frame))[0]))
                 self.series[f"{name}_time"].append(last.time)
         following = self.view.frame >= self.view.max_frame
-        self.frames.append(last.positions, last.box)
+        self.frames.append(last.positions.astype(np.float32), last.box)
         newest = self.frames.n_frames - 1
         self.view.max_frame = newest
         if following and self.view.frame != newest:

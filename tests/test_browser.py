@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from exomembrane import cli
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,7 +167,8 @@ def snapshot(page: object, element: object) -> bytes:
     return page.screenshot(clip=element.bounding_box())
 
 
-def wait_for_picture(page: object, canvas: object, accept: object, timeout: float, what: str) -> tuple[bytes, np.ndarray]:
+def wait_for_picture(page: object, canvas: object, accept: object, timeout: float,
+                     what: str) -> tuple[bytes, np.ndarray]:
     """Screenshot ``canvas`` until ``accept(rgb)`` holds; fails after ``timeout`` s naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -185,6 +188,8 @@ def membrane_drawn(rgb: np.ndarray) -> bool:
     return distinct >= 40 and drawn >= 0.05
 
 
+# JavaScript: start running all cells (no waiting for them).
+RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
 # JavaScript: append a code cell with ``source`` to the open notebook and start it (no waiting for it).
 RUN_NEW_CELL = """async (source) => {
   const app = window.jupyterapp, nb = app.shell.currentWidget.content;
@@ -197,7 +202,8 @@ RUN_NEW_CELL = """async (source) => {
 
 def changed(before: np.ndarray) -> object:
     """Accepts a picture with more than 1 % of its pixels different from ``before``."""
-    return lambda rgb: rgb.shape == before.shape and np.abs(rgb.astype(int) - before).sum(axis=2).astype(bool).mean() > 0.01
+    return lambda rgb: (rgb.shape == before.shape
+                        and np.abs(rgb.astype(int) - before).sum(axis=2).astype(bool).mean() > 0.01)
 
 
 def wait_for_notebook(page: object, console: list[str], timeout: float) -> None:
@@ -219,21 +225,25 @@ def kinetic_kT(page: object) -> float:
 
 
 def test_quickstart_renders_moves_and_steers(chromium: Path, tmp_path: Path) -> None:
-    """Run All in JupyterLab: the vesicle draws in every view; the replay moves when its frame
-    advances; a continued live run moves the view, obeys the kT slider and the Stop button while
-    a cell waits on it, and leaves files ``exomembrane analyze`` reads. Saves the README picture."""
+    """Run All in JupyterLab: the vesicle draws in every view (the finished live panel is saved as
+    the README picture); the replay moves when its frame advances; a continued live run moves the
+    view, obeys the kT slider and the Stop button while a cell awaits it, and leaves files that
+    ``exomembrane analyze`` reads."""
     shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
     console: list[str] = []
     with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
             notebook_page(base, token, "quickstart.ipynb", console) as page:
         fail_on_console(console)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.evaluate(RUN_ALL)
         canvases = page.locator(".jp-OutputArea canvas")
         build, live, replay = canvases.nth(0), canvases.nth(1), canvases.nth(2)
         build.wait_for(timeout=120_000)
         wait_for_picture(page, build, membrane_drawn, 60, "the built vesicle in the first view")
         fail_on_console(console)
         wait_for_notebook(page, console, 300)
+        wait_for_picture(page, live, membrane_drawn, 30, "the vesicle in the live view")
+        finished = page.locator(".widget-html", has_text="exomembrane resume")
+        SCREENSHOT.write_bytes(snapshot(page, page.locator(".jp-OutputArea-child").filter(has=finished)))
 
         _, before = wait_for_picture(page, replay, membrane_drawn, 30, "the replayed trajectory")
         replay.hover()  # shows nglview's player
@@ -257,8 +267,6 @@ def test_quickstart_renders_moves_and_steers(chromium: Path, tmp_path: Path) -> 
         status.wait_for(timeout=120_000)  # stopped, with a checkpoint
         assert "stopped" in status.inner_text()
         wait_for_notebook(page, console, 120)  # the waiting cell returned
-        SCREENSHOT.write_bytes(snapshot(page, page.locator(".jp-OutputArea-child").filter(has=status)))
         fail_on_console(console)
 
-    from exomembrane import cli
     assert cli.main(["analyze", str(tmp_path / "runs" / "quickstart"), "--quiet"]) == 0

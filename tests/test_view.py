@@ -62,8 +62,8 @@ def test_frames_are_made_whole_across_the_box(ff: em.ForceField) -> None:
     traj = BeadTrajectory(load(structure).beads, [wrapped], [structure.box])
     xyz = traj.get_coordinates(0) / ANGSTROM
     lengths = np.linalg.norm(xyz[bonds[:, 0]] - xyz[bonds[:, 1]], axis=1)
-    np.testing.assert_allclose(lengths, np.linalg.norm(structure.positions[bonds[:, 0]] - structure.positions[bonds[:, 1]],
-                                                       axis=1), atol=1e-4)
+    built = np.linalg.norm(structure.positions[bonds[:, 0]] - structure.positions[bonds[:, 1]], axis=1)
+    np.testing.assert_allclose(lengths, built, atol=1e-4)
     shift = (xyz - wrapped) / structure.box
     np.testing.assert_allclose(shift, np.round(shift), atol=1e-4)  # beads move by whole box vectors only
 

@@ -160,7 +160,7 @@ def test_live_run_updates_view_progress_plots(run: Run) -> None:
     assert live.series["membranes"][-1] == 1 and len(live.series["membranes_time"]) >= 1
     assert 1 < live.frames.n_frames <= 5 and live.view.max_frame == live.view.frame == live.frames.n_frames - 1
     np.testing.assert_allclose(live.frames.frames[-1], run.simulation.context.getState(
-        getPositions=True, enforcePeriodicBox=True).getPositions(asNumpy=True)._value)
+        getPositions=True, enforcePeriodicBox=True).getPositions(asNumpy=True)._value, rtol=1e-6)
     assert live.plots.value.count("<polyline") == 4 and "finished" in live.status.value
     assert live.pause_button.disabled and live.stop_button.disabled
     live.sliders["w_c"].value = 1.4  # no runner thread: applied at once
