@@ -20,6 +20,15 @@ def kinetic_kT(sim: em.Simulation) -> float:
     return 2 * ke / (3 * sim.system.getNumParticles())
 
 
+def mean_kinetic_kT(sim: em.Simulation, samples: int, every: int = 50) -> float:
+    """Mean kinetic kT over ``samples`` states ``every`` steps apart."""
+    values = []
+    for _ in range(samples):
+        sim.step(every)
+        values.append(kinetic_kT(sim))
+    return float(np.mean(values))
+
+
 def test_platform_choice_order_and_reasons(monkeypatch):
     monkeypatch.delenv("EXOMEMBRANE_PLATFORM", raising=False)
     monkeypatch.delenv("OPENMM_DEFAULT_PLATFORM", raising=False)
@@ -68,11 +77,7 @@ def test_nve_energy_drift_is_small(membrane):
 def test_langevin_temperature(membrane):
     sim = em.create_simulation(membrane, platform="CPU", kT=1.1, seed=2)
     sim.step(500)
-    samples = []
-    for _ in range(60):
-        sim.step(50)
-        samples.append(kinetic_kT(sim))
-    assert np.mean(samples) == pytest.approx(1.1, rel=0.02)
+    assert mean_kinetic_kT(sim, 60) == pytest.approx(1.1, rel=0.02)
 
 
 def test_dpd_conserves_momentum_and_thermalises(membrane):
@@ -84,11 +89,7 @@ def test_dpd_conserves_momentum_and_thermalises(membrane):
     sim.step(400)
     v = sim.context.getState(getVelocities=True).getVelocities(asNumpy=True)._value
     assert np.abs(v.mean(axis=0)).max() < 1e-6  # Langevin drifts ~1e-2 here; single-precision rounding ~1e-8
-    samples = []
-    for _ in range(20):
-        sim.step(50)
-        samples.append(kinetic_kT(sim))
-    assert np.mean(samples) == pytest.approx(1.1, rel=0.05)
+    assert mean_kinetic_kT(sim, 20) == pytest.approx(1.1, rel=0.05)
 
 
 def test_tension_free_barostat_moves_xy_only(membrane):
