@@ -89,6 +89,40 @@ def test_flip_flopping_lipids_do_not_merge_leaflets(sheet):
     np.testing.assert_array_equal(leaf[3:], np.where(sheet.leaflet[3:] > 0, 0, 1))
 
 
+def test_thread_of_tilting_lipids_does_not_merge_leaflets(sheet):
+    """Four lipids in a thread from the upper to the lower head layer, each tilted 36 degrees more
+    than the last (36 ... 144 from +z) and 1.0 sigma from the next: neighbours along the thread
+    point within 45 degrees of each other, yet the two leaflets stay apart."""
+    pos = sheet.positions.copy()
+    heads = pos[sheet.lipid_start]
+    top, bottom = heads[sheet.leaflet > 0, 2].mean(), heads[sheet.leaflet < 0, 2].mean()
+    anchor = heads[sheet.leaflet > 0][5, :2]
+    for k in range(1, 5):
+        u = np.array([np.sin(np.pi * k / 5), 0.0, np.cos(np.pi * k / 5)])
+        head = np.array([anchor[0] + 0.3 * k, anchor[1], top - (top - bottom) * k / 5])
+        pos[3 * (k - 1): 3 * k] = head - np.outer(np.arange(3) * 0.97, u)
+    leaf = an.assign_leaflets(trajectory(sheet, pos[None]))[0]
+    np.testing.assert_array_equal(leaf[4:], np.where(sheet.leaflet[4:] > 0, 0, 1))
+    np.testing.assert_array_equal(leaf[:4], [0, 0, 1, 1])  # in transit: the side the head points to
+
+
+@pytest.mark.slow
+def test_hot_bilayer_keeps_two_whole_leaflets(ff):
+    """Near melting (kT 1.3) lipids tilt and flip often: every frame still has exactly two
+    leaflets (no piece of a leaflet gets a label of its own, no bridge joins them)."""
+    s = em.build.bilayer(ff, 12.0, seed=2)
+    sim = em.create_simulation(s, platform="CPU", kT=1.3, tension=0.0, seed=2)
+    sim.step(2000)
+    frames = []
+    for _ in range(40):
+        sim.step(250)
+        frames.append(sim.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer))
+    leaf = an.assign_leaflets(trajectory(s, np.array(frames)))
+    n = leaf.shape[1]
+    assert leaf.max() == 1
+    assert np.all((leaf == 0).sum(axis=1) > 0.45 * n) and np.all((leaf == 1).sum(axis=1) > 0.45 * n)
+
+
 def test_vesicle_radius_leaflets_across_boundary(ves):
     radius = 8.0
     n_out, n_in = leaflet_counts(radius, 1.2)

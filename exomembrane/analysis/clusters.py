@@ -37,8 +37,12 @@ def components(points: np.ndarray, box: np.ndarray, cutoff: float, node: np.ndar
     pairs = tree.query_pairs(cutoff, output_type="ndarray")
     if keep is not None and len(pairs):
         pairs = pairs[keep(pairs[:, 0], pairs[:, 1])]
-    a, b = node[pairs[:, 0]], node[pairs[:, 1]]
-    graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n_nodes, n_nodes))
+    return link_components(node[pairs[:, 0]], node[pairs[:, 1]], n_nodes)
+
+
+def link_components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """(n,) component id of n nodes linked pairwise by the equal-length index arrays a and b."""
+    graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 
 
