@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import openmm as mm
@@ -95,6 +98,40 @@ def measure(platform: str, size: float, seconds: float, precision: str = "mixed"
             "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
 
 
+def live_overhead(platform: str, size: float, seconds: float, precision: str = "mixed", rounds: int = 3) -> dict:
+    """Steps/s of one run advanced headless (``Run.advance``) and live (:class:`~exomembrane.widgets.LiveRun`:
+    background thread, view and plots refreshed every second), alternating ``rounds`` times, each
+    leg about ``seconds`` long; same bilayer of lateral ``size`` sigma, same outputs written."""
+    from .run import Run
+    from .scenario import Scenario
+    from .widgets import LiveRun
+
+    scenario = Scenario.model_validate({"name": "bench-live", "builder": {"kind": "bilayer", "size": size},
+                                        "run": {"platform": platform, "precision": precision, "seed": 1}})
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run.create(scenario, Path(tmp) / "run")
+        n_beads = run.simulation.system.getNumParticles()
+        live = LiveRun(run)
+        try:
+            t0 = time.perf_counter()
+            run.advance(200)
+            n = max(200, int(200 / (time.perf_counter() - t0) * seconds) // 100 * 100)
+            headless, live_rates = [], []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                run.advance(n)
+                headless.append(n / (time.perf_counter() - t0))
+                t0 = time.perf_counter()
+                live.start(n)
+                live.wait()
+                live_rates.append(n / (time.perf_counter() - t0))
+        finally:
+            live.close()
+    ours, driven = statistics.median(headless), statistics.median(live_rates)
+    return {"platform": platform, "precision": precision, "beads": n_beads, "steps": n, "rounds": rounds,
+            "headless_steps_per_s": ours, "live_steps_per_s": driven, "ratio": driven / ours}
+
+
 def analysis_timings(size: float = 141.0, n_frames: int = 100, seed: int = 0) -> dict[str, float]:
     """Wall seconds of each analysis function on a synthetic trajectory of a ~100k-bead bilayer
     (``size`` sigma) with ``n_frames`` jittered frames."""
@@ -136,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--analysis", action="store_true",
                         help="time the analysis functions on a 100k-bead, 100-frame trajectory instead")
+    parser.add_argument("--live", action="store_true",
+                        help="measure a live (notebook) run against the same run headless instead")
     args = parser.parse_args(argv)
     if args.analysis:
         timings = analysis_timings()
@@ -144,6 +183,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name:<24}{seconds:8.2f}")
         return 0
     platforms = args.platform or [p for p, why in available().items() if why is None and p != "Reference"]
+    if args.live:
+        live_rows = []
+        print(f"{'platform':<10}{'beads':>10}{'headless steps/s':>18}{'live steps/s':>14}{'ratio':>7}")
+        for plat in platforms:
+            for size in args.sizes or (GPU_SIZES[1:2] if plat in ("CUDA", "OpenCL") else CPU_SIZES[:1]):
+                r = live_overhead(plat, size, args.seconds, args.precision)
+                live_rows.append(r)
+                print(f"{plat:<10}{r['beads']:>10}{r['headless_steps_per_s']:>18.1f}{r['live_steps_per_s']:>14.1f}"
+                      f"{r['ratio']:>7.3f}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(live_rows, indent=1))
+        return 0
     rows = []
     for plat in platforms:
         sizes = args.sizes or (GPU_SIZES if plat in ("CUDA", "OpenCL") else CPU_SIZES)
@@ -152,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
 
 

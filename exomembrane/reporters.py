@@ -86,6 +86,10 @@ class _AppendFile:
     def close(self) -> None:
         self._file.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
 
 class TrajectoryReporter(_AppendFile):
     """Append a frame to an XTC file every ``interval`` steps.

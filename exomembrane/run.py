@@ -243,10 +243,11 @@ class Run:
         self._checkpoint.save(self.simulation)
 
     def close(self) -> None:
-        """Flush and close the output files; the run can be reopened with :meth:`open`."""
+        """Flush and close the output files (again: no-op); the run can be reopened with :meth:`open`."""
         for out in (self._trajectory, self._thermo):
-            out.flush()
-            out.close()
+            if not out.closed:
+                out.flush()
+                out.close()
         self.simulation.reporters[:] = [r for r in self.simulation.reporters
                                         if r not in (self._trajectory, self._thermo, self._checkpoint)]
 

@@ -26,3 +26,13 @@ def test_raw_build_has_the_same_energy_as_ours(ff):
         ctx.setPositions(s.positions)
         energies.append(ctx.getState(getEnergy=True).getPotentialEnergy()._value)
     assert abs(energies[0] - energies[1]) < 1e-6 * abs(energies[1])
+
+
+def test_bench_live_runs_both_paths(ff, tmp_path, capsys):
+    out = tmp_path / "live.json"
+    assert bench.main(["--live", "--platform", "CPU", "--sizes", "8", "--seconds", "0.3", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["beads"] == em.build.bilayer(ff, 8.0).n_beads and row["rounds"] == 3
+    assert row["headless_steps_per_s"] > 0 and row["live_steps_per_s"] > 0
+    assert row["ratio"] == row["live_steps_per_s"] / row["headless_steps_per_s"]
+    assert "live steps/s" in capsys.readouterr().out

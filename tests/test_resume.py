@@ -186,7 +186,9 @@ def test_new_run_refuses_a_non_empty_directory(scenario_file: Path, tmp_path: Pa
     with pytest.raises(FileExistsError, match="not empty"):
         Run.create(sc, tmp_path / "run")
     (tmp_path / "run" / "stale.txt").write_text("from the old run")
-    Run.create(sc, tmp_path / "run", overwrite=True).close()
+    run = Run.create(sc, tmp_path / "run", overwrite=True)
+    run.close()
+    run.close()  # closing twice is harmless
     assert not (tmp_path / "run" / "stale.txt").exists() and (tmp_path / "run" / MANIFEST).is_file()
     assert load_trajectory(tmp_path / "run").n_frames == 1
 
