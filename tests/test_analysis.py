@@ -123,6 +123,13 @@ def test_hot_bilayer_keeps_two_whole_leaflets(ff):
     assert np.all((leaf == 0).sum(axis=1) > 0.45 * n) and np.all((leaf == 1).sum(axis=1) > 0.45 * n)
 
 
+def test_smallest_vesicle_keeps_its_curved_inner_leaflet(ff):
+    """R = 5 sigma, the builder's smallest: inner heads at radius ~3, so neighbouring normals
+    differ by up to ~30 degrees and must still link."""
+    v = em.build.vesicle(ff, 5.0, padding=2.0)
+    np.testing.assert_array_equal(an.assign_leaflets(trajectory(v))[0], np.where(v.leaflet > 0, 0, 1))
+
+
 def test_vesicle_radius_leaflets_across_boundary(ves):
     radius = 8.0
     n_out, n_in = leaflet_counts(radius, 1.2)
