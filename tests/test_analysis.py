@@ -325,3 +325,11 @@ def test_short_simulation_keeps_leaflets(ff):
     assert np.all(np.abs(h) < 2.0) and np.all(np.abs(h.mean(axis=(1, 2))) < 1e-9)
     d, _ = an.diffusion_coefficient(traj)
     assert 1e-4 < d < 1.0
+
+
+def test_frames_on_threads_give_the_same_labels(ff, ves):
+    traj = trajectory(ves, np.stack([shifted(ves, (k, 2 * k, 0.5 * k)) for k in range(5)]))
+    for fn in (an.assign_leaflets, an.membrane_clusters):
+        np.testing.assert_array_equal(fn(traj, workers=1), fn(traj, workers=3))
+    with pytest.raises(ValueError, match="workers: must be >= 1"):
+        an.count_membranes(traj, workers=0)

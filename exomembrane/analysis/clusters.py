@@ -7,6 +7,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ._frames import map_frames
 from ._pbc import box_of, wrap
 from .selection import lipid_indices
 
@@ -87,7 +88,8 @@ def tail_components(points: np.ndarray, lipid: np.ndarray, ends: np.ndarray, box
     return connected_components(graph, directed=False)[1][sub]
 
 
-def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10) -> np.ndarray:
+def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
+                      workers: int | None = None) -> np.ndarray:
     """Label of the membrane (connected lipid aggregate) each lipid belongs to, per frame.
 
     Two lipids are connected when any of their tail beads are within ``cutoff`` (periodic, via
@@ -103,6 +105,8 @@ def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: 
         (~1.1) and the head layer that separates apposed membranes.
     min_lipids
         Aggregates of fewer lipids (lone lipids of the gas, small clusters) get label -1.
+    workers
+        Threads working on frames at once (default: one per CPU).
 
     Returns
     -------
@@ -121,13 +125,18 @@ def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: 
     idx, lipid = tails[valid], np.nonzero(valid)[0]
     ends = np.flatnonzero(np.r_[lipid[1:] != lipid[:-1], True]) if lipid.size else lipid
     out = np.full((traj.n_frames, heads.size), -1, np.int64)
-    for f in range(traj.n_frames if idx.size else 0):
+
+    def frame(f: int) -> np.ndarray:
         comp = tail_components(traj.xyz[f, idx].astype(np.float64), lipid, ends, box[f], cutoff, heads.size)
-        out[f] = rank_components(comp, min_lipids)
+        return rank_components(comp, min_lipids)
+
+    for f, labels in enumerate(map_frames(frame, range(traj.n_frames if idx.size else 0), workers=workers)):
+        out[f] = labels
     return out
 
 
-def count_membranes(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10) -> np.ndarray:
+def count_membranes(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
+                    workers: int | None = None) -> np.ndarray:
     """Number of separate membranes (bilayers, vesicles, micelles of >= ``min_lipids`` lipids) per frame.
 
     A fission or fusion event is a change of this number. See :func:`membrane_clusters`.
@@ -140,5 +149,5 @@ def count_membranes(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
     -------
     >>> n = count_membranes(traj); events = np.flatnonzero(np.diff(n))
     """
-    labels = membrane_clusters(traj, cutoff, min_lipids)
+    labels = membrane_clusters(traj, cutoff, min_lipids, workers)
     return labels.max(axis=1, initial=-1) + 1

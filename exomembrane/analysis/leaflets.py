@@ -6,6 +6,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.spatial import cKDTree
 
+from ._frames import map_frames
 from ._pbc import box_of, minimum_image, periodic_centre
 from .clusters import link_components, periodic_tree, rank_components, tail_components
 from .selection import _lipid_geometry, lipid_indices
@@ -110,7 +111,7 @@ def _frame_leaflets(head: np.ndarray, orient: np.ndarray, membrane: np.ndarray, 
 
 
 def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
-                    membrane_cutoff: float = 1.5) -> np.ndarray:
+                    membrane_cutoff: float = 1.5, workers: int | None = None) -> np.ndarray:
     """Leaflet label of each lipid in each frame, for flat bilayers, vesicles and several membranes.
 
     A leaflet is a connected sheet of heads (:func:`sheet_components`): heads within ``cutoff`` of
@@ -144,6 +145,8 @@ def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
         Smallest leaflet (and membrane) that gets a label.
     membrane_cutoff
         Tail-contact distance of :func:`membrane_clusters`, which groups leaflets into membranes.
+    workers
+        Threads working on frames at once (default: one per CPU).
 
     Returns
     -------
@@ -159,14 +162,17 @@ def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
     valid = tails >= 0
     idx, lipid = tails[valid], np.nonzero(valid)[0]
     ends = np.flatnonzero(np.r_[lipid[1:] != lipid[:-1], True]) if lipid.size else lipid
+
+    def frame(f: int, orient: np.ndarray) -> np.ndarray:
+        memb = (rank_components(tail_components(traj.xyz[f, idx].astype(np.float64), lipid, ends, box[f],
+                                                membrane_cutoff, heads.size), min_lipids)
+                if idx.size else np.full(heads.size, -1))
+        return _frame_leaflets(traj.xyz[f, heads].astype(np.float64), orient, memb, box[f], cutoff, min_lipids)
+
     out = np.empty((traj.n_frames, heads.size), np.int64)
     chunk = max(1, 2_000_000 // max(heads.size, 1))
     for f0 in range(0, traj.n_frames, chunk):
         _, orient = _lipid_geometry(traj, heads, tails, slice(f0, f0 + chunk))
-        for k, o in enumerate(orient):
-            f = f0 + k
-            memb = (rank_components(tail_components(traj.xyz[f, idx].astype(np.float64), lipid, ends, box[f],
-                                                    membrane_cutoff, heads.size), min_lipids)
-                    if idx.size else np.full(heads.size, -1))
-            out[f] = _frame_leaflets(traj.xyz[f, heads].astype(np.float64), o, memb, box[f], cutoff, min_lipids)
+        for k, labels in enumerate(map_frames(frame, range(f0, f0 + len(orient)), orient, workers=workers)):
+            out[f0 + k] = labels
     return out
