@@ -28,24 +28,24 @@ def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarra
     points (n, 3) nm heads, orient (n, 3) unit lipid orientations, membrane (n,) the membrane of
     each lipid (-1: none). A head's local normal is the mean orientation of the heads within
     ``cutoff`` (periodic) that point its way (dot > 0), itself included. Heads within ``cutoff``
-    whose normals are within ~32 degrees (``ALIGN``) are linked into pieces. Then each piece
-    but the two largest of a membrane joins the larger piece of its membrane with which it has the most aligned head pairs within
-    2 ``cutoff``, if at least as many as it has lipids: a leaflet cut by a fluctuation is made
-    whole, while opposite leaflets, which point apart, never join. Averaging takes out the lipids' own tilt, so a leaflet holds together, while a
-    lipid part-way through a flip-flop (or a thread of them) has a normal between those of the two
-    leaflets and links to neither.
+    whose normals are within ~32 degrees (``ALIGN``) are linked into pieces. Averaging takes out
+    the lipids' own tilt, so a leaflet holds together, while a lipid part-way through a flip-flop
+    (or a thread of them) has a normal between those of the two leaflets and links to neither.
+
+    Then each piece but the two largest of a membrane joins the larger piece of its membrane with
+    which it has the most aligned head pairs within 2 ``cutoff``, if at least as many as it has
+    lipids: a leaflet cut by a fluctuation is made whole, while opposite leaflets, which point
+    apart, never join.
     """
     n = len(points)
     tree = periodic_tree(points, box) if tree is None else tree
     i, j = tree.query_pairs(cutoff, output_type="ndarray").T
     same = np.einsum("ij,ij->i", orient[i], orient[j]) > 0
-    normal = orient + np.stack([np.bincount(i[same], orient[j[same], k], n) + np.bincount(j[same], orient[i[same], k], n)
-                                for k in range(3)], axis=1)
+    normal = orient + np.stack([np.bincount(i[same], orient[j[same], k], n)
+                                + np.bincount(j[same], orient[i[same], k], n) for k in range(3)], axis=1)
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
     linked = np.einsum("ij,ij->i", normal[i], normal[j]) > ALIGN
     piece = link_components(i[linked], j[linked], n)
-    # Pieces other than the two largest of each membrane join the larger aligned neighbour with
-    # which they share the most head pairs within 2 cutoff (if at least their size).
     m = int(piece.max(initial=-1)) + 1
     size = np.bincount(piece, minlength=m)
     piece_memb = np.full(m, -1)
