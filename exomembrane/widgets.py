@@ -128,6 +128,9 @@ class Runner:
 
     Calls into the Context from other threads go through :meth:`submit`: queued while the
     thread runs, applied between chunks; run at once when no thread runs.
+
+    ``busy`` counts the wall seconds the runner thread spent between chunks on this layer's own
+    work (edits, samples, ``on_sample``; not time held paused): the live path's cost to the run.
     """
 
     def __init__(self, run: Run, *, chunk: int | None = None, every: float = 1.0,
@@ -147,6 +150,7 @@ class Runner:
         self._paused = False
         self._stopping = False
         self._last_sample = -math.inf
+        self.busy = 0.0
 
     def start(self, steps: int | None = None) -> None:
         """Run ``steps`` more steps (default: up to the run's target) in the background; returns at once."""
@@ -248,8 +252,10 @@ class Runner:
             _call(fn, future, self.run.simulation)
 
     def _between_chunks(self, run: Run) -> None:
+        t0 = time.perf_counter()
         self._apply_pending()
         self._sample(force=self._paused or self._stopping)
+        self.busy += time.perf_counter() - t0
         while self._hold():
             self._apply_pending()
             self._sample(force=True)
@@ -354,6 +360,9 @@ class LiveRun:
     series
         Plotted values: ``time`` (tau), ``potential`` (eps/bead), ``kT`` (eps), ``area`` (sigma^2),
         and ``<observable>`` with ``<observable>_time``.
+    busy
+        Wall seconds the display thread spent updating the view, plots and observables (it runs
+        beside the runner; with a GPU it competes only for Python's GIL).
     """
 
     def __init__(self, run: Run, *, every: float = 1.0, chunk: int | None = None, history: int | None = None,
@@ -375,6 +384,7 @@ class LiveRun:
         self._inbox: list[Sample] = []
         self._ui_cond = threading.Condition()
         self._ui: threading.Thread | None = None
+        self.busy = 0.0
         self._last: Sample | None = None
 
         current = self.runner.submit(lambda sim: {**sim.context.getParameters(), "kT": thermostat_kT(sim)}).result()
@@ -482,6 +492,11 @@ class LiveRun:
                 return
 
     def _show(self, batch: list[Sample]) -> None:
+        t0 = time.perf_counter()
+        self._update(batch)
+        self.busy += time.perf_counter() - t0
+
+    def _update(self, batch: list[Sample]) -> None:
         n_beads = len(self.frames.beads.names)
         for s in batch:
             self.series["time"].append(s.time)

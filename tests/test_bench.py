@@ -35,4 +35,5 @@ def test_bench_live_runs_both_paths(ff, tmp_path, capsys):
     assert row["beads"] == em.build.bilayer(ff, 8.0).n_beads and row["rounds"] == 3
     assert row["headless_steps_per_s"] > 0 and row["live_steps_per_s"] > 0
     assert row["ratio"] == row["live_steps_per_s"] / row["headless_steps_per_s"]
+    assert 0 < row["runner_busy_fraction"] < 0.5 and 0 < row["display_busy_fraction"] < 0.5
     assert "live steps/s" in capsys.readouterr().out
