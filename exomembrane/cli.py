@@ -67,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="create a run directory from a scenario and run it")
-    run.add_argument("scenario", type=Path, help="scenario YAML file (see systems/)")
+    run.add_argument("scenario", type=Path,
+                     help="scenario YAML file, or a shipped one by name (vesicle, flat_bilayer, self_assembly)")
     run.add_argument("--steps", type=int, help="total steps (default: the scenario's run.steps)")
     run.add_argument("--platform", choices=ALL, type=_platform_arg, help="OpenMM platform (default: fastest)")
     run.add_argument("--precision", choices=PRECISIONS, help="CUDA/OpenCL precision (default: mixed)")

@@ -15,11 +15,12 @@ import openmm as mm
 from pydantic import Field, PositiveFloat, field_validator, model_validator
 
 from .config import ConfigError, Strict, load_yaml, parse
+from .resources import data_dir
 
 if TYPE_CHECKING:
     from .structure import Structure
 
-FORCEFIELD_DIR = Path(__file__).resolve().parent.parent / "forcefields"
+FORCEFIELD_DIR = data_dir("forcefields")
 WCA_FACTOR = 2.0 ** (1.0 / 6.0)
 
 # Force groups, one per term, so energies and failures can be attributed to a term.

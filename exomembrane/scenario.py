@@ -29,6 +29,7 @@ from .config import ConfigError, Strict, load_yaml
 from .engine import Simulation, create_simulation
 from .forcefield import ForceField, load_forcefield
 from .platform import ALL
+from .resources import data_dir
 from .structure import Structure
 
 SEED_MAX = 2**31 - 1  # OpenMM seeds are 32-bit ints; 0 would mean "pick one at random"
@@ -239,7 +240,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     Parameters
     ----------
     path
-        YAML file (read with ``yaml.safe_load``: tags that construct Python objects are refused).
+        YAML file (read with ``yaml.safe_load``: tags that construct Python objects are refused),
+        or the name of a shipped scenario (``"vesicle"`` for ``systems/vesicle.yaml``).
     overrides
         ``{"key.path": value}``, e.g. from ``--set run.kT=1.0``; string values are read as YAML
         (``"1.5"`` is a float, ``"null"`` None, ``"{LIP: 0.5, CER: 0.5}"`` a mapping).
@@ -248,6 +250,12 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
     absolute. Raises :class:`ConfigError` naming the file and key path on any problem.
     """
     path = Path(path)
+    if path.suffix not in (".yaml", ".yml") and not path.exists() and path.name == str(path):
+        shipped = data_dir("systems")
+        known = sorted(p.stem for p in shipped.glob("*.yaml"))
+        if path.name not in known:
+            raise ConfigError(f"scenario: {path.name!r} is neither a file nor a shipped scenario; shipped: {known}")
+        path = shipped / f"{path.name}.yaml"
     source = str(path)
     data = load_yaml(path)
     if not isinstance(data, dict):

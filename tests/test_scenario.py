@@ -121,6 +121,17 @@ def test_missing_files(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, forcefield={"name": "martini"}), r"unknown force field 'martini'; known: \['cooke'\]")
 
 
+def test_shipped_scenarios_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # found by name from anywhere
+    assert load_scenario("vesicle", {"builder.radius": 6}) == load_scenario(SYSTEMS / "vesicle.yaml",
+                                                                           {"builder.radius": 6})
+    with pytest.raises(ConfigError, match=r"'vesicles' is neither a file nor a shipped scenario; "
+                                          r"shipped: \['flat_bilayer', 'self_assembly', 'vesicle'\]"):
+        load_scenario("vesicles")
+    (tmp_path / "vesicle").write_text(yaml.safe_dump(TINY))  # a file of that name wins
+    assert load_scenario("vesicle").name == "tiny"
+
+
 def test_code_executing_yaml_is_refused(tmp_path: Path) -> None:
     fails(tmp_path, "!!python/object/apply:os.system ['touch pwned']\n", r"not valid YAML")
     assert not (tmp_path / "pwned").exists()
