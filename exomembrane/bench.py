@@ -104,11 +104,14 @@ def live_overhead(platform: str, size: float, seconds: float, precision: str = "
     leg about ``seconds`` long; same bilayer of lateral ``size`` sigma, same outputs written.
 
     Also the fractions of the live legs' wall time that the runner thread spent on the live
-    layer's work between chunks and that the display thread was busy: an upper bound on the live
-    path's cost that, unlike the rate ratio, does not drown in run-to-run noise."""
+    layer's own work (samples, edits) and that the display thread was busy: the live path's cost
+    measured directly, which, unlike the rate ratio, does not drown in run-to-run noise."""
     from .run import Run
     from .scenario import Scenario
-    from .widgets import LiveRun
+    try:
+        from .widgets import LiveRun
+    except ImportError as err:
+        raise SystemExit(f"bench --live needs the notebook extra: pip install 'exomembrane[notebook]' ({err})") from None
 
     scenario = Scenario.model_validate({"name": "bench-live", "builder": {"kind": "bilayer", "size": size},
                                         "run": {"platform": platform, "precision": precision, "seed": 1}})

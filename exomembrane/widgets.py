@@ -232,10 +232,10 @@ class Runner:
     def _main(self) -> None:
         end: State = "finished"
         try:
-            self._sample(force=True)
+            self._timed(self._sample, force=True)
             if not self._stopping:
                 self.run.advance(self.run.remaining, callback=self._between_chunks, chunk=self.chunk)
-            self._sample(force=True)
+            self._timed(self._sample, force=True)
             end = "stopped" if self._stopping else "finished"
         except BaseException as err:  # noqa: BLE001 - reported through .error and wait()
             self.error, end = err, "failed"
@@ -251,11 +251,14 @@ class Runner:
         for fn, future in items:
             _call(fn, future, self.run.simulation)
 
-    def _between_chunks(self, run: Run) -> None:
+    def _timed(self, fn: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         t0 = time.perf_counter()
-        self._apply_pending()
-        self._sample(force=self._paused or self._stopping)
+        fn(*args, **kwargs)
         self.busy += time.perf_counter() - t0
+
+    def _between_chunks(self, run: Run) -> None:
+        self._timed(self._apply_pending)
+        self._timed(self._sample, force=self._paused or self._stopping)
         while self._hold():
             self._apply_pending()
             self._sample(force=True)
@@ -485,18 +488,15 @@ class LiveRun:
                     self._ui_cond.wait(1.0)
                 batch, self._inbox = self._inbox, []
                 done = self.runner.state not in ACTIVE
+            t0 = time.perf_counter()
             if batch:
                 self._show(batch)
             self._show_state()
+            self.busy += time.perf_counter() - t0
             if done:
                 return
 
     def _show(self, batch: list[Sample]) -> None:
-        t0 = time.perf_counter()
-        self._update(batch)
-        self.busy += time.perf_counter() - t0
-
-    def _update(self, batch: list[Sample]) -> None:
         n_beads = len(self.frames.beads.names)
         for s in batch:
             self.series["time"].append(s.time)

@@ -8,6 +8,7 @@ import pytest
 
 import exomembrane as em
 from exomembrane import analysis as an
+from exomembrane.analysis.leaflets import sheet_components
 from exomembrane.build.vesicle import leaflet_counts
 
 HEAD_OFFSET = 0.5 + 2 * 0.97  # head distance from the midplane of a straight built lipid (sigma)
@@ -128,6 +129,37 @@ def test_smallest_vesicle_keeps_its_curved_inner_leaflet(ff):
     differ by up to ~30 degrees and must still link."""
     v = em.build.vesicle(ff, 5.0, padding=2.0)
     np.testing.assert_array_equal(an.assign_leaflets(trajectory(v))[0], np.where(v.leaflet > 0, 0, 1))
+
+
+def sheets(n_upper: int, n_lower: int, gap_columns: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Heads on square lattices (0.8 sigma): an upper sheet of n x n at z 12 pointing +z with the
+    given columns removed (a crack wider than the 1.5 sigma cutoff), a lower one at z 8 pointing -z."""
+    out = []
+    for n, z, up in ((n_upper, 12.0, 1.0), (n_lower, 8.0, -1.0)):
+        x, y = np.meshgrid(np.arange(n) * 0.8, np.arange(n) * 0.8, indexing="ij")
+        keep = ~np.isin(x.ravel() / 0.8, gap_columns) if up > 0 else slice(None)
+        out.append(np.c_[x.ravel(), y.ravel(), np.full(x.size, z)][keep])
+    points = np.concatenate(out)
+    orient = np.repeat([[0, 0, 1.0], [0, 0, -1.0]], [len(out[0]), len(out[1])], axis=0)
+    return points, orient, np.zeros(len(points), np.int64), np.array([12.0, 12.0, 20.0])
+
+
+@pytest.mark.parametrize("n_lower", [9, 12, 15])
+def test_cracked_leaflet_is_made_whole(n_lower):
+    """A leaflet cut in two (105 + 90 heads) rejoins, also when each half is larger than the
+    opposite leaflet (a small vesicle's inner one): two pieces, never three, never one."""
+    points, orient, membrane, box = sheets(15, n_lower, (7, 14))
+    pieces = sheet_components(points, orient, membrane, box, 1.5)
+    np.testing.assert_array_equal(np.bincount(pieces), [195, n_lower ** 2])
+
+
+def test_fragment_with_a_lipid_outside_the_membrane_still_joins():
+    """A piece belongs to the membrane most of its lipids are in, whatever the order of lipids."""
+    points, orient, membrane, box = sheets(15, 15, (10, 13))  # a 30-head strip apart from the rest
+    for outside in (0, 194):  # the first or last lipid of the large upper piece in no membrane
+        m = membrane.copy()
+        m[outside] = -1
+        np.testing.assert_array_equal(np.bincount(sheet_components(points, orient, m, box, 1.5)), [195, 225])
 
 
 def test_vesicle_radius_leaflets_across_boundary(ves):
@@ -331,5 +363,7 @@ def test_frames_on_threads_give_the_same_labels(ff, ves):
     traj = trajectory(ves, np.stack([shifted(ves, (k, 2 * k, 0.5 * k)) for k in range(5)]))
     for fn in (an.assign_leaflets, an.membrane_clusters):
         np.testing.assert_array_equal(fn(traj, workers=1), fn(traj, workers=3))
-    with pytest.raises(ValueError, match="workers: must be >= 1"):
-        an.count_membranes(traj, workers=0)
+    for fn in (an.assign_leaflets, an.count_membranes):
+        for frames in (traj, traj[:0]):
+            with pytest.raises(ValueError, match="workers: must be >= 1"):
+                fn(frames, workers=0)

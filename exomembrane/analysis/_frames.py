@@ -14,8 +14,9 @@ def map_frames(fn: Callable[..., T], *args: Iterable, workers: int | None = None
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers: must be >= 1 (got {workers})")
-    if workers == 1:
-        yield from map(fn, *args)
-        return
+    return map(fn, *args) if workers == 1 else _pooled(fn, args, workers)
+
+
+def _pooled(fn: Callable[..., T], args: tuple[Iterable, ...], workers: int) -> Iterator[T]:
     with ThreadPoolExecutor(workers) as pool:
         yield from pool.map(fn, *args)

@@ -19,6 +19,10 @@ PLANAR = 0.5
 #: lipids around each) are within ~32 degrees (cos > 0.85). At 0.8 a bilayer at kT 1.3 (near
 #: melting) had both leaflets joined by tilted lipids in 1 of 200 frames; 0.85 and 0.9 in none.
 ALIGN = 0.85
+#: A piece of a leaflet with fewer than this fraction of its membrane's lipids may be a fragment
+#: and is checked for joining a larger piece (a leaflet has about half; checking only the smaller
+#: pieces keeps the cost of that search low).
+WHOLE = 0.45
 
 
 def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarray, box: np.ndarray,
@@ -32,10 +36,10 @@ def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarra
     the lipids' own tilt, so a leaflet holds together, while a lipid part-way through a flip-flop
     (or a thread of them) has a normal between those of the two leaflets and links to neither.
 
-    Then each piece but the two largest of a membrane joins the larger piece of its membrane with
-    which it has the most aligned head pairs within 2 ``cutoff``, if at least as many as it has
-    lipids: a leaflet cut by a fluctuation is made whole, while opposite leaflets, which point
-    apart, never join.
+    Then each piece with fewer than ``WHOLE`` of its membrane's lipids joins the larger piece of
+    its membrane with which it has the most aligned head pairs within 2 ``cutoff``, if at least as
+    many as it has lipids: a leaflet cut by a fluctuation or a crease is made whole, while
+    opposite leaflets, which point apart, never join.
     """
     n = len(points)
     tree = periodic_tree(points, box) if tree is None else tree
@@ -48,12 +52,12 @@ def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarra
     piece = link_components(i[linked], j[linked], n)
     m = int(piece.max(initial=-1)) + 1
     size = np.bincount(piece, minlength=m)
-    piece_memb = np.full(m, -1)
-    piece_memb[piece] = membrane
-    rank = np.empty(m, np.int64)
-    order = np.lexsort((-size, piece_memb))
-    rank[order] = np.arange(m) - np.searchsorted(piece_memb[order], piece_memb[order])
-    minor = np.flatnonzero((rank[piece] >= 2) & (membrane >= 0))
+    n_memb = int(membrane.max(initial=-1)) + 2
+    votes = np.bincount(piece * n_memb + membrane + 1, minlength=m * n_memb).reshape(m, n_memb)
+    piece_memb = votes.argmax(axis=1) - 1  # the membrane most of its lipids are in
+    memb_size = np.bincount(membrane + 1, minlength=n_memb)  # index 0: lipids in no membrane
+    small = (piece_memb >= 0) & (size < WHOLE * memb_size[piece_memb + 1])
+    minor = np.flatnonzero(small[piece] & (membrane >= 0))
     if minor.size == 0:
         return piece
     pairs = periodic_tree(points[minor], box).sparse_distance_matrix(tree, 2 * cutoff, output_type="ndarray")
@@ -163,16 +167,14 @@ def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
     idx, lipid = tails[valid], np.nonzero(valid)[0]
     ends = np.flatnonzero(np.r_[lipid[1:] != lipid[:-1], True]) if lipid.size else lipid
 
-    def frame(f: int, orient: np.ndarray) -> np.ndarray:
+    def frame(f: int) -> np.ndarray:
         memb = (rank_components(tail_components(traj.xyz[f, idx].astype(np.float64), lipid, ends, box[f],
                                                 membrane_cutoff, heads.size), min_lipids)
                 if idx.size else np.full(heads.size, -1))
-        return _frame_leaflets(traj.xyz[f, heads].astype(np.float64), orient, memb, box[f], cutoff, min_lipids)
+        _, orient = _lipid_geometry(traj, heads, tails, slice(f, f + 1))
+        return _frame_leaflets(traj.xyz[f, heads].astype(np.float64), orient[0], memb, box[f], cutoff, min_lipids)
 
     out = np.empty((traj.n_frames, heads.size), np.int64)
-    chunk = max(1, 2_000_000 // max(heads.size, 1))
-    for f0 in range(0, traj.n_frames, chunk):
-        _, orient = _lipid_geometry(traj, heads, tails, slice(f0, f0 + chunk))
-        for k, labels in enumerate(map_frames(frame, range(f0, f0 + len(orient)), orient, workers=workers)):
-            out[f0 + k] = labels
+    for f, labels in enumerate(map_frames(frame, range(traj.n_frames), workers=workers)):
+        out[f] = labels
     return out
