@@ -184,8 +184,8 @@ def analyze(directory: str | Path) -> dict[str, Any]:
     """Analyse a run directory; writes ``analysis/summary.json`` and PNG plots there.
 
     Always: energies and kinetic temperature, box, number of membranes (per frame). Flat bilayers:
-    area per lipid, bending rigidity (kT) and lateral diffusion (sigma^2/tau); vesicles: radius
-    and asphericity. Estimates that need more data than the run has are null, with the reason.
+    lipid order, area per lipid, bending rigidity (kT) and lateral diffusion (sigma^2/tau); lipid
+    gas (self-assembly): lipid order; vesicles: radius and asphericity. Estimates that need more data than the run has are null, with the reason.
 
     Returns
     -------
@@ -215,6 +215,9 @@ def analyze(directory: str | Path) -> dict[str, Any]:
         "membranes": {"first": int(series["membranes"][0]), "last": int(series["membranes"][-1]),
                       "changes_at_tau": traj.time[1:][np.diff(series["membranes"]) != 0].tolist()},
     }
+    if kind in ("bilayer", "gas"):  # a sheet: S near 1; self-assembly raises it from ~0
+        series["lipid_order"] = analysis.lipid_order(traj)[0]
+        summary["lipid_order_S"] = _mean_std(series["lipid_order"][late])
     if kind == "bilayer":
         series["area_per_lipid"] = analysis.area_per_lipid(traj)
         summary["area_per_lipid_sigma2"] = _mean_std(series["area_per_lipid"][late])
@@ -235,6 +238,7 @@ def analyze(directory: str | Path) -> dict[str, Any]:
 
 
 LABELS = {"membranes": "separate membranes", "area_per_lipid": "area per lipid (sigma^2)",
+          "lipid_order": "lipid nematic order S",
           "radius": "vesicle head radius (sigma)", "midplane_radius": "vesicle midplane radius (sigma)",
           "asphericity": "asphericity"}
 

@@ -367,3 +367,15 @@ def test_frames_on_threads_give_the_same_labels(ff, ves):
         for frames in (traj, traj[:0]):
             with pytest.raises(ValueError, match="workers: must be >= 1"):
                 fn(frames, workers=0)
+
+
+def test_lipid_order_of_sheet_tilted_sheet_gas_and_vesicle(ff, sheet, ves):
+    s, n = an.lipid_order(trajectory(sheet))
+    assert s[0] == pytest.approx(1.0, abs=1e-6) and abs(n[0, 2]) == pytest.approx(1.0, abs=1e-6)
+    theta = np.radians(30)  # the same sheet rotated about x: order unchanged, director follows
+    rot = np.array([[1, 0, 0], [0, np.cos(theta), -np.sin(theta)], [0, np.sin(theta), np.cos(theta)]])
+    tilted = trajectory(sheet, (sheet.positions @ rot.T)[None], box=np.full(3, 100.0))
+    s, n = an.lipid_order(tilted)
+    assert s[0] == pytest.approx(1.0, abs=1e-5) and abs(n[0] @ rot[:, 2]) == pytest.approx(1.0, abs=1e-5)
+    assert an.lipid_order(em.build.gas(ff, 300, (20.0, 20.0, 20.0), seed=1).to_mdtraj())[0][0] < 0.2
+    assert abs(an.lipid_order(trajectory(ves))[0][0]) < 0.05

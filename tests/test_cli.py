@@ -159,7 +159,8 @@ def test_analyze_flat_bilayer(tiny: Path, tmp_path: Path) -> None:
     assert 0.9 < summary["area_per_lipid_sigma2"]["mean"] < 1.6
     assert set(summary["bending_rigidity_kT"]) & {"err", "reason"}
     assert len(summary["series"]["area_per_lipid"]) == summary["frames"]
-    assert "area_per_lipid.png" in summary["plots"]
+    assert "area_per_lipid.png" in summary["plots"] and "lipid_order.png" in summary["plots"]
+    assert summary["lipid_order_S"]["mean"] > 0.5  # an intact sheet
 
 
 def test_platforms_and_bench_dispatch() -> None:

@@ -42,26 +42,37 @@ def sample(sim: em.Simulation, structure: em.Structure, frames: int, every: int)
 
 @pytest.mark.slow
 def test_lipid_gas_self_assembles_into_a_bilayer(ff):
-    """512 lipids of a random gas, tension-free in x,y: one membrane with two leaflets (tails inside)."""
+    """512 lipids of a random gas, tension-free in x,y: one membrane whose lipids stand in two
+    opposed layers (tails inside), in every frame.
+
+    The sheet may form at a tilt to the box and keep a pore or edge (z is fixed); a pore joins the
+    two leaflets into one, so the per-frame leaflet labels are recorded but the bilayer test uses
+    the orientations: a sheet has nematic order S > 0.4 (micelles and the gas ~0), and a bilayer
+    has as many lipids pointing up the director as down it (a monolayer or a bent micelle would not)."""
     gas = em.build.gas(ff, 512, (17.5, 17.5, 26.0), seed=1)
     assert analysis.count_membranes(gas.to_mdtraj())[0] == 0
+    assert analysis.lipid_order(gas.to_mdtraj())[0][0] < 0.2
     sim = em.create_simulation(gas, platform="CPU", tension=0.0, seed=1)
     sim.step(90_000)
     traj = sample(sim, gas, 10, 1_000)
     clusters = analysis.membrane_clusters(traj)
     leaflets = analysis.assign_leaflets(traj)
+    order, director = analysis.lipid_order(traj)
+    heads, tails = analysis.lipid_indices(traj.topology)
+    _, orient = analysis.selection._lipid_geometry(traj, heads, tails)
+    along = np.einsum("fli,fi->fl", orient, director)
+    up, down = (along > 0.5).mean(axis=1), (along < -0.5).mean(axis=1)
     in_largest = (clusters == 0).mean(axis=1)
     sizes = np.stack([(leaflets == k).mean(axis=1) for k in (0, 1)], axis=1)
-    bilayer_frames = (sizes.min(axis=1) > 0.3).mean()
     record("self_assembly", {"lipids": 512, "steps": 100_000, "membranes": analysis.count_membranes(traj).tolist(),
-                             "fraction_in_membrane": float(in_largest.mean()),
+                             "fraction_in_membrane": float(in_largest.mean()), "order_S": order.round(3).tolist(),
+                             "up_down": [float(up.mean()), float(down.mean())],
                              "leaflet_fractions": sizes.mean(axis=0).round(3).tolist(),
-                             "frames_with_two_leaflets": float(bilayer_frames)})
+                             "frames_with_two_separate_leaflets": float((sizes.min(axis=1) > 0.3).mean())})
     assert np.all(analysis.count_membranes(traj) == 1)
     assert in_largest.min() > 0.95
-    # two leaflets of comparable size: a bilayer, not a micelle; a transient pore or edge may
-    # join them in an odd frame, so most (not all) frames must show both
-    assert bilayer_frames >= 0.7
+    assert np.all(order > 0.4)
+    assert np.all(up > 0.35) and np.all(down > 0.35)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,11 @@ from .area import area_per_lipid
 from .clusters import count_membranes, membrane_clusters
 from .diffusion import diffusion_coefficient, lateral_msd
 from .leaflets import assign_leaflets
+from .order import lipid_order
 from .selection import lipid_indices
 from .shape import vesicle_radius, vesicle_shape
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
 __all__ = ["area_per_lipid", "assign_leaflets", "bending_rigidity", "count_membranes", "diffusion_coefficient",
-           "height_field", "lateral_msd", "lipid_indices", "membrane_clusters", "undulation_spectrum",
+           "height_field", "lateral_msd", "lipid_indices", "lipid_order", "membrane_clusters", "undulation_spectrum",
            "vesicle_radius", "vesicle_shape"]
