@@ -111,7 +111,8 @@ def live_overhead(platform: str, size: float, seconds: float, precision: str = "
     try:
         from .widgets import LiveRun
     except ImportError as err:
-        raise SystemExit(f"bench --live needs the notebook extra: pip install 'exomembrane[notebook]' ({err})") from None
+        raise SystemExit(f"bench --live needs the notebook extra: pip install 'exomembrane[notebook]' "
+                         f"({err})") from None
 
     scenario = Scenario.model_validate({"name": "bench-live", "builder": {"kind": "bilayer", "size": size},
                                         "run": {"platform": platform, "precision": precision, "seed": 1}})

@@ -185,7 +185,8 @@ def analyze(directory: str | Path) -> dict[str, Any]:
 
     Always: energies and kinetic temperature, box, number of membranes (per frame). Flat bilayers:
     lipid order, area per lipid, bending rigidity (kT) and lateral diffusion (sigma^2/tau); lipid
-    gas (self-assembly): lipid order; vesicles: radius and asphericity. Estimates that need more data than the run has are null, with the reason.
+    gas (self-assembly): lipid order; vesicles: radius and asphericity. Estimates that need more
+    data than the run has are null, with the reason.
 
     Returns
     -------
