@@ -27,17 +27,12 @@ def periodic_tree(points: np.ndarray, box: np.ndarray) -> cKDTree:
     return cKDTree(wrap(points, box), boxsize=box, balanced_tree=False, compact_nodes=False)
 
 
-def components(points: np.ndarray, box: np.ndarray, cutoff: float, node: np.ndarray, n_nodes: int,
-               keep=None, tree: cKDTree | None = None) -> np.ndarray:
+def components(points: np.ndarray, box: np.ndarray, cutoff: float, node: np.ndarray, n_nodes: int) -> np.ndarray:
     """Connected components of ``n_nodes`` nodes linked where two of their points lie within ``cutoff``.
 
-    points (n, 3) nm; node (n,) node of each point; keep(i, j) -> bool mask filters the point pairs;
-    tree: a :func:`periodic_tree` of ``points`` if already built. Returns (n_nodes,) component id.
+    points (n, 3) nm; node (n,) node of each point. Returns (n_nodes,) component id.
     """
-    tree = periodic_tree(points, box) if tree is None else tree
-    pairs = tree.query_pairs(cutoff, output_type="ndarray")
-    if keep is not None and len(pairs):
-        pairs = pairs[keep(pairs[:, 0], pairs[:, 1])]
+    pairs = periodic_tree(points, box).query_pairs(cutoff, output_type="ndarray")
     return link_components(node[pairs[:, 0]], node[pairs[:, 1]], n_nodes)
 
 
