@@ -132,8 +132,9 @@ def live_overhead(platform: str, size: float, seconds: float, precision: str = "
                 t0 = time.perf_counter()
                 live.start(n)
                 live.wait()
-                live_wall += time.perf_counter() - t0
-                live_rates.append(n / (time.perf_counter() - t0))
+                elapsed = time.perf_counter() - t0
+                live_wall += elapsed
+                live_rates.append(n / elapsed)
         finally:
             live.close()
     ours, driven = statistics.median(headless), statistics.median(live_rates)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (AfterValidator, BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat,
@@ -63,7 +63,23 @@ def _platform_name(value: Any) -> Any:
 Composition = Annotated[dict[str, float], BeforeValidator(_composition), AfterValidator(_fractions)]
 
 
-class Bilayer(Strict):
+class _TwoLeaflets(Strict):
+    """A builder with two leaflet compositions (``LEAFLETS``); the second, if None, is the first."""
+
+    LEAFLETS: ClassVar[tuple[str, str]]
+
+    @model_validator(mode="after")
+    def _symmetric(self) -> _TwoLeaflets:
+        first, second = self.LEAFLETS
+        if getattr(self, second) is None:
+            object.__setattr__(self, second, getattr(self, first))  # frozen model: fill the default once
+        return self
+
+    def compositions(self) -> dict[str, dict[str, float]]:
+        return {name: getattr(self, name) for name in self.LEAFLETS}
+
+
+class Bilayer(_TwoLeaflets):
     """Flat bilayer in the xy-plane (:func:`exomembrane.build.bilayer`); lengths in sigma."""
 
     kind: Literal["bilayer"]
@@ -73,22 +89,14 @@ class Bilayer(Strict):
     area_per_lipid: PositiveFloat = 1.2
     box_z: PositiveFloat = 20.0
     seed: NonNegativeInt = 0
-
-    @model_validator(mode="after")
-    def _symmetric(self) -> Bilayer:
-        if self.lower is None:
-            object.__setattr__(self, "lower", self.upper)  # frozen model: fill the default once
-        return self
-
-    def compositions(self) -> dict[str, dict[str, float]]:
-        return {"upper": self.upper, "lower": self.lower}
+    LEAFLETS: ClassVar[tuple[str, str]] = ("upper", "lower")
 
     def build(self, ff: ForceField) -> Structure:
         return build.bilayer(ff, self.size, upper=self.upper, lower=self.lower, area_per_lipid=self.area_per_lipid,
                              box_z=self.box_z, seed=self.seed)
 
 
-class Vesicle(Strict):
+class Vesicle(_TwoLeaflets):
     """Closed spherical vesicle (:func:`exomembrane.build.vesicle`); lengths in sigma."""
 
     kind: Literal["vesicle"]
@@ -98,15 +106,7 @@ class Vesicle(Strict):
     area_per_lipid: PositiveFloat = 1.2
     padding: PositiveFloat = 6.0
     seed: NonNegativeInt = 0
-
-    @model_validator(mode="after")
-    def _symmetric(self) -> Vesicle:
-        if self.inner is None:
-            object.__setattr__(self, "inner", self.outer)  # frozen model: fill the default once
-        return self
-
-    def compositions(self) -> dict[str, dict[str, float]]:
-        return {"outer": self.outer, "inner": self.inner}
+    LEAFLETS: ClassVar[tuple[str, str]] = ("outer", "inner")
 
     def build(self, ff: ForceField) -> Structure:
         return build.vesicle(ff, self.radius, outer=self.outer, inner=self.inner,
