@@ -41,7 +41,7 @@ def raw_system(s: Structure) -> mm.System:
     system.setDefaultPeriodicBoxVectors(*(mm.Vec3(*row) for row in np.diag(s.box)))
     pair = mm.CustomNonbondedForce(RAW_PAIR)
     pair.addPerParticleParameter("t")
-    head, _, _ = s.bead_arrays()
+    _, head, _, _ = s.bead_arrays()
     for h in head:
         system.addParticle(1.0)
         pair.addParticle([0.0 if h else 1.0])

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from . import analysis
 from .config import ConfigError
-from .forcefield import TERMS
+from .system import TERMS
 from .health import SimulationError
 from .platform import ALL, PRECISIONS, available, select_platform
 from .run import MANIFEST, SCENARIO, Run, load_thermo, load_trajectory

@@ -14,7 +14,7 @@ import openmm as mm
 import openmm.app as app
 
 from .config import ConfigError
-from .forcefield import create_system
+from .system import create_system
 from .health import HealthCheck, SimulationError, diagnose
 from .platform import PlatformChoice, properties, select_platform
 from .structure import Structure
@@ -43,11 +43,17 @@ def ramp_expression(keyframes: Sequence[tuple[float, float]], clock: str = "t_pr
     return " + ".join(terms)
 
 
-def _check_protocol(protocol: Protocol, system: mm.System) -> None:
+def _global_names(system: mm.System) -> set[str]:
+    """Global parameters of ``system``'s forces, and ``kT``."""
     names = {"kT"}
     for force in system.getForces():
         for k in range(getattr(force, "getNumGlobalParameters", lambda: 0)()):
             names.add(force.getGlobalParameterName(k))
+    return names
+
+
+def _check_protocol(protocol: Protocol, system: mm.System) -> None:
+    names = _global_names(system)
     for name, frames in protocol.items():
         if name not in names:
             raise ConfigError(f"protocol.{name}: not a global parameter of this system; allowed: {sorted(names)}")
@@ -136,7 +142,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
                       barostat_interval: int = 100, protocol: Protocol | None = None,
                       platform: str | None = None, precision: str = "mixed", seed: int | None = None,
                       w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float | None = None,
-                      health_interval: int = 1000, deterministic: bool = False) -> Simulation:
+                      health_interval: int = 1000, deterministic: bool = False,
+                      params: Mapping[str, float] | None = None) -> Simulation:
     """A ready-to-run :class:`openmm.app.Simulation` of ``structure``.
 
     Parameters
@@ -160,6 +167,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
         one"). None draws a seed; either way it is kept in ``simulation.seed``.
     w_c, w_c_max
         Starting attraction range (default: force field's) and the largest it may be steered to.
+    params
+        Starting values of global parameters of the pair table (e.g. ``{"eps_T_T": 1.1}``, eps).
     health_interval
         Steps between checks for non-finite energy (0 disables); failures raise
         :class:`exomembrane.health.SimulationError` naming step, term and beads.
@@ -189,6 +198,11 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max))
     if protocol:
         _check_protocol(protocol, system)
+    known = _global_names(system)
+    for name in params or {}:
+        if name not in known or name in ("kT", "w_c"):
+            raise ConfigError(f"params.{name}: not a pair-table parameter of this system; allowed: "
+                              f"{sorted(known - {'kT', 'w_c'})}")
     derived = {}
     if tension is not None:
         baro = mm.MonteCarloMembraneBarostat(0.0, tension * TENSION_TO_BAR_NM, temperature(kT),
@@ -209,6 +223,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     sim.seed = seed
     sim.context.setPositions(structure.positions)
     sim.context.setParameter("w_c", w_c)
+    for name, value in (params or {}).items():
+        sim.context.setParameter(name, value)
     sim.context.setVelocitiesToTemperature(temperature(kT), seed)
     if health_interval:
         sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), structure.forcefield.params.fene.r_inf))

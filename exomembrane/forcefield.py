@@ -1,36 +1,61 @@
-"""The coarse-grained force field: bead types, lipid species and the OpenMM System they make.
+"""The coarse-grained model as data: bead types, the pair table and molecule species.
 
-A force field is data: ``forcefields/<name>.yaml`` (bead types, bonded and pair parameters) plus
-one file per species in ``forcefields/species/``. Users add a species by writing a YAML file and
-passing it to :func:`load_forcefield`.
+A force field is ``forcefields/<name>.yaml`` (bead types, pair table, bonded parameters) plus one
+file per species in ``forcefields/species/``. A species file may bring its own bead types and
+pair-table entries, so a new lipid, protein, cargo or polymer is one YAML file, not code. This
+module imports nothing else of the package's model: :mod:`exomembrane.system` turns a
+:class:`~exomembrane.structure.Structure` of these molecules into an OpenMM System.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
-import openmm as mm
-from pydantic import Field, PositiveFloat, field_validator, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, model_validator
 
 from .config import ConfigError, Strict, load_yaml, parse
 from .resources import data_dir
 
-if TYPE_CHECKING:
-    from .structure import Structure
-
 FORCEFIELD_DIR = data_dir("forcefields")
 WCA_FACTOR = 2.0 ** (1.0 / 6.0)
-
-# Force groups, one per term, so energies and failures can be attributed to a term.
-TERMS = {"pair": 0, "fene": 1, "bend": 2}
+BOND = 0.97  # sigma, straight-chain spacing near the FENE+WCA bond minimum (no minimisation needed)
+#: Bead roles. Heads set the WCA size of every pair they are in (Cooke's mixing); lipids are the
+#: molecules with head and tail beads; analysis selects lipids by role and the rest by species.
+Role = Literal["head", "tail", "protein", "cargo"]
+Kind = Literal["lipid", "protein", "cargo", "polymer"]
+NAME = r"^[A-Za-z][A-Za-z0-9]*$"
 
 
 class BeadType(Strict):
-    role: Literal["head", "tail"]
+    role: Role
     size: PositiveFloat  # sigma
     mass: PositiveFloat = 1.0  # amu
+
+
+class PairEntry(Strict):
+    """One entry of the pair table: types ``[A, B]`` attract with a cos^2 well of depth ``eps``
+    (eps; global parameter ``param``, default ``eps_A_B``) and range ``w`` (sigma; None: the
+    global ``w_c``), and/or have the WCA size ``b`` (sigma; None: the mixing rule)."""
+
+    types: tuple[str, str]
+    eps: NonNegativeFloat = 0.0
+    w: PositiveFloat | None = None
+    b: PositiveFloat | None = None
+    param: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @property
+    def attracts(self) -> bool:
+        return self.eps > 0 or self.param is not None
+
+    @property
+    def parameter(self) -> str:
+        """Name of the global parameter holding this entry's depth."""
+        a, b = self.types
+        return self.param or f"eps_{a}_{b}"
 
 
 class Fene(Strict):
@@ -44,67 +69,179 @@ class Bend(Strict):
 
 
 class Bead(Strict):
-    name: str = Field(min_length=1, max_length=4, pattern=r"^[A-Za-z][A-Za-z0-9]*$")
+    name: str = Field(min_length=1, max_length=4, pattern=NAME)
     type: str
-    size: PositiveFloat | None = None  # overrides the bead type's size
+    xyz: tuple[float, float, float] | None = None  # sigma, template position in the molecule frame
+
+
+class Harmonic(Strict):
+    """Harmonic bond 1/2 k (r - r0)^2 between beads ``i`` and ``j``."""
+
+    i: int
+    j: int
+    r0: PositiveFloat | None = None  # sigma; None: the template distance
+    k: PositiveFloat  # eps / sigma^2
+
+
+class Angle(Strict):
+    """Harmonic angle 1/2 k (theta - theta0)^2 at bead ``j`` of ``i``-``j``-``l``."""
+
+    i: int
+    j: int
+    l: int  # noqa: E741
+    theta0: float = Field(ge=0, le=180)  # degrees
+    k: PositiveFloat  # eps / rad^2
+
+
+class Elastic(Strict):
+    """Elastic network: harmonic bonds (rest length = template distance) between every pair of
+    beads closer than ``cutoff`` in the template; they keep a protein's shape."""
+
+    k: PositiveFloat  # eps / sigma^2
+    cutoff: PositiveFloat  # sigma
 
 
 class Species(Strict):
-    """One molecule type (a lipid); its name is the residue name in topologies."""
+    """One molecule type; its name is the residue name in topologies.
+
+    Lipid bead names start with ``H`` (head beads, the first bead is ``H``) or ``T`` (tail beads),
+    so analysis of a saved trajectory finds lipids and their tails by name. Bead positions
+    (``xyz``, sigma) give the template: its +z axis points along the membrane normal towards the
+    side a builder is asked for (lipids: towards the head), its origin sits on the placement point
+    (membrane proteins: the midplane). Without ``xyz`` the beads are a straight chain down the
+    z axis ending at the origin (lipids: head on top, last tail bead at the origin).
+
+    Pairs joined by ``bonds`` or the elastic network are excluded from the pair potential;
+    FENE and ``bend`` pairs keep it (the Cooke model).
+    """
 
     name: str = Field(min_length=1, max_length=4, pattern=r"^[A-Z][A-Z0-9]*$")
     description: str = ""
-    beads: list[Bead] = Field(min_length=2)
-    fene: list[tuple[int, int]]
+    kind: Kind = "lipid"
+    source: str = ""  # citation of the design
+    bead_types: dict[str, BeadType] = {}
+    pairs: list[PairEntry] = []
+    beads: list[Bead] = Field(min_length=1)
+    fene: list[tuple[int, int]] = []
     bend: list[tuple[int, int]] = []
-    attraction: float = Field(default=1.0, ge=0)  # default of global parameter eps_<name>
+    bonds: list[Harmonic] = []
+    angles: list[Angle] = []
+    elastic: Elastic | None = None
 
     @model_validator(mode="after")
-    def _check_indices(self) -> "Species":
+    def _check(self) -> "Species":
         n = len(self.beads)
-        for key in ("fene", "bend"):
-            for pair in getattr(self, key):
-                if not all(0 <= i < n for i in pair) or pair[0] == pair[1]:
-                    raise ValueError(f"{key} pair {list(pair)} must name two different beads 0..{n - 1}")
+        links = {key: [tuple(p) for p in getattr(self, key)] for key in ("fene", "bend")}
+        links["bonds"] = [(b.i, b.j) for b in self.bonds]
+        links["angles"] = [(a.i, a.j, a.l) for a in self.angles]
+        for key, tuples in links.items():
+            for k, t in enumerate(tuples):
+                if not all(0 <= i < n for i in t) or len(set(t)) != len(t):
+                    raise ValueError(f"{key}.{k}: {list(t)} must name different beads 0..{n - 1}")
+        given = [b.xyz is not None for b in self.beads]
+        if any(given) and not all(given):
+            raise ValueError("beads: give xyz for every bead or for none")
+        if self.elastic is not None and not all(given):
+            raise ValueError("elastic: needs the template: give xyz for every bead")
+        if self.kind == "lipid" and self.beads[0].name != "H":
+            raise ValueError(f"beads.0.name: a lipid's first bead must be named 'H' (got {self.beads[0].name!r})")
+        if self.kind != "lipid" and self.beads[0].name == "H":
+            raise ValueError(f"beads.0.name: 'H' first marks a lipid; name the first bead of a {self.kind} otherwise")
         return self
+
+    @cached_property
+    def template(self) -> np.ndarray:
+        """(n_beads, 3) sigma, bead positions in the molecule frame."""
+        if self.beads[0].xyz is not None:
+            return np.array([b.xyz for b in self.beads], dtype=float)
+        n = len(self.beads)
+        return np.stack([np.zeros(n), np.zeros(n), (n - 1 - np.arange(n)) * BOND], axis=1)
+
+    def harmonic(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Harmonic bonds and the elastic network: (pairs (m, 2) int, r0 (m,) sigma, k (m,) eps/sigma^2)."""
+        x = self.template
+        pairs = [(b.i, b.j) for b in self.bonds]
+        r0 = [b.r0 if b.r0 is not None else float(np.linalg.norm(x[b.i] - x[b.j])) for b in self.bonds]
+        k = [b.k for b in self.bonds]
+        if self.elastic is not None:
+            have = {frozenset(p) for p in pairs}
+            for i, j in itertools.combinations(range(len(x)), 2):
+                d = float(np.linalg.norm(x[i] - x[j]))
+                if d < self.elastic.cutoff and frozenset((i, j)) not in have:
+                    pairs.append((i, j))
+                    r0.append(d)
+                    k.append(self.elastic.k)
+        return np.array(pairs, np.int64).reshape(-1, 2), np.array(r0, float), np.array(k, float)
 
 
 class ForceFieldFile(Strict):
     name: str
     citation: str = ""
-    epsilon: PositiveFloat = 1.0
-    w_c: PositiveFloat
+    epsilon: PositiveFloat = 1.0  # WCA energy scale, eps
+    w_c: PositiveFloat  # default attraction range (sigma); global parameter "w_c"
     bead_types: dict[str, BeadType] = Field(min_length=1)
+    pairs: list[PairEntry] = []
     fene: Fene
     bend: Bend
-
-    @field_validator("bead_types")
-    @classmethod
-    def _names(cls, v: dict[str, BeadType]) -> dict[str, BeadType]:
-        for name in v:
-            if not (1 <= len(name) <= 4 and name.isalnum()):
-                raise ValueError(f"bead type name {name!r} must be 1-4 letters or digits")
-        return v
 
 
 @dataclass(frozen=True)
 class ForceField:
-    """Parameters of the model and the species it knows.
+    """Bead types, the pair table and the species of a model.
 
-    Global parameters users may steer live (``context.setParameter``): ``w_c`` (sigma) and
-    ``eps_<SPECIES>`` (attraction strength of each species' tails, eps).
+    ``bead_types`` and ``pairs`` hold the force-field file's entries merged with those the species
+    files bring. Every attraction entry is an OpenMM global parameter (``eps_<A>_<B>`` unless the
+    entry names it) that users may steer live, as is ``w_c`` (sigma).
     """
 
     params: ForceFieldFile
     species: dict[str, Species] = field(default_factory=dict)
+    bead_types: dict[str, BeadType] = field(init=False)
+    pairs: dict[frozenset[str], PairEntry] = field(init=False)
 
     def __post_init__(self) -> None:
+        types = dict(self.params.bead_types)
+        entries = [(e, "pairs") for e in self.params.pairs]
+        for sp in self.species.values():
+            for name, bt in sp.bead_types.items():
+                if name in types and types[name] != bt:
+                    raise ConfigError(f"species {sp.name}: bead_types.{name}: redefines bead type {name!r} "
+                                      f"differently; give it another name")
+                types[name] = bt
+            entries += [(e, f"species {sp.name}: pairs") for e in sp.pairs]
+        for name in types:
+            if not (1 <= len(name) <= 4 and name.isalnum()):
+                raise ConfigError(f"bead_types.{name}: a bead type name must be 1-4 letters or digits")
+        pairs: dict[frozenset[str], PairEntry] = {}
+        names: dict[str, frozenset[str]] = {}
+        for k, (e, where) in enumerate(entries):
+            for t in e.types:
+                if t not in types:
+                    raise ConfigError(f"{where}: types {list(e.types)}: unknown bead type {t!r}; "
+                                      f"known: {sorted(types)}")
+            key = frozenset(e.types)
+            if key in pairs and pairs[key] != e:
+                raise ConfigError(f"{where}: types {list(e.types)}: the pair table already has an entry for this "
+                                  f"pair ({pairs[key].model_dump(exclude_defaults=True)})")
+            if e.attracts:
+                if e.parameter in names and names[e.parameter] != key or e.parameter in ("w_c", "kT"):
+                    raise ConfigError(f"{where}: param {e.parameter!r} names two entries or a reserved parameter")
+                names[e.parameter] = key
+            pairs[key] = e
+        object.__setattr__(self, "bead_types", types)
+        object.__setattr__(self, "pairs", pairs)
         for sp in self.species.values():
             for i, bead in enumerate(sp.beads):
-                if bead.type not in self.params.bead_types:
-                    raise ConfigError(
-                        f"species {sp.name}: beads.{i}.type: unknown bead type {bead.type!r}; "
-                        f"allowed: {sorted(self.params.bead_types)}")
+                bt = types.get(bead.type)
+                if bt is None:
+                    raise ConfigError(f"species {sp.name}: beads.{i}.type: unknown bead type {bead.type!r}; "
+                                      f"allowed: {sorted(types)}")
+                if sp.kind == "lipid" and i and not bead.name.startswith({"head": "H", "tail": "T"}.get(bt.role, "")):
+                    raise ConfigError(f"species {sp.name}: beads.{i}.name: lipid {bt.role} beads are named "
+                                      f"{'H' if bt.role == 'head' else 'T'}... (got {bead.name!r})")
+                if sp.kind == "lipid" and bt.role not in ("head", "tail"):
+                    raise ConfigError(f"species {sp.name}: beads.{i}.type: a lipid has head and tail beads only "
+                                      f"(got {bead.type!r} of role {bt.role!r})")
 
     def get(self, name: str) -> Species:
         """The species called ``name``; a clear error lists the known ones."""
@@ -114,14 +251,36 @@ class ForceField:
             raise ConfigError(f"unknown species {name!r}; known species: {sorted(self.species)} "
                               f"(add one by writing a species YAML file)") from None
 
-    def bead_table(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per-bead (is_head, size sigma, mass amu) arrays of species ``name``, each shape (n_beads,)."""
+    def bead_table(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per-bead (type name, is_head, size sigma, mass amu) arrays of species ``name``, each (n_beads,)."""
         sp = self.get(name)
-        types = [self.params.bead_types[b.type] for b in sp.beads]
-        head = np.array([t.role == "head" for t in types])
-        size = np.array([b.size or t.size for b, t in zip(sp.beads, types)])
-        mass = np.array([t.mass for t in types])
-        return head, size, mass
+        types = [self.bead_types[b.type] for b in sp.beads]
+        return (np.array([b.type for b in sp.beads]), np.array([t.role == "head" for t in types]),
+                np.array([t.size for t in types]), np.array([t.mass for t in types]))
+
+    def pair_size(self, a: str, b: str) -> float:
+        """WCA size (sigma) of bead types ``a``, ``b``: the table's ``b``, else the mixing rule (mean
+        of the heads' sizes if either is a head, else mean of both; Cooke: b_HT = b_H)."""
+        entry = self.pairs.get(frozenset((a, b)))
+        if entry is not None and entry.b is not None:
+            return entry.b
+        return mixed_size(self.bead_types[a], self.bead_types[b])
+
+    def parameters(self, types: set[str] | None = None) -> dict[str, float]:
+        """Global parameters of the pair table (among bead ``types``, default all) -> default value."""
+        out = {"w_c": self.params.w_c}
+        for key, e in self.pairs.items():
+            if e.attracts and (types is None or key <= types):
+                out[e.parameter] = e.eps
+        return out
+
+
+def mixed_size(a: BeadType, b: BeadType) -> float:
+    """Mixing rule of WCA sizes: mean over the head beads of the pair, or over both if none is."""
+    ha, hb = a.role == "head", b.role == "head"
+    if ha or hb:
+        return (ha * a.size + hb * b.size) / (ha + hb)
+    return 0.5 * (a.size + b.size)
 
 
 def load_species(path: str | Path) -> Species:
@@ -138,8 +297,8 @@ def load_forcefield(name: str | Path = "cooke", species: tuple[str | Path, ...] 
     Example
     -------
     >>> ff = load_forcefield()
-    >>> sorted(ff.species)
-    ['CER', 'LIP', 'LYSO']
+    >>> sorted(ff.species)[:3]
+    ['CARG', 'CER', 'LIP']
     """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):
@@ -155,100 +314,3 @@ def load_forcefield(name: str | Path = "cooke", species: tuple[str | Path, ...] 
         sp = load_species(f)
         table[sp.name] = sp
     return ForceField(params, table)
-
-
-def pair_expression(species_names: list[str], epsilon: float) -> str:
-    """OpenMM expression of the pair potential for the species present (see cooke.yaml)."""
-    if len(species_names) == 1:
-        eps_of = f"eps_{species_names[0]}"
-        eps1, eps2 = eps_of, eps_of
-    else:
-        terms = "+".join(f"eps_{n}*delta(s{{i}}-{k})" for k, n in enumerate(species_names))
-        eps1, eps2 = f"({terms.format(i=1)})", f"({terms.format(i=2)})"
-    return (
-        f"{epsilon!r}*max(0, 2*(b/r)^6 - 1)^2"
-        f" - ea*0.5*(1 + cos(3.141592653589793*min(1, max(0, r - {WCA_FACTOR!r}*b)/w_c)));"
-        "b = select(h1 + h2, (h1*b1 + h2*b2)/(h1 + h2), 0.5*(b1 + b2));"
-        f"ea = sqrt((1 - h1)*(1 - h2)*{eps1}*{eps2})"
-    )
-
-
-def create_system(structure: "Structure", w_c_max: float | None = None) -> mm.System:
-    """Build the OpenMM System of ``structure`` with its force field.
-
-    Parameters
-    ----------
-    structure
-        Beads, bonds and box (nm) from a builder.
-    w_c_max
-        Largest attraction range (sigma) the run will use; sets the cutoff
-        ``2^(1/6) b_TT + w_c_max``. Defaults to the force field's ``w_c``. ``w_c`` may be
-        steered live up to this value.
-
-    Returns
-    -------
-    openmm.System with forces named ``pair`` (group 0), ``fene`` (1) and ``bend`` (2).
-    """
-    ff = structure.forcefield
-    p = ff.params
-    w_c = p.w_c
-    w_c_max = w_c if w_c_max is None else w_c_max
-    if not w_c_max >= w_c:
-        raise ConfigError(f"w_c_max: {w_c_max} must be >= the force field's w_c = {w_c}")
-    head, size, mass = structure.bead_arrays()
-    tails = size[~head]
-    cutoff = max(WCA_FACTOR * tails.max() + w_c_max if tails.size else 0.0, WCA_FACTOR * size.max())
-    box = structure.box
-    if np.any(box < 2 * cutoff):
-        raise ConfigError(f"box: {box.round(3).tolist()} sigma is smaller than twice the pair "
-                          f"cutoff ({cutoff:.3f} sigma) in some direction; every box length must "
-                          f"be >= {2 * cutoff:.3f}")
-
-    system = mm.System()
-    system.setDefaultPeriodicBoxVectors(mm.Vec3(box[0], 0, 0), mm.Vec3(0, box[1], 0), mm.Vec3(0, 0, box[2]))
-    for m in mass.tolist():
-        system.addParticle(m)
-
-    names = list(structure.species)
-    pair = mm.CustomNonbondedForce(pair_expression(names, p.epsilon))
-    pair.setName("pair")
-    pair.addGlobalParameter("w_c", w_c)
-    for n in names:
-        pair.addGlobalParameter(f"eps_{n}", ff.get(n).attraction)
-    pair.addPerParticleParameter("h")
-    pair.addPerParticleParameter("b")
-    params = np.stack([head.astype(float), size], axis=1)
-    if len(names) > 1:
-        pair.addPerParticleParameter("s")
-        params = np.concatenate([params, structure.bead_species()[:, None].astype(float)], axis=1)
-    # Few distinct parameter rows: pass shared tuples, not one new list per bead.
-    rows, inverse = np.unique(params, axis=0, return_inverse=True)
-    row_tuples = [tuple(r) for r in rows.tolist()]
-    add = pair.addParticle
-    for k in inverse.ravel().tolist():
-        add(row_tuples[k])
-    pair.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
-    pair.setCutoffDistance(cutoff)
-    pair.setUseLongRangeCorrection(False)
-    pair.setForceGroup(TERMS["pair"])
-    system.addForce(pair)
-
-    fene = mm.CustomBondForce(f"-0.5*{p.fene.k!r}*{p.fene.r_inf!r}^2*log(1 - (r/{p.fene.r_inf!r})^2)")
-    fene.setName("fene")
-    fene.setUsesPeriodicBoundaryConditions(True)
-    add = fene.addBond
-    for i, j in structure.fene_bonds().tolist():
-        add(i, j)
-    fene.setForceGroup(TERMS["fene"])
-    system.addForce(fene)
-
-    bend = mm.HarmonicBondForce()
-    bend.setName("bend")
-    bend.setUsesPeriodicBoundaryConditions(True)
-    add = bend.addBond
-    r0, k = p.bend.r0, p.bend.k
-    for i, j in structure.bend_bonds().tolist():
-        add(i, j, r0, k)
-    bend.setForceGroup(TERMS["bend"])
-    system.addForce(bend)
-    return system

@@ -10,7 +10,7 @@ import numpy as np
 import openmm as mm
 import openmm.app as app
 
-from .forcefield import TERMS
+from .system import TERMS
 
 
 class SimulationError(RuntimeError):

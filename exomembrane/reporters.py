@@ -3,7 +3,7 @@
 - :class:`TrajectoryReporter`: frames appended to a GROMACS XTC file (positions nm = sigma,
   time ps = tau, step, box), molecules kept whole.
 - :class:`ThermoReporter`: a CSV row per report: step, time, energies, temperature, box and the
-  energy of each force term (groups of :data:`exomembrane.forcefield.TERMS`).
+  energy of each force term (groups of :data:`exomembrane.system.TERMS`).
 - :class:`CheckpointReporter`: OpenMM checkpoints written atomically, with the byte sizes of the
   output files at that step, so a resumed run can cut them back to exactly that step.
 
@@ -33,7 +33,7 @@ import openmm as mm
 import openmm.app as app
 
 from .engine import KB
-from .forcefield import TERMS
+from .system import TERMS
 from .health import SimulationError
 
 

@@ -134,11 +134,13 @@ BUILDER_KINDS = ("bilayer", "vesicle", "gas")
 
 
 class ForceFieldSection(Strict):
-    """Force field by name (``forcefields/<name>.yaml``) or path, extra species files, w_c override."""
+    """Force field by name (``forcefields/<name>.yaml``) or path, extra species files, w_c override
+    and starting values of pair-table parameters (``{eps_T_T: 1.1, ...}``, eps)."""
 
     name: str = "cooke"
     species: list[str] = []
     w_c: PositiveFloat | None = None  # sigma; None: the force field's
+    params: dict[str, NonNegativeFloat] = {}
 
 
 class Report(Strict):
@@ -173,7 +175,7 @@ Keyframes = Annotated[list[tuple[NonNegativeFloat, float]], Field(min_length=1)]
 class Scenario(Strict):
     """A validated scenario; see ``systems/*.yaml`` for annotated examples.
 
-    ``protocol`` maps a global parameter (``kT``, ``w_c``, ``eps_<SPECIES>``) to keyframes
+    ``protocol`` maps a global parameter (``kT``, ``w_c``, a pair-table entry such as ``eps_T_T``) to keyframes
     ``[[time tau, value], ...]`` followed piecewise-linearly inside the integrator.
     """
 
@@ -215,7 +217,7 @@ class Scenario(Strict):
                 structure, kT=r.kT, dt=r.dt, friction=r.friction, integrator=r.integrator, tension=r.tension,
                 barostat_interval=r.barostat_interval, protocol=self.protocol or None, platform=r.platform,
                 precision=r.precision, seed=r.seed or 0, w_c=w_c, w_c_max=max(reach),
-                health_interval=r.health_interval, deterministic=r.deterministic)
+                health_interval=r.health_interval, deterministic=r.deterministic, params=self.forcefield.params)
         except ConfigError as err:
             raise ConfigError(f"{self._source}: {err}") from None
 
@@ -342,15 +344,22 @@ def _check_semantics(scenario: Scenario, source: str) -> None:
     present = set()
     for field, comp in scenario.builder.compositions().items():
         for name, fraction in comp.items():
-            if name not in ff.species:
-                raise ConfigError(f"{source}: builder.{field}.{name}: unknown species {name!r}; known species: "
-                                  f"{sorted(ff.species)} (add one with forcefield.species: [path/to/species.yaml])")
+            lipids = sorted(n for n, sp in ff.species.items() if sp.kind == "lipid")
+            if name not in lipids:
+                what = "unknown species" if name not in ff.species else f"{ff.get(name).kind}, not a lipid:"
+                raise ConfigError(f"{source}: builder.{field}.{name}: {what} {name!r}; lipid species: {lipids} "
+                                  f"(add one with forcefield.species: [path/to/species.yaml])")
             if fraction > 0:
                 present.add(name)
-    allowed = ["kT", "w_c"] + [f"eps_{n}" for n in sorted(present)]
+    types = {b.type for n in present for b in ff.get(n).beads}
+    allowed = ["kT"] + list(ff.parameters(types))
     for name in scenario.protocol:
         if name not in allowed:
             raise ConfigError(f"{source}: protocol.{name}: not a parameter of this scenario; allowed: {allowed}")
+    for name in scenario.forcefield.params:
+        if name not in allowed[2:]:
+            raise ConfigError(f"{source}: forcefield.params.{name}: not a pair-table parameter of this scenario; "
+                              f"allowed: {allowed[2:]}")
     for name, frames in scenario.protocol.items():
         times = [t for t, _ in frames]
         if any(b <= a for a, b in zip(times, times[1:])):

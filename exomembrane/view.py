@@ -56,7 +56,7 @@ class Beads:
     @classmethod
     def from_structure(cls, structure: Structure) -> "Beads":
         resnames = np.asarray(structure.species)[structure.bead_species()]
-        return cls(structure.bead_names(), resnames, structure.bead_lipid() + 1, structure.fene_bonds())
+        return cls(structure.bead_names(), resnames, structure.bead_molecule() + 1, structure.bonds())
 
     @classmethod
     def from_topology(cls, topology: mdtraj.Topology) -> "Beads":
@@ -211,7 +211,7 @@ def _bead_style(beads: Beads, forcefield: ForceField) -> list[tuple[str, str, bo
     for rn, nm in dict.fromkeys(zip(beads.resnames.tolist(), beads.names.tolist())):
         species = forcefield.species.get(rn)
         if species is not None and nm in (names := [b.name for b in species.beads]):
-            head, size, _ = forcefield.bead_table(rn)
+            _, head, size, _ = forcefield.bead_table(rn)
             k = names.index(nm)
             out.append((rn, nm, bool(head[k]), float(size[k])))
         else:

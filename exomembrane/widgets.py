@@ -34,8 +34,8 @@ import numpy as np
 import openmm as mm
 
 from .engine import KB, set_kT
-from .forcefield import WCA_FACTOR
 from .run import TOPOLOGY, Run
+from .system import w_c_limit
 from .view import BeadTrajectory, load, show
 
 State = Literal["ready", "running", "paused", "stopped", "finished", "failed"]
@@ -92,21 +92,19 @@ def steerable(run: Run) -> dict[str, tuple[float, float]]:
     """Parameters a live run can change: name -> (min, max).
 
     ``kT`` (eps; not for NVE), ``w_c`` (sigma, up to the largest the pair cutoff allows) and each
-    ``eps_<SPECIES>`` (eps). Reads only the System and integrator, not the Context. A protocol
-    that ramps a parameter inside the integrator overrides changes to it.
+    pair-table depth (``eps_T_T``, ..., eps). Reads only the System and integrator, not the
+    Context. A protocol that ramps a parameter inside the integrator overrides changes to it.
     """
     out = {"kT": (0.3, 2.0)} if math.isfinite(thermostat_kT(run.simulation)) else {}
     for force in run.simulation.system.getForces():
         if isinstance(force, mm.CustomNonbondedForce) and force.getName() == "pair":
-            head, size, _ = run.simulation.structure.bead_arrays()
-            tails = size[~head]
-            w_c_max = force.getCutoffDistance()._value - WCA_FACTOR * (tails.max() if tails.size else 1.0)
+            w_c_max = w_c_limit(run.simulation.structure, force.getCutoffDistance()._value)
             for k in range(force.getNumGlobalParameters()):
                 name = force.getGlobalParameterName(k)
                 if name == "w_c":
                     out[name] = (0.5, round(w_c_max, 6))
-                elif name.startswith("eps_"):
-                    out[name] = (0.0, 2.0)
+                else:  # a pair-table depth (eps)
+                    out[name] = (0.0, max(2.0, 2 * force.getGlobalParameterDefaultValue(k)))
     return out
 
 
@@ -213,8 +211,9 @@ class Runner:
         return future
 
     def set_parameter(self, name: str, value: float) -> Future:
-        """Set ``kT`` (eps, thermostat and barostat) or a global parameter (``w_c``, ``eps_<SPECIES>``)
-        between chunks; no rebuild. Raises ValueError for unknown names or values out of range."""
+        """Set ``kT`` (eps, thermostat and barostat) or a global parameter (``w_c``, a pair-table
+        depth such as ``eps_T_T``) between chunks; no rebuild. Raises ValueError for unknown names or
+        values out of range."""
         if name not in self.limits:
             raise ValueError(f"{name}: not a parameter of this run; allowed: {sorted(self.limits)}")
         low, high = self.limits[name]
@@ -357,7 +356,7 @@ class LiveRun:
     view
         The :class:`nglview.NGLWidget`; ``frames`` its :class:`~exomembrane.view.BeadTrajectory`.
     sliders
-        Parameter name -> :class:`ipywidgets.FloatSlider` (``kT``, ``w_c``, ``eps_<SPECIES>``).
+        Parameter name -> :class:`ipywidgets.FloatSlider` (``kT``, ``w_c``, pair-table depths such as ``eps_T_T``).
     panel
         The :class:`ipywidgets.VBox` shown when the object is displayed.
     series

@@ -30,7 +30,7 @@ def shifted(structure: em.Structure, shift) -> np.ndarray:
 
 def combine(a: em.Structure, b: em.Structure, offset, box) -> em.Structure:
     assert a.species == b.species
-    return em.Structure(a.forcefield, a.species, np.concatenate([a.lipid_species, b.lipid_species]),
+    return em.Structure(a.forcefield, a.species, np.concatenate([a.molecule_species, b.molecule_species]),
                         np.concatenate([a.positions, b.positions + offset]), np.asarray(box, float),
                         np.concatenate([a.leaflet, b.leaflet]))
 
@@ -52,8 +52,8 @@ def test_lipid_indices_skip_other_residues(sheet):
     for name in ("CA", "H"):  # a residue whose first atom is not 'H' is not a lipid
         top.add_atom(name, None, res)
     heads, tails = an.lipid_indices(top)
-    np.testing.assert_array_equal(heads, sheet.lipid_start)
-    np.testing.assert_array_equal(tails, sheet.lipid_start[:, None] + [1, 2])
+    np.testing.assert_array_equal(heads, sheet.molecule_start)
+    np.testing.assert_array_equal(tails, sheet.molecule_start[:, None] + [1, 2])
 
 
 def test_flat_bilayer_leaflets_area_and_one_membrane(sheet):
@@ -81,7 +81,7 @@ def test_flip_flopping_lipids_do_not_merge_leaflets(sheet):
     from +z: each touches the next (and the upper / lower head layer) with a positive dot product."""
     pos = sheet.positions.copy()
     c = sheet.box[2] / 2
-    anchor = pos[sheet.lipid_start[40], :2]  # under an upper-leaflet head; the lower heads sit half a cell off
+    anchor = pos[sheet.molecule_start[40], :2]  # under an upper-leaflet head; the lower heads sit half a cell off
     for lipid, dz, angle in ((0, 1.2, 80), (1, 0.0, 95), (2, -1.2, 100)):
         u = np.array([np.sin(np.radians(angle)), 0.0, np.cos(np.radians(angle))])
         head = np.array([*anchor, c + dz])
@@ -95,7 +95,7 @@ def test_thread_of_tilting_lipids_does_not_merge_leaflets(sheet):
     than the last (36 ... 144 from +z) and 1.0 sigma from the next: neighbours along the thread
     point within 45 degrees of each other, yet the two leaflets stay apart."""
     pos = sheet.positions.copy()
-    heads = pos[sheet.lipid_start]
+    heads = pos[sheet.molecule_start]
     top, bottom = heads[sheet.leaflet > 0, 2].mean(), heads[sheet.leaflet < 0, 2].mean()
     anchor = heads[sheet.leaflet > 0][5, :2]
     for k in range(1, 5):
@@ -271,7 +271,7 @@ def test_spectrum_undoes_cell_averaging(ff):
     rng = np.random.default_rng(4)
     lx, a, n_frames = s.box[0], 1.0, 4
     xyz = np.repeat(s.positions[None], n_frames, 0)
-    lipid = s.bead_lipid()
+    lipid = s.bead_molecule()
     for f in range(n_frames):
         xyz[f, :, :2] += rng.uniform(0, lx, (s.n_lipids, 2))[lipid]
         xyz[f, :, 2] += a * np.cos(2 * np.pi * 3 * xyz[f, :, 0] / lx)

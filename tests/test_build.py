@@ -8,14 +8,14 @@ import pytest
 from scipy.spatial import cKDTree
 
 import exomembrane as em
-from exomembrane.build.lipids import BOND
+from exomembrane.forcefield import BOND
 from exomembrane.build.vesicle import leaflet_counts
 
 
 def min_intermolecular_distance(s: em.Structure) -> float:
     tree = cKDTree(s.positions % s.box, boxsize=s.box)
     pairs = tree.query_pairs(1.5, output_type="ndarray")
-    lipid = s.bead_lipid()
+    lipid = s.bead_molecule()
     pairs = pairs[lipid[pairs[:, 0]] != lipid[pairs[:, 1]]]
     d = s.positions[pairs[:, 0]] - s.positions[pairs[:, 1]]
     d -= np.round(d / s.box) * s.box
@@ -47,7 +47,7 @@ def test_geometry_and_determinism(ff, kind):
     assert np.all(s.box > 0)
     again, other = make(1), make(2)
     np.testing.assert_array_equal(s.positions, again.positions)
-    np.testing.assert_array_equal(s.lipid_species, again.lipid_species)
+    np.testing.assert_array_equal(s.molecule_species, again.molecule_species)
     assert not np.array_equal(s.positions, other.positions)
 
 
@@ -55,11 +55,11 @@ def test_bilayer_counts_and_asymmetry(ff):
     s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.7, "CER": 0.3}, lower="LYSO", area_per_lipid=1.2)
     n = int(round(12.0 / np.sqrt(1.2))) ** 2
     assert s.n_lipids == 2 * n
-    names = np.array(s.species)[s.lipid_species]
+    names = np.array(s.species)[s.molecule_species]
     up, low = names[s.leaflet == 1], names[s.leaflet == -1]
     assert (up == "CER").sum() == round(0.3 * n) and (up == "LIP").sum() == n - round(0.3 * n)
     assert set(low) == {"LYSO"}
-    z = s.positions[s.lipid_start, 2]  # heads
+    z = s.positions[s.molecule_start, 2]  # heads
     assert np.all(z[s.leaflet == 1] > s.box[2] / 2) and np.all(z[s.leaflet == -1] < s.box[2] / 2)
 
 
@@ -70,7 +70,7 @@ def test_vesicle_leaflets(ff):
     assert (s.leaflet == 1).sum() == n_out and (s.leaflet == -1).sum() == n_in
     assert n_out / n_in == pytest.approx(((radius + 1.5) / (radius - 2.0)) ** 2, rel=0.01)
     centre = s.box / 2
-    r_heads = np.linalg.norm(s.positions[s.lipid_start] - centre, axis=1)
+    r_heads = np.linalg.norm(s.positions[s.molecule_start] - centre, axis=1)
     np.testing.assert_allclose(r_heads[s.leaflet == 1], radius + 0.5 + 2 * BOND, atol=1e-9)
     np.testing.assert_allclose(r_heads[s.leaflet == -1], radius - 0.5 - 2 * BOND, atol=1e-9)
 

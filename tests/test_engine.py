@@ -147,7 +147,7 @@ def test_set_kT_updates_thermostat_and_barostat(membrane):
 def test_overstretched_bond_stops_the_run_naming_step_term_and_beads(ff, membrane, platform_name):
     pos = membrane.positions.copy()
     pos[5] += [0, 0, -0.7]  # T1-T2 bond of lipid 1 stretched to 1.67 sigma > r_inf
-    bad = em.Structure(ff, membrane.species, membrane.lipid_species, pos, membrane.box)
+    bad = em.Structure(ff, membrane.species, membrane.molecule_species, pos, membrane.box)
     sim = em.create_simulation(bad, platform=platform_name, health_interval=10)
     with pytest.raises(em.SimulationError) as err:
         sim.step(100)

@@ -6,60 +6,99 @@ import openmm as mm
 import pytest
 
 import exomembrane as em
-from exomembrane.forcefield import TERMS, pair_expression
+from exomembrane.build.lipids import lay
+from exomembrane.system import TERMS
 
 RC = 2 ** (1 / 6)
 
 
-# ---- independent reference: the published piecewise forms -------------------------------------
-def ref_pair(r: np.ndarray, b: np.ndarray, tail_pair: np.ndarray, eps_attr: np.ndarray, w_c: float) -> np.ndarray:
-    """Cooke pair energy (eps): WCA for r < 2^(1/6) b plus, for tail pairs, -eps / -eps cos^2 well."""
+# ---- independent reference: the published piecewise forms over the pair table ------------------
+def ref_pair(r: np.ndarray, b: np.ndarray, attracts: np.ndarray, eps_attr: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Cooke pair energy (eps): WCA for r < 2^(1/6) b plus, for attracting pairs, -eps / -eps cos^2 well."""
     wca = np.where(r < RC * b, 4 * ((b / r) ** 12 - (b / r) ** 6 + 0.25), 0.0)
     rc = RC * b
-    well = np.where(r < rc, -1.0, np.where(r <= rc + w_c, -np.cos(np.pi * (r - rc) / (2 * w_c)) ** 2, 0.0))
-    return wca + np.where(tail_pair, eps_attr * well, 0.0)
+    well = np.where(r < rc, -1.0, np.where(r <= rc + w, -np.cos(np.pi * (r - rc) / (2 * w)) ** 2, 0.0))
+    return wca + np.where(attracts, eps_attr * well, 0.0)
 
 
-def ref_energies(s: em.Structure, pos: np.ndarray, w_c: float, eps: dict[str, float]) -> dict[str, float]:
-    head, size, _ = s.bead_arrays()
-    sp = np.array(s.species)[s.bead_species()]
+def ref_energies(s: em.Structure, pos: np.ndarray, w_c: float,
+                 values: dict[str, float] | None = None) -> dict[str, float]:
+    """Energy of each term from the force field's tables, with numpy only (no OpenMM expression)."""
+    ff = s.forcefield
+    values = {**ff.parameters(), **(values or {})}
+    t, head, size, _ = s.bead_arrays()
+    names = np.array(s.types)[t]
     i, j = np.triu_indices(len(pos), 1)
     d = pos[i] - pos[j]
     d -= np.round(d / s.box) * s.box
     r = np.linalg.norm(d, axis=1)
-    hh, ht = head[i] & head[j], head[i] ^ head[j]
-    b = np.where(hh, 0.5 * (size[i] + size[j]),
-                 np.where(ht, np.where(head[i], size[i], size[j]), 0.5 * (size[i] + size[j])))
-    e_attr = np.sqrt(np.array([eps[x] for x in sp[i]]) * np.array([eps[x] for x in sp[j]]))
-    pair = ref_pair(r, b, ~head[i] & ~head[j], e_attr, w_c).sum()
-    p = s.forcefield.params
+    b = np.where(head[i] & head[j], 0.5 * (size[i] + size[j]),
+                 np.where(head[i] ^ head[j], np.where(head[i], size[i], size[j]), 0.5 * (size[i] + size[j])))
+    eps, w, attracts = np.zeros(r.size), np.full(r.size, w_c), np.zeros(r.size, bool)
+    for k, (a, c) in enumerate(zip(names[i], names[j])):
+        e = ff.pairs.get(frozenset((a, c)))
+        if e is not None:
+            b[k] = e.b or b[k]
+            if e.attracts:
+                eps[k], w[k], attracts[k] = values[e.parameter], e.w or w_c, True
+    bonds, r0, kb = s.harmonic_bonds()
+    keep = np.ones(r.size, bool)
+    if len(bonds):
+        lo, hi = bonds.min(1), bonds.max(1)
+        keep[np.isin(i * len(pos) + j, lo * len(pos) + hi)] = False
+    pair = ref_pair(r, b, attracts, eps, w)[keep].sum()
+    p = ff.params
 
-    def lengths(bonds):
-        dd = pos[bonds[:, 0]] - pos[bonds[:, 1]]
-        dd -= np.round(dd / s.box) * s.box
-        return np.linalg.norm(dd, axis=1)
+    def vec(a, c):
+        dd = pos[a] - pos[c]
+        return dd - np.round(dd / s.box) * s.box
+
+    def lengths(pairs):
+        return np.linalg.norm(vec(pairs[:, 0], pairs[:, 1]), axis=1)
 
     rb = lengths(s.fene_bonds())
-    fene = (-0.5 * p.fene.k * p.fene.r_inf ** 2 * np.log(1 - (rb / p.fene.r_inf) ** 2)).sum()
-    rs = lengths(s.bend_bonds())
-    bend = (0.5 * p.bend.k * (rs - p.bend.r0) ** 2).sum()
-    return {"pair": pair, "fene": fene, "bend": bend}
+    out = {"pair": pair,
+           "fene": (-0.5 * p.fene.k * p.fene.r_inf ** 2 * np.log(1 - (rb / p.fene.r_inf) ** 2)).sum(),
+           "bend": (0.5 * p.bend.k * (lengths(s.bend_bonds()) - p.bend.r0) ** 2).sum(),
+           "bond": (0.5 * kb * (lengths(bonds) - r0) ** 2).sum() if len(bonds) else 0.0}
+    tri, theta0, ka = s.angles()
+    if len(tri):
+        u, v = vec(tri[:, 0], tri[:, 1]), vec(tri[:, 2], tri[:, 1])
+        cos = np.einsum("ij,ij->i", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+        out["angle"] = (0.5 * ka * (np.arccos(np.clip(cos, -1, 1)) - np.radians(theta0)) ** 2).sum()
+    else:
+        out["angle"] = 0.0
+    return out
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-def two_lipids(ff: em.ForceField, names=("LIP", "LIP"), seed: int = 0, box: float = 12.0) -> em.Structure:
-    """Two lipids at random orientations with bead distances spanning all regimes (0.85-3 sigma)."""
+def two_molecules(ff: em.ForceField, names=("LIP", "LIP"), seed: int = 0, box: float = 14.0) -> em.Structure:
+    """Two molecules at random orientations, close enough that bead distances span all regimes."""
     rng = np.random.default_rng(seed)
     species = tuple(sorted(set(names)))
     codes = np.array([species.index(n) for n in names])
-    chains = []
-    origin = np.full(3, box / 2)
-    for k in range(2):
-        d = rng.normal(size=3)
-        d /= np.linalg.norm(d)
-        start = origin + (k * rng.uniform(1.0, 2.2)) * rng.normal(size=3) / np.sqrt(3)
-        chains.append(start + np.outer(np.arange(3), d) * rng.uniform(0.8, 1.3))
-    return em.Structure(ff, species, codes, np.concatenate(chains), np.full(3, box))
+    d = rng.normal(size=(2, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    origin = np.full((2, 3), box / 2)
+    origin[1] += rng.uniform(1.0, 2.2) * rng.normal(size=3) / np.sqrt(3)
+    pos = lay(ff, species, codes, origin, d, rng.uniform(0, 2 * np.pi, 2))
+    # keep every inter-molecule pair outside the WCA core (r > 0.85 sigma): push the second out
+    n0 = len(ff.get(names[0]).beads)
+    for _ in range(100):
+        r = np.linalg.norm(pos[:n0, None] - pos[None, n0:], axis=-1)
+        if r.min() > 0.85:
+            break
+        away = pos[n0:].mean(0) - pos[:n0].mean(0)
+        pos[n0:] += 0.1 * away / np.linalg.norm(away)
+    return em.Structure(ff, species, codes, pos, np.full(3, box))
+
+
+def with_molecules(s: em.Structure, name: str, origin: np.ndarray, direction: np.ndarray) -> em.Structure:
+    """``s`` with molecules of species ``name`` placed at ``origin`` (k, 3) pointing along ``direction``."""
+    species = tuple(s.species) + (name,)
+    extra = lay(s.forcefield, (name,), np.zeros(len(origin), int), origin, direction)
+    return em.Structure(s.forcefield, species, np.r_[s.molecule_species, np.full(len(origin), len(species) - 1)],
+                        np.concatenate([s.positions, extra]), s.box)
 
 
 def context(s: em.Structure, platform: str, w_c: float | None = None) -> mm.Context:
@@ -77,33 +116,89 @@ def energy(ctx: mm.Context, term: str | None = None) -> float:
     return ctx.getState(getEnergy=True, groups=groups).getPotentialEnergy()._value
 
 
+@pytest.fixture(scope="module")
+def ff_angles(tmp_path_factory) -> em.ForceField:
+    """The force field plus a polymer with harmonic bonds (explicit r0), angles and a FENE bond."""
+    f = tmp_path_factory.mktemp("sp") / "ang.yaml"
+    f.write_text("name: ANG\nkind: polymer\nbeads: [{name: A1, type: R, xyz: [0, 0, 0]},"
+                 " {name: A2, type: R, xyz: [1, 0, 0]}, {name: A3, type: CF, xyz: [1.5, 0.8, 0]},"
+                 " {name: A4, type: R, xyz: [1.2, 1.7, 0.3]}]\n"
+                 "bonds: [{i: 0, j: 1, r0: 1.1, k: 80}, {i: 1, j: 2, r0: 0.9, k: 60}]\n"
+                 "angles: [{i: 0, j: 1, l: 2, theta0: 120, k: 15}, {i: 1, j: 2, l: 3, theta0: 100, k: 25}]\n"
+                 "fene: [[2, 3]]\n")
+    return em.load_forcefield(species=(f,))
+
+
 # ---- tests --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("names", [("LIP", "LIP"), ("LIP", "CER"), ("LYSO", "CER")])
-@pytest.mark.parametrize("seed", range(6))
-def test_energy_matches_reference(ff, names, seed):
-    s = two_lipids(ff, names, seed)
+PAIRS = [("LIP", "LIP"), ("LIP", "CER"), ("LYSO", "CER"), ("LIP4", "CER"), ("TSPN", "LIP"), ("CARG", "TSPN"),
+         ("RNA", "CARG"), ("ANG", "RNA"), ("ANG", "CARG")]
+
+
+@pytest.mark.parametrize("names", PAIRS)
+@pytest.mark.parametrize("seed", range(4))
+def test_energy_matches_reference(ff_angles, names, seed):
+    s = two_molecules(ff_angles, names, seed)
     ctx = context(s, "Reference")
-    ref = ref_energies(s, s.positions, ff.params.w_c, {n: 1.0 for n in names})
+    ref = ref_energies(s, s.positions, ff_angles.params.w_c)
+    assert set(ref) == set(TERMS)
+    present = {f.getName() for f in ctx.getSystem().getForces()}
     for term, value in ref.items():
-        assert energy(ctx, term) == pytest.approx(value, rel=1e-6, abs=1e-9), term
+        got = energy(ctx, term) if term in present else 0.0
+        assert got == pytest.approx(value, rel=1e-6, abs=1e-9), term
 
 
-def pair_of_two(head_a: bool, size_a: float, head_b: bool, size_b: float, r: float, w_c: float = 1.6) -> float:
-    """Energy of the model's pair expression for two lone beads a distance r apart."""
-    f = mm.CustomNonbondedForce(pair_expression(["LIP"], 1.0))
-    f.addGlobalParameter("w_c", w_c)
-    f.addGlobalParameter("eps_LIP", 1.0)
-    f.addPerParticleParameter("h")
-    f.addPerParticleParameter("b")
-    f.addParticle([float(head_a), size_a])
-    f.addParticle([float(head_b), size_b])
-    system = mm.System()
-    system.addParticle(1.0)
-    system.addParticle(1.0)
-    system.addForce(f)
-    ctx = mm.Context(system, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName("Reference"))
-    ctx.setPositions([[0, 0, 0], [r, 0, 0]])
-    return energy(ctx)
+#: The pair expression of exomembrane 0.1 (lipid-only, one attraction per species, sqrt mixing).
+def legacy_pair(species: list[str]) -> str:
+    eps = "(" + "+".join(f"eps_{n}*delta(s{{i}}-{k})" for k, n in enumerate(species)) + ")"
+    return ("1.0*max(0, 2*(b/r)^6 - 1)^2"
+            f" - ea*0.5*(1 + cos(3.141592653589793*min(1, max(0, r - {2 ** (1 / 6)!r}*b)/w_c)));"
+            "b = select(h1 + h2, (h1*b1 + h2*b2)/(h1 + h2), 0.5*(b1 + b2));"
+            f"ea = sqrt((1 - h1)*(1 - h2)*{eps.format(i=1)}*{eps.format(i=2)})")
+
+
+def test_lipid_only_energies_equal_the_lipid_model(ff):
+    """The pair table reproduces the former lipid-only model to <= 1e-12 per term (Reference)."""
+    rng = np.random.default_rng(4)
+    s = em.build.bilayer(ff, 9.0, upper={"LIP": 0.5, "CER": 0.3, "LYSO": 0.2}, lower={"LIP": 0.7, "CER": 0.3})
+    s = em.Structure(ff, s.species, s.molecule_species, s.positions + rng.normal(scale=0.08, size=s.positions.shape),
+                     s.box)
+    system = em.create_system(s)
+    legacy = mm.XmlSerializer.clone(system)
+    k = next(n for n, f in enumerate(legacy.getForces()) if f.getName() == "pair")
+    new_pair = legacy.getForce(k)
+    old = mm.CustomNonbondedForce(legacy_pair(list(s.species)))
+    old.addGlobalParameter("w_c", 1.6)
+    for n in s.species:
+        old.addGlobalParameter(f"eps_{n}", 1.0)
+    for name in "hbs":
+        old.addPerParticleParameter(name)
+    _, head, size, _ = s.bead_arrays()
+    for h, b, sp in zip(head, size, s.bead_species()):
+        old.addParticle([float(h), float(b), float(sp)])
+    old.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
+    old.setCutoffDistance(new_pair.getCutoffDistance())
+    old.setForceGroup(TERMS["pair"])
+    old.setName("pair")
+    legacy.removeForce(k)
+    legacy.addForce(old)
+    energies = []
+    for sys_ in (system, legacy):
+        ctx = mm.Context(sys_, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName("Reference"))
+        ctx.setPositions(s.positions)
+        energies.append({t: energy(ctx, t) for t in ("pair", "fene", "bend")})
+    for term in ("pair", "fene", "bend"):
+        assert abs(energies[0][term] - energies[1][term]) <= 1e-12 * abs(energies[1][term]), term
+
+
+def pair_of_two(a: str, b: str, r: float, w_c: float = 1.6) -> float:
+    """Pair energy of two lone beads of types ``a`` and ``b`` a distance ``r`` apart."""
+    ff = em.load_forcefield()
+    single = {f"X{t}": em.Species.model_validate({"name": f"X{t}", "kind": "cargo",
+                                                  "beads": [{"name": "B", "type": t}]}) for t in {a, b}}
+    ff = em.ForceField(ff.params, {**ff.species, **single})
+    names = tuple(sorted(single))
+    s = em.Structure(ff, names, [names.index(f"X{a}"), names.index(f"X{b}")], [[5, 5, 5], [5 + r, 5, 5]], [12] * 3)
+    return energy(context(s, "Reference", w_c), "pair")
 
 
 def wca(b: float, r: float) -> float:
@@ -114,24 +209,47 @@ def wca(b: float, r: float) -> float:
     ("HH", 0.9, wca(0.95, 0.9)), ("HH", 1.07, 0.0),
     ("HT", 0.9, wca(0.95, 0.9)), ("HT", 1.07, 0.0),  # b_HT = 0.95: no WCA beyond 2^(1/6) 0.95
     ("TT", 1.0, wca(1.0, 1.0) - 1.0), ("TT", 1.1, wca(1.0, 1.1) - 1.0), ("TT", RC, -1.0),
-    ("TT", RC + 0.8, -np.cos(np.pi * 0.8 / 3.2) ** 2), ("TT", RC + 1.6, 0.0), ("TT", 3.0, 0.0)])
+    ("TT", RC + 0.8, -np.cos(np.pi * 0.8 / 3.2) ** 2), ("TT", RC + 1.6, 0.0), ("TT", 3.0, 0.0),
+    ("HSH", 0.8, wca(0.85, 0.8)), ("HST", 0.8, wca(0.75, 0.8)), ("HST", 0.85, 0.0),
+    ("RCF", RC + 0.8, -1.5 * np.cos(np.pi * 0.8 / 3.2) ** 2), ("PTH", 0.9, wca(0.95, 0.9)),
+    ("PTPH", 1.0, wca(1.0, 1.0))])
 def test_published_pair_values(kind, r, expected):
-    """Hand-placed pairs: b_HH = b_HT = 0.95, b_TT = 1.0, -eps plateau, cos^2 well to r_c + w_c."""
-    beads = {"H": (True, 0.95), "T": (False, 1.0)}
-    assert pair_of_two(*beads[kind[0]], *beads[kind[1]], r) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    """Hand-placed pairs: b_HH = b_HT = 0.95, b_TT = 1.0, -eps plateau, cos^2 well to r_c + w_c; the
+    pair table's protein entries (RNA-cargo affinity 1.5) and head-dominated mixing for new types."""
+    types = {"HH": ("H", "H"), "HT": ("H", "T"), "TT": ("T", "T"), "HSH": ("HS", "H"), "HST": ("HS", "T"),
+             "RCF": ("R", "CF"), "PTH": ("PT", "H"), "PTPH": ("PT", "PH")}[kind]
+    assert pair_of_two(*types, r) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+def test_entry_with_own_range_and_size(ff, tmp_path):
+    """An entry's ``w`` and ``b`` replace w_c and the mixing rule for that pair only."""
+    f = tmp_path / "x.yaml"
+    f.write_text("name: XQ\nkind: cargo\nbead_types: {Q: {role: cargo, size: 1.0}}\n"
+                 "pairs: [{types: [Q, T], eps: 2.0, w: 1.0, b: 1.3, param: stick}]\nbeads: [{name: Q1, type: Q}]\n")
+    ff2 = em.load_forcefield(species=(f,))
+    xyz = [[5, 5, 8.0], [5, 5, 7.03], [5, 5, 6.06], [5, 5, 6.06 - RC * 1.3 - 0.5]]
+    s = em.Structure(ff2, ("LIP", "XQ"), [0, 1], xyz, [14] * 3)
+    ctx = context(s, "Reference")
+    assert energy(ctx, "pair") == pytest.approx(ref_energies(s, s.positions, 1.6)["pair"], rel=1e-9)
+    on = energy(ctx, "pair")
+    ctx.setParameter("stick", 0.0)
+    # Q sits 0.5 sigma beyond r_c = 2^(1/6) 1.3 from T2 and out of reach of H and T1: the entry's
+    # well is -2 cos^2(pi 0.5 / (2 w)) with w = 1.0 (with w_c = 1.6 it would be -1.69)
+    assert on - energy(ctx, "pair") == pytest.approx(-2.0 * np.cos(np.pi * 0.5 / 2.0) ** 2, rel=1e-9)
 
 
 def test_steered_parameters_match_reference(ff):
-    s = two_lipids(ff, ("LIP", "CER"), seed=3)
+    s = two_molecules(ff, ("LIP", "CER"), seed=3)
     ctx = context(s, "Reference", w_c=1.3)
-    ctx.setParameter("eps_CER", 0.7)
-    ref = ref_energies(s, s.positions, 1.3, {"LIP": 1.0, "CER": 0.7})
+    ctx.setParameter("eps_T_TC", 0.7)
+    ref = ref_energies(s, s.positions, 1.3, {"eps_T_TC": 0.7})
     assert energy(ctx, "pair") == pytest.approx(ref["pair"], rel=1e-6)
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_forces_match_finite_differences(ff, seed):
-    s = two_lipids(ff, ("LIP", "LYSO"), seed)
+@pytest.mark.parametrize("names", [("LIP", "LYSO"), ("TSPN", "CER"), ("ANG", "CARG"), ("LIP4", "LIP")])
+@pytest.mark.parametrize("seed", range(2))
+def test_forces_match_finite_differences(ff_angles, names, seed):
+    s = two_molecules(ff_angles, names, seed)
     ctx = context(s, "Reference")
     forces = ctx.getState(getForces=True).getForces(asNumpy=True)._value
     h = 1e-6
@@ -149,9 +267,12 @@ def test_forces_match_finite_differences(ff, seed):
 
 def test_forces_agree_across_platforms(ff, platform):
     rng = np.random.default_rng(1)
-    s = em.build.bilayer(ff, 9.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, seed=1)
+    s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
+                         seed=1)
+    s = with_molecules(s, "RNA", np.array([[2.0, 2.0, 17.0], [8.0, 8.0, 3.0]]), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    s = with_molecules(s, "TSPN", np.array([[6.0, 6.0, 10.0]]), np.array([[0, 0, 1.0]]))
     pos = s.positions + rng.normal(scale=0.05, size=s.positions.shape)
-    s = em.Structure(ff, s.species, s.lipid_species, pos, s.box)
+    s = em.Structure(ff, s.species, s.molecule_species, pos, s.box)
 
     def forces(name):
         return context(s, name).getState(getForces=True).getForces(asNumpy=True)._value
@@ -163,11 +284,37 @@ def test_forces_agree_across_platforms(ff, platform):
 
 
 def test_fene_beyond_r_inf_is_not_finite(ff):
-    s = two_lipids(ff)
+    s = two_molecules(ff)
     pos = s.positions.copy()
     pos[1] = pos[0] + [1.6, 0, 0]
-    ctx = context(em.Structure(ff, s.species, s.lipid_species, pos, s.box), "Reference")
+    ctx = context(em.Structure(ff, s.species, s.molecule_species, pos, s.box), "Reference")
     assert not np.isfinite(energy(ctx, "fene"))
+
+
+def test_elastic_network_keeps_a_protein_and_is_excluded_from_pairs(ff):
+    """The cone's elastic network: rest lengths = template distances (zero bond energy as built),
+    every bonded pair excluded from the pair force, and the shape kept under thermal motion."""
+    sp = ff.get("TSPN")
+    pairs, r0, _ = sp.harmonic()
+    x = sp.template
+    np.testing.assert_allclose(np.linalg.norm(x[pairs[:, 0]] - x[pairs[:, 1]], axis=1), r0)
+    assert len(pairs) and np.all(r0 < sp.elastic.cutoff)
+    s = with_molecules(em.Structure(ff, ("LIP",), [0], [[1, 1, 1.0], [1, 1, 2.0], [1, 1, 3.0]], [16] * 3), "TSPN",
+                       np.array([[8.0, 8.0, 8.0]]), np.array([[0.0, 0.6, 0.8]]))
+    system = em.create_system(s)
+    pair = next(f for f in system.getForces() if f.getName() == "pair")
+    assert pair.getNumExclusions() == len(pairs)
+    ctx = context(s, "Reference")
+    assert energy(ctx, "bond") == pytest.approx(0.0, abs=1e-9)
+    sim = em.create_simulation(s, platform="Reference", seed=3, health_interval=0)
+    sim.step(300)
+    xyz = sim.context.getState(getPositions=True).getPositions(asNumpy=True)._value[3:]
+    d = np.linalg.norm(xyz[pairs[:, 0]] - xyz[pairs[:, 1]], axis=1)
+    assert np.abs(d - r0).mean() < 0.1  # thermal: sqrt(kT / k) ~ 0.1 sigma per bond
+    a, b = xyz - xyz.mean(0), x - x.mean(0)  # shape: RMSD after optimal superposition (Kabsch)
+    sv = np.linalg.svd(a.T @ b, compute_uv=False)
+    rmsd = np.sqrt(max((a ** 2).sum() + (b ** 2).sum() - 2 * sv.sum(), 0) / len(x))
+    assert rmsd < 0.2
 
 
 def test_forcefield_files_give_clear_errors(tmp_path, ff):
@@ -184,21 +331,39 @@ def test_forcefield_files_give_clear_errors(tmp_path, ff):
     with pytest.raises(em.ConfigError, match="unknown force field"):
         em.load_forcefield("martini9")
     species = tmp_path / "sp.yaml"
-    species.write_text("name: NEW\nbeads: [{name: H, type: Q}, {name: T, type: T}]\nfene: [[0, 1]]\n")
-    with pytest.raises(em.ConfigError, match="unknown bead type 'Q'"):
-        em.load_forcefield(species=(species,))
-    species.write_text("name: NEW\nbeads: [{name: H, type: H}, {name: T, type: T}]\nfene: [[0, 5]]\n")
-    with pytest.raises(em.ConfigError, match="fene pair"):
-        em.load_forcefield(species=(species,))
+    cases = [
+        ("name: NEW\nbeads: [{name: H, type: Q}, {name: T, type: T}]\nfene: [[0, 1]]\n", "unknown bead type 'Q'"),
+        ("name: NEW\nbeads: [{name: H, type: H}, {name: T, type: T}]\nfene: [[0, 5]]\n", r"fene\.0: \[0, 5\]"),
+        ("name: NEW\npairs: [{types: [T, ZZ], eps: 1}]\nbeads: [{name: H, type: H}]\n",
+         r"species NEW: pairs: types \['T', 'ZZ'\]: unknown bead type 'ZZ'"),
+        ("name: NEW\npairs: [{types: [T, T], eps: 2}]\nbeads: [{name: H, type: H}]\n",
+         r"already has an entry for this pair"),
+        ("name: NEW\npairs: [{types: [H, T], eps: 2, param: w_c}]\nbeads: [{name: H, type: H}]\n",
+         r"param 'w_c' names two entries or a reserved parameter"),
+        ("name: NEW\nbead_types: {T: {role: tail, size: 2.0}}\nbeads: [{name: H, type: H}]\n",
+         r"bead_types\.T: redefines bead type 'T'"),
+        ("name: NEW\nbeads: [{name: X, type: H}]\n", r"beads\.0\.name: a lipid's first bead must be named 'H'"),
+        ("name: NEW\nbeads: [{name: H, type: H}, {name: X1, type: T}]\n",
+         r"beads\.1\.name: lipid tail beads are named T"),
+        ("name: NEW\nkind: protein\nbeads: [{name: H, type: PT}]\n", r"'H' first marks a lipid"),
+        ("name: NEW\nkind: protein\nelastic: {k: 10, cutoff: 2}\nbeads: [{name: P, type: PT}]\n",
+         r"elastic: needs the template"),
+        ("name: NEW\nkind: protein\nbeads: [{name: P, type: PT, xyz: [0, 0, 0]}, {name: Q, type: PT}]\n",
+         r"give xyz for every bead or for none"),
+    ]
+    for text, message in cases:
+        species.write_text(text)
+        with pytest.raises(em.ConfigError, match=message):
+            em.load_forcefield(species=(species,))
 
 
 def test_user_species_file_adds_a_species(tmp_path):
     f = tmp_path / "dopc.yaml"
     f.write_text("name: LONG\nbeads:\n  - {name: H, type: H}\n  - {name: T1, type: T}\n"
                  "  - {name: T2, type: T}\n  - {name: T3, type: T}\nfene: [[0, 1], [1, 2], [2, 3]]\n"
-                 "bend: [[0, 2], [1, 3]]\nattraction: 1.2\n")
+                 "bend: [[0, 2], [1, 3]]\n")
     ff = em.load_forcefield(species=(f,))
     s = em.build.bilayer(ff, 8.0, upper={"LIP": 0.5, "LONG": 0.5})
     system = em.create_system(s)
     assert system.getNumParticles() == s.n_beads
-    assert (s.bead_names() == "T3").sum() == (s.lipid_species == s.species.index("LONG")).sum()
+    assert (s.bead_names() == "T3").sum() == (s.molecule_species == s.species.index("LONG")).sum()

@@ -209,7 +209,7 @@ def test_outputs_above_100k_beads_keep_names_box_and_time(tmp_path: Path) -> Non
     np.testing.assert_allclose(traj.time, [0.0, 0.01, 0.02], atol=1e-6)
     np.testing.assert_allclose(traj.unitcell_lengths[0], structure.box, rtol=1e-6)
     top = traj.topology
-    assert [r.name for r in top.residues] == [structure.species[k] for k in structure.lipid_species]
+    assert [r.name for r in top.residues] == [structure.species[k] for k in structure.molecule_species]
     assert "LYSO" in {r.name for r in top.residues}  # four characters, not cut to three
     assert [a.name for a in top.atoms] == structure.bead_names().tolist()
     assert top.residue(top.n_residues - 1).resSeq == structure.n_lipids  # no wrap at 10,000 / 100,000

@@ -104,7 +104,8 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
 
 def test_bad_species_and_compositions(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, builder={"upper": "FOO"}),
-          r"builder\.upper\.FOO: unknown species 'FOO'; known species: \['CER', 'LIP', 'LYSO'\]")
+          r"builder\.upper\.FOO: unknown species 'FOO'; lipid species: \['CER', 'LIP', 'LIP4', 'LYSO'\]")
+    fails(tmp_path, with_(TINY, builder={"upper": "TSPN"}), r"builder\.upper\.TSPN: protein, not a lipid: 'TSPN'")
     fails(tmp_path, with_(TINY, builder={"lower": {"LIP": 0.5, "NOPE": 0.5}}), r"builder\.lower\.NOPE: unknown species")
     msg = fails(tmp_path, with_(TINY, builder={"upper": {"LIP": 0.5, "CER": 0.4}}),
                 r"builder\.upper: .*add up to 1 \(got 0\.9\)")
@@ -140,8 +141,10 @@ def test_code_executing_yaml_is_refused(tmp_path: Path) -> None:
 
 def test_protocol_checks(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, protocol={"foo": [[0, 1]]}),
-          r"protocol\.foo: not a parameter of this scenario; allowed: \['kT', 'w_c', 'eps_LIP'\]")
+          r"protocol\.foo: not a parameter of this scenario; allowed: \['kT', 'w_c', 'eps_T_T'\]")
     fails(tmp_path, with_(TINY, protocol={"w_c": [[1, 1.6], [1, 1.5]]}), r"protocol\.w_c: .*strictly increase")
+    fails(tmp_path, with_(TINY, forcefield={"params": {"eps_TC_TC": 1.2}}),
+          r"forcefield\.params\.eps_TC_TC: not a pair-table parameter of this scenario; allowed: \['eps_T_T'\]")
     fails(tmp_path, with_(TINY, protocol={"w_c": [[-1, 1.6]]}), r"protocol\.w_c\.0\.0: .*greater than or equal to 0")
     fails(tmp_path, with_(TINY, protocol={"w_c": []}), r"protocol\.w_c: .*at least 1 item")
     fails(tmp_path, with_(TINY, protocol={"kT": [[0, 1.1]]}, run={"integrator": "dpd"}),
@@ -174,10 +177,13 @@ def test_overrides(tmp_path: Path) -> None:
 
 
 def test_relative_species_file_and_simulation_settings(tmp_path: Path) -> None:
-    species = yaml.safe_load((SPECIES / "LIP.yaml").read_text()) | {"name": "NEW", "attraction": 0.8}
+    species = yaml.safe_load((SPECIES / "LIP.yaml").read_text()) | {
+        "name": "NEW", "bead_types": {"TN": {"role": "tail", "size": 1.0}},
+        "pairs": [{"types": ["TN", "TN"], "eps": 0.8, "param": "eps_new"}]}
+    species["beads"] = [{"name": "H", "type": "H"}, {"name": "T1", "type": "TN"}, {"name": "T2", "type": "TN"}]
     (tmp_path / "ff").mkdir()
     write(tmp_path / "ff", species, "new.yaml")
-    data = with_(TINY, forcefield={"species": ["ff/new.yaml"], "w_c": 1.5},
+    data = with_(TINY, forcefield={"species": ["ff/new.yaml"], "w_c": 1.5, "params": {"eps_T_T": 0.9}},
                  builder={"size": 8.0, "upper": {"LIP": 0.5, "NEW": 0.5}},
                  protocol={"w_c": [[0, 1.5], [1, 1.8]]}, run={"tension": 0.0})
     sc = load_scenario(write(tmp_path, data))
@@ -186,7 +192,8 @@ def test_relative_species_file_and_simulation_settings(tmp_path: Path) -> None:
     assert structure.species == ("LIP", "NEW")
     sim = sc.simulation(structure)
     ctx = sim.context
-    assert ctx.getParameter("w_c") == pytest.approx(1.5) and ctx.getParameter("eps_NEW") == pytest.approx(0.8)
+    assert ctx.getParameter("w_c") == pytest.approx(1.5) and ctx.getParameter("eps_new") == pytest.approx(0.8)
+    assert ctx.getParameter("eps_T_T") == pytest.approx(0.9)
     assert sim.platform_choice.name == "Reference"
     sim.step(50)  # the protocol ramps w_c above the force field's 1.6: the cutoff must allow it
     assert ctx.getParameter("w_c") == pytest.approx(1.65, abs=0.005)

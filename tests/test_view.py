@@ -44,7 +44,7 @@ def test_structure_above_100k_beads_keeps_serials_names_and_bonds(ff: em.ForceFi
     assert [int(a[0]) for a in atoms] == list(range(1, structure.n_beads + 1))  # no wrap at 100 000
     resnames = np.asarray(structure.species)[structure.bead_species()]
     assert [a[7] for a in atoms] == resnames.tolist()  # 4-letter LYSO not cut to 3
-    assert [int(a[6]) for a in atoms] == (structure.bead_lipid() + 1).tolist()
+    assert [int(a[6]) for a in atoms] == (structure.bead_molecule() + 1).tolist()
     np.testing.assert_array_equal(bonds - 1, structure.fene_bonds())
     assert bonds.max() > 100_000
     xyz = np.array([[float(v) for v in a[2:5]] for a in atoms[-3:]])

@@ -98,13 +98,13 @@ def test_parameter_changes_apply_between_chunks(run: Run) -> None:
     runner.start(200_000)
     wait_for(lambda: len(samples) > 2)
     runner.set_parameter("w_c", 1.2).result(timeout=10)
-    runner.set_parameter("eps_LIP", 0.8).result(timeout=10)
+    runner.set_parameter("eps_T_T", 0.8).result(timeout=10)
     runner.set_parameter("kT", 1.3).result(timeout=10)
     wait_for(lambda: samples[-1].parameters["kT"] == pytest.approx(1.3))
     runner.stop()
     assert all(step % CHUNK == 0 for _, name, step in context.calls if name == "setParameter")
     last = samples[-1].parameters
-    assert last["w_c"] == 1.2 and last["eps_LIP"] == 0.8 and last["kT"] == pytest.approx(1.3)
+    assert last["w_c"] == 1.2 and last["eps_T_T"] == 0.8 and last["kT"] == pytest.approx(1.3)
     assert samples[0].parameters["w_c"] == 1.6
     changed = next(s for s in samples if s.parameters["w_c"] == 1.2)
     assert changed.step % CHUNK == 0
@@ -147,7 +147,7 @@ def test_a_failing_run_reports_its_error(run: Run, monkeypatch: pytest.MonkeyPat
 
 def test_live_run_updates_view_progress_plots(run: Run) -> None:
     live = LiveRun(run, chunk=CHUNK, every=0.0, history=5, observables={"membranes": analysis.count_membranes})
-    assert set(live.sliders) == {"kT", "w_c", "eps_LIP"} and live.sliders["w_c"].value == 1.6
+    assert set(live.sliders) == {"kT", "w_c", "eps_T_T"} and live.sliders["w_c"].value == 1.6
     assert live.sliders["w_c"].max == pytest.approx(1.6)
     assert live.panel.children[0] is live.view
     live.start(600)

@@ -10,8 +10,9 @@ from ._pbc import box_of, minimum_image
 def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     """Head and tail bead indices of every lipid.
 
-    A lipid is a residue whose first atom (lowest index) is named ``H``; its other atoms are its
-    tail beads, in index order. Other residues (proteins, ...) are ignored.
+    A lipid is a residue whose first atom (lowest index) is named ``H``; its atoms named ``T...``
+    are its tail beads, in index order (further head beads, ``H2``, ..., are neither). Other
+    residues (proteins, cargo, ...) are ignored.
 
     Parameters
     ----------
@@ -41,13 +42,14 @@ def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     size = np.diff(np.r_[start, rs.size])
     is_lipid = names[order[start]] == "H"
     heads = order[start[is_lipid]]
-    n_tail = size[is_lipid] - 1
-    tails = np.full((heads.size, max(int(n_tail.max(initial=0)), 0)), -1, np.int64)
-    lipid_of_group = np.cumsum(is_lipid) - 1
     group = np.repeat(np.arange(start.size), size)
-    rank = np.arange(rs.size) - start[group]
-    sel = is_lipid[group] & (rank > 0)
-    tails[lipid_of_group[group[sel]], rank[sel] - 1] = order[sel]
+    sel = is_lipid[group] & np.char.startswith(names[order].astype(str), "T")
+    count = np.cumsum(sel)
+    rank = count - 1 - np.r_[0, count][start][group]  # index among the tail beads of its residue
+    n_tail = np.bincount(group[sel], minlength=start.size)[is_lipid]
+    tails = np.full((heads.size, int(n_tail.max(initial=0))), -1, np.int64)
+    lipid_of_group = np.cumsum(is_lipid) - 1
+    tails[lipid_of_group[group[sel]], rank[sel]] = order[sel]
     return heads, tails
 
 

@@ -5,9 +5,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..config import ConfigError
-from ..forcefield import ForceField
+from ..forcefield import BOND, ForceField
 from ..structure import Structure
-from .lipids import BOND, Composition, counts, lay, species_codes
+from .lipids import Composition, counts, lay, species_codes
 
 CELL = 2.2  # sigma: each lipid's middle sits in its own cubic cell of at least this size
 MIN_DISTANCE = 0.9  # sigma: closest approach of beads of different lipids

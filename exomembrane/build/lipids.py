@@ -1,4 +1,4 @@
-"""Shared pieces of the builders: composition → counts, and laying lipids along directions."""
+"""Shared pieces of the builders: composition → counts, and placing molecules by their templates."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -8,7 +8,6 @@ import numpy as np
 from ..config import ConfigError
 from ..forcefield import ForceField
 
-BOND = 0.97  # sigma, near the FENE+WCA bond minimum, so no minimisation is needed
 Composition = Mapping[str, float] | str
 
 
@@ -22,9 +21,11 @@ def counts(composition: Composition, n: int, ff: ForceField, field: str) -> dict
         raise ConfigError(f"{field}: composition is empty; give e.g. {{'LIP': 0.9, 'CER': 0.1}}")
     for name, frac in comp.items():
         try:
-            ff.get(name)
+            kind = ff.get(name).kind
         except ConfigError as err:
             raise ConfigError(f"{field}: {err}") from None
+        if kind != "lipid":
+            raise ConfigError(f"{field}.{name}: species {name} is a {kind}, not a lipid; place it as a protein")
         if not (isinstance(frac, (int, float)) and frac >= 0):
             raise ConfigError(f"{field}.{name}: fraction must be a number >= 0 (got {frac!r})")
     total = float(sum(comp.values()))
@@ -48,16 +49,37 @@ def species_codes(per_group: list[dict[str, int]], rng: np.random.Generator) -> 
     return names, arrays
 
 
-def lay(ff: ForceField, names: tuple[str, ...], codes: np.ndarray, tail_end: np.ndarray,
-        direction: np.ndarray) -> np.ndarray:
-    """Positions of lipids laid straight: last bead at ``tail_end``, head along ``direction``.
+def frames(direction: np.ndarray, spin: np.ndarray | None = None) -> np.ndarray:
+    """(L, 3, 3) orthonormal frames whose third row is ``direction`` (L, 3) unit vectors, the first
+    two turned by ``spin`` (L,) radians about it (default 0)."""
+    d = np.asarray(direction, dtype=float)
+    helper = np.where(np.abs(d[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    e1 = np.cross(helper, d)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(d, e1)
+    if spin is not None:
+        c, s = np.cos(spin)[:, None], np.sin(spin)[:, None]
+        e1, e2 = c * e1 + s * e2, c * e2 - s * e1
+    return np.stack([e1, e2, d], axis=1)
 
-    codes (L,) species index; tail_end (L, 3) sigma; direction (L, 3) unit vectors tail→head.
-    Returns (n_beads, 3), lipids contiguous with the head first.
+
+def lay(ff: ForceField, names: tuple[str, ...], codes: np.ndarray, origin: np.ndarray,
+        direction: np.ndarray, spin: np.ndarray | None = None) -> np.ndarray:
+    """Positions of molecules placed by their species templates.
+
+    codes (L,) species index into ``names``; origin (L, 3) sigma, where each template's origin
+    goes (a lipid's last tail bead); direction (L, 3) unit vectors, where each template's +z axis
+    points (a lipid's head); spin (L,) radians about that axis. Returns (n_beads, 3), molecules
+    contiguous in species-file bead order.
     """
-    sizes = np.array([len(ff.get(n).beads) for n in names])[codes]
-    lipid = np.repeat(np.arange(len(codes)), sizes)
-    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    within = np.arange(sizes.sum()) - np.repeat(start, sizes)
-    steps = (sizes[lipid] - 1 - within) * BOND
-    return tail_end[lipid] + steps[:, None] * direction[lipid]
+    templates = [ff.get(n).template for n in names]
+    sizes = np.array([len(t) for t in templates])[codes]
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    local = np.empty((int(sizes.sum()), 3))
+    for k, t in enumerate(templates):
+        sel = np.flatnonzero(codes == k)
+        if sel.size:
+            local[(start[sel][:, None] + np.arange(len(t))).ravel()] = np.tile(t, (sel.size, 1))
+    mol = np.repeat(np.arange(len(codes)), sizes)
+    basis = frames(direction, spin)
+    return origin[mol] + np.einsum("nk,nkd->nd", local, basis[mol])
