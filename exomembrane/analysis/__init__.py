@@ -5,6 +5,7 @@ Lengths in nm (= sigma), times in ps (= tau). Lipids are residues whose first at
 be split across the periodic boundary.
 """
 from .area import area_per_lipid
+from .budding import bud_geometry, budding_summary, cargo_enrichment, scission
 from .clusters import count_membranes, membrane_clusters
 from .diffusion import diffusion_coefficient, lateral_msd
 from .leaflets import assign_leaflets
@@ -13,6 +14,7 @@ from .selection import lipid_indices
 from .shape import vesicle_radius, vesicle_shape
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
-__all__ = ["area_per_lipid", "assign_leaflets", "bending_rigidity", "count_membranes", "diffusion_coefficient",
-           "height_field", "lateral_msd", "lipid_indices", "lipid_order", "membrane_clusters", "undulation_spectrum",
-           "vesicle_radius", "vesicle_shape"]
+__all__ = ["area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
+           "cargo_enrichment", "count_membranes", "diffusion_coefficient", "height_field", "lateral_msd",
+           "lipid_indices", "lipid_order", "membrane_clusters", "scission", "undulation_spectrum", "vesicle_radius",
+           "vesicle_shape"]
