@@ -114,7 +114,7 @@ class Run:
         (directory / SCENARIO).write_text(scenario.to_yaml())
         structure.to_mdtraj().save_hdf5(str(directory / TOPOLOGY))
         manifest = {"scenario": scenario.name, "seed": scenario.run.seed, "n_beads": structure.n_beads,
-                    "n_lipids": structure.n_lipids, "created": _now(), "steps_done": 0,
+                    "n_lipids": structure.n_lipids, "sides": structure.sides, "created": _now(), "steps_done": 0,
                     "steps_target": scenario.run.steps, "segments": []}
         run = cls(directory, scenario, simulation, manifest, {})
         run._begin_segment()

@@ -27,6 +27,7 @@ from pydantic import (AfterValidator, BeforeValidator, Field, NonNegativeFloat, 
 from . import build
 from .config import ConfigError, Strict, load_yaml
 from .engine import Simulation, create_simulation
+from .build import Domain, Placement
 from .forcefield import ForceField, load_forcefield
 from .platform import ALL
 from .resources import data_dir
@@ -113,6 +114,47 @@ class Vesicle(_TwoLeaflets):
                              area_per_lipid=self.area_per_lipid, padding=self.padding, seed=self.seed)
 
 
+class MvbPatch(_TwoLeaflets):
+    """Flat MVB limiting-membrane patch with sides, domain and proteins (:func:`exomembrane.build.mvb_patch`)."""
+
+    kind: Literal["mvb_patch"]
+    size: Annotated[tuple[PositiveFloat, PositiveFloat], BeforeValidator(_repeat(2))] = (40.0, 40.0)
+    cytosolic: Composition = {"LIP": 1.0}
+    luminal: Composition | None = None  # None: same as ``cytosolic``
+    lumen: Literal["+z", "-z"] = "+z"
+    domain: Domain | None = None
+    proteins: list[Placement] = []
+    area_per_lipid: PositiveFloat = 1.2
+    box_z: PositiveFloat = 40.0
+    seed: NonNegativeInt = 0
+    LEAFLETS: ClassVar[tuple[str, str]] = ("cytosolic", "luminal")
+
+    def build(self, ff: ForceField) -> Structure:
+        return build.mvb_patch(ff, self.size, cytosolic=self.cytosolic, luminal=self.luminal, lumen=self.lumen,
+                               domain=self.domain, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
+                               box_z=self.box_z, seed=self.seed)
+
+
+class MvbVesicle(_TwoLeaflets):
+    """Closed MVB, lumen inside, with domain and proteins (:func:`exomembrane.build.mvb_vesicle`)."""
+
+    kind: Literal["mvb_vesicle"]
+    radius: float = Field(default=20.0, ge=5.0)
+    cytosolic: Composition = {"LIP": 1.0}
+    luminal: Composition | None = None  # None: same as ``cytosolic``
+    domain: Domain | None = None
+    proteins: list[Placement] = []
+    area_per_lipid: PositiveFloat = 1.2
+    padding: PositiveFloat = 6.0
+    seed: NonNegativeInt = 0
+    LEAFLETS: ClassVar[tuple[str, str]] = ("cytosolic", "luminal")
+
+    def build(self, ff: ForceField) -> Structure:
+        return build.mvb_vesicle(ff, self.radius, cytosolic=self.cytosolic, luminal=self.luminal,
+                                 domain=self.domain, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
+                                 padding=self.padding, seed=self.seed)
+
+
 class Gas(Strict):
     """Random lipid gas for self-assembly (:func:`exomembrane.build.gas`); lengths in sigma."""
 
@@ -129,8 +171,8 @@ class Gas(Strict):
         return build.gas(ff, self.n_lipids, self.box, composition=self.composition, seed=self.seed)
 
 
-Builder = Annotated[Bilayer | Vesicle | Gas, Field(discriminator="kind")]
-BUILDER_KINDS = ("bilayer", "vesicle", "gas")
+Builder = Annotated[Bilayer | Vesicle | MvbPatch | MvbVesicle | Gas, Field(discriminator="kind")]
+BUILDER_KINDS = ("bilayer", "vesicle", "mvb_patch", "mvb_vesicle", "gas")
 
 
 class ForceFieldSection(Strict):
@@ -342,7 +384,19 @@ def _check_semantics(scenario: Scenario, source: str) -> None:
             raise ConfigError(f"{source}: {key}: file not found: {file}")
     ff = scenario.load_forcefield()
     present = set()
-    for field, comp in scenario.builder.compositions().items():
+    compositions = scenario.builder.compositions()
+    spec = getattr(scenario.builder, "domain", None)
+    if spec is not None:
+        compositions["domain.composition"] = spec.composition
+    for k, p in enumerate(getattr(scenario.builder, "proteins", [])):
+        sp = ff.species.get(p.species)
+        if sp is None or sp.kind == "lipid":
+            others = sorted(n for n, s in ff.species.items() if s.kind != "lipid")
+            what = "unknown species" if sp is None else "a lipid, not a protein or cargo:"
+            raise ConfigError(f"{source}: builder.proteins.{k}.species: {what} {p.species!r}; proteins and cargo: "
+                              f"{others} (add one with forcefield.species: [path/to/species.yaml])")
+        present.add(p.species)
+    for field, comp in compositions.items():
         for name, fraction in comp.items():
             lipids = sorted(n for n, sp in ff.species.items() if sp.kind == "lipid")
             if name not in lipids:

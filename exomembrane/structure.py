@@ -38,6 +38,9 @@ class Structure:
     sides
         Compartment name -> side of the membrane (one of :data:`SIDES`), e.g. an MVB patch
         ``{"lumen": "+z", "cytosol": "-z"}``, a closed MVB ``{"lumen": "inside", "cytosol": "outside"}``.
+    confined
+        (n_molecules,) bool, soluble molecules held between walls at the box's z faces (so that the
+        two compartments of a flat periodic patch do not meet through the z boundary).
     """
 
     forcefield: ForceField
@@ -47,6 +50,7 @@ class Structure:
     box: np.ndarray
     leaflet: np.ndarray = field(default=None)  # type: ignore[assignment]
     sides: Mapping[str, str] = field(default_factory=dict)
+    confined: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "molecule_species", np.asarray(self.molecule_species, dtype=np.int32))
@@ -55,6 +59,8 @@ class Structure:
         object.__setattr__(self, "sides", dict(self.sides))
         if self.leaflet is None:
             object.__setattr__(self, "leaflet", np.zeros(self.n_molecules, np.int8))
+        if self.confined is None:
+            object.__setattr__(self, "confined", np.zeros(self.n_molecules, bool))
         if self.positions.shape != (self.n_beads, 3):
             raise ValueError(f"positions: shape {self.positions.shape} != ({self.n_beads}, 3)")
         for name, side in self.sides.items():

@@ -24,7 +24,10 @@ from .forcefield import WCA_FACTOR, ForceField, PairEntry
 from .structure import Structure
 
 #: Force groups, one per term, so energies and failures can be attributed to a term.
-TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4}
+TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5}
+#: Walls at the box's z faces that hold confined soluble molecules: k/2 (d - WALL_AT)^2 for a bead
+#: closer than WALL_AT (sigma) to a face, k = WALL_K eps/sigma^2.
+WALL_AT, WALL_K = 0.5, 100.0
 MIXING = "select(h1 + h2, (h1*b1 + h2*b2)/(h1 + h2), 0.5*(b1 + b2))"
 
 
@@ -174,11 +177,19 @@ def create_system(structure: Structure, w_c_max: float | None = None) -> mm.Syst
         for (i, j, m), t, kk in zip(triples.tolist(), np.radians(theta0).tolist(), k_theta.tolist()):
             add(i, j, m, t, kk)
         _add(system, angle, "angle")
+    walled = np.flatnonzero(structure.confined[structure.bead_molecule()])
+    if walled.size:
+        top = float(box[2] - WALL_AT)
+        wall = mm.CustomExternalForce(f"{0.5 * WALL_K!r}*(max(0, {WALL_AT!r} - z)^2 + max(0, z - {top!r})^2)")
+        for i in walled.tolist():
+            wall.addParticle(i, [])
+        _add(system, wall, "wall")
     return system
 
 
 def _add(system: mm.System, force: mm.Force, name: str) -> None:
     force.setName(name)
-    force.setUsesPeriodicBoundaryConditions(True)
+    if hasattr(force, "setUsesPeriodicBoundaryConditions"):  # bonds across the box; walls use raw z
+        force.setUsesPeriodicBoundaryConditions(True)
     force.setForceGroup(TERMS[name])
     system.addForce(force)

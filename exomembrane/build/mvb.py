@@ -1,0 +1,75 @@
+"""Multivesicular-body (MVB) membranes with explicit sides: a flat limiting-membrane patch and a
+closed MVB, each with an optional lipid domain and placed proteins and cargo."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Literal
+
+from ..config import ConfigError
+from ..forcefield import ForceField
+from ..structure import Structure
+from .bilayer import bilayer
+from .lipids import Composition
+from .place import Domain, Placement, place, with_domain
+from .vesicle import vesicle
+
+
+def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytosolic: Composition = "LIP",
+              luminal: Composition | None = None, lumen: Literal["+z", "-z"] = "+z", domain: Domain | None = None,
+              proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, box_z: float = 40.0,
+              seed: int = 0) -> Structure:
+    """A flat, periodic patch of the MVB's limiting membrane whose sides are known.
+
+    Parameters
+    ----------
+    size, area_per_lipid, box_z
+        As :func:`exomembrane.build.bilayer` (sigma, sigma^2, sigma).
+    cytosolic, luminal
+        Composition of the leaflet facing the cytosol (it becomes the inner leaflet of an ILV) and of
+        the one facing the MVB lumen (default: as ``cytosolic``).
+    lumen
+        The side (``"+z"`` or ``"-z"``) where the MVB lumen lies; the cytosol is the other side.
+        Recorded in ``Structure.sides``.
+    domain
+        A round domain of one leaflet around the box centre with its own composition.
+    proteins
+        Molecules placed in the membrane, on a face or in a compartment (:class:`Placement`).
+    seed
+        Seeds lipid placement, the domain's and the molecules' positions.
+
+    Example
+    -------
+    >>> from exomembrane import load_forcefield, build
+    >>> s = build.mvb_patch(load_forcefield(), 30.0, domain=build.Domain(radius=8, composition={"CER": 1}),
+    ...                     proteins=[build.Placement(species="TSPN", count=4, up="lumen")])
+    >>> s.sides
+    {'lumen': '+z', 'cytosol': '-z'}
+    """
+    if lumen not in ("+z", "-z"):
+        raise ConfigError(f"lumen: must be '+z' or '-z' for a flat patch (got {lumen!r})")
+    up, low = (luminal, cytosolic) if lumen == "+z" else (cytosolic, luminal)
+    s = bilayer(ff, size, upper=up if up is not None else cytosolic, lower=low if low is not None else cytosolic,
+                area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
+    sides = {"lumen": lumen, "cytosol": "-z" if lumen == "+z" else "+z"}
+    return _decorate(replace(s, sides=sides), domain, proteins, seed)
+
+
+def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition = "LIP",
+                luminal: Composition | None = None, domain: Domain | None = None,
+                proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, padding: float = 6.0,
+                seed: int = 0) -> Structure:
+    """A closed MVB: lumen inside, cytosol outside; the outer leaflet is the cytosolic one.
+
+    Parameters as :func:`mvb_patch` and :func:`exomembrane.build.vesicle` (``radius``: midplane
+    radius in sigma); the domain and ``within`` are centred on the +z pole.
+    """
+    s = vesicle(ff, radius, outer=cytosolic, inner=luminal if luminal is not None else cytosolic,
+                area_per_lipid=area_per_lipid, padding=padding, seed=seed)
+    return _decorate(replace(s, sides={"lumen": "inside", "cytosol": "outside"}), domain, proteins, seed)
+
+
+def _decorate(s: Structure, spec: Domain | None, proteins: Sequence[Placement], seed: int) -> Structure:
+    if spec is not None:
+        s = with_domain(s, spec, seed)
+    return place(s, proteins, seed)
