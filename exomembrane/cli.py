@@ -185,8 +185,10 @@ def analyze(directory: str | Path) -> dict[str, Any]:
 
     Always: energies and kinetic temperature, box, number of membranes (per frame). Flat bilayers:
     lipid order, area per lipid, bending rigidity (kT) and lateral diffusion (sigma^2/tau); lipid
-    gas (self-assembly): lipid order; vesicles: radius and asphericity. Estimates that need more
-    data than the run has are null, with the reason.
+    gas (self-assembly): lipid order; vesicles: radius and asphericity; MVB membranes (budding):
+    bud height and direction (from the recorded sides), neck radius, scission, ILV diameter, cargo
+    enrichment with its interval, and a picture of the membrane cut open (``section.png``).
+    Estimates that need more data than the run has are null, with the reason.
 
     Returns
     -------
@@ -230,15 +232,54 @@ def analyze(directory: str | Path) -> dict[str, Any]:
             series[key] = shape[key]
             summary[f"vesicle_{key}"] = _mean_std(shape[key][late])
 
-    plots = [_plot_energies(thermo, scenario.run.kT, out), _plot_box(thermo, out)]
+    plots = []
+    if kind in ("mvb_patch", "mvb_vesicle"):
+        budding, picture = _budding(traj, scenario, manifest["sides"], out)
+        summary["budding"] = budding.pop("scalars")
+        series.update(budding)
+        plots.append(picture)
+    plots += [_plot_energies(thermo, scenario.run.kT, out), _plot_box(thermo, out)]
     plots += [_plot_series(series, key, out) for key in series if key != "time"]
     summary["plots"] = [p.name for p in plots]
-    summary["series"] = {k: np.asarray(v).tolist() for k, v in series.items()}
+    summary["series"] = {k: [x if np.isfinite(x) else None for x in np.asarray(v, float).tolist()]
+                         for k, v in series.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
 
-LABELS = {"membranes": "separate membranes", "area_per_lipid": "area per lipid (sigma^2)",
+def _budding(traj: Any, scenario: Any, sides: dict[str, str], out: Path) -> tuple[dict[str, Any], Path]:
+    """Budding series and scalars (``"scalars"``) of an MVB run, and its cut-open picture."""
+    from .section import cross_section
+
+    lumen = sides["lumen"]
+    cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
+             for p in scenario.builder.proteins}
+    b = analysis.budding_summary(traj, lumen, cargo)
+    frame = b["scission_frame"]
+    peak = int(np.nanargmax(b["bud_height"]))
+    scalars = {
+        "lumen": lumen,
+        "bud_height_max_sigma": float(np.nanmax(b["bud_height"])),
+        "direction": {1: "into the lumen", -1: "into the cytosol", 0: "none"}[int(b["direction"][peak])],
+        "neck_radius_min_sigma": None if np.all(np.isnan(b["neck_radius"])) else float(np.nanmin(b["neck_radius"])),
+        "scission_frame": frame, "scission_time_tau": None if frame < 0 else b["scission_time"],
+        "ilv_side": {1: "lumen", -1: "cytosol", 0: None}[b["ilv_side"]],
+        "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b["ilv_diameter"][frame:])),
+        "enrichment": {name: {"ratio": _finite(e["ratio"]), "ci": [_finite(v) for v in e["ci"]],
+                              "confidence": e["confidence"], "kind": e["kind"], "molecules": e["n_molecules"]}
+                       for name, e in b["enrichment"].items()},
+    }
+    series = {key: b[key] for key in ("bud_height", "neck_radius", "ilv_diameter")}
+    fig = cross_section(traj, -1, sides=sides, title=f"{scenario.name}: last frame, t = {traj.time[-1]:.0f} tau")
+    return {"scalars": scalars, **series}, _save(fig, out / "section.png")
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+LABELS = {"membranes": "separate membranes", "bud_height": "bud height (sigma)", "neck_radius": "neck radius (sigma)",
+          "ilv_diameter": "ILV diameter (sigma)", "area_per_lipid": "area per lipid (sigma^2)",
           "lipid_order": "lipid nematic order S",
           "radius": "vesicle head radius (sigma)", "midplane_radius": "vesicle midplane radius (sigma)",
           "asphericity": "asphericity"}

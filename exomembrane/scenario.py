@@ -122,7 +122,7 @@ class MvbPatch(_TwoLeaflets):
     cytosolic: Composition = {"LIP": 1.0}
     luminal: Composition | None = None  # None: same as ``cytosolic``
     lumen: Literal["+z", "-z"] = "+z"
-    domain: Domain | None = None
+    domains: list[Domain] = []
     proteins: list[Placement] = []
     area_per_lipid: PositiveFloat = 1.2
     box_z: PositiveFloat = 40.0
@@ -131,7 +131,7 @@ class MvbPatch(_TwoLeaflets):
 
     def build(self, ff: ForceField) -> Structure:
         return build.mvb_patch(ff, self.size, cytosolic=self.cytosolic, luminal=self.luminal, lumen=self.lumen,
-                               domain=self.domain, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
+                               domains=self.domains, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
                                box_z=self.box_z, seed=self.seed)
 
 
@@ -142,7 +142,7 @@ class MvbVesicle(_TwoLeaflets):
     radius: float = Field(default=20.0, ge=5.0)
     cytosolic: Composition = {"LIP": 1.0}
     luminal: Composition | None = None  # None: same as ``cytosolic``
-    domain: Domain | None = None
+    domains: list[Domain] = []
     proteins: list[Placement] = []
     area_per_lipid: PositiveFloat = 1.2
     padding: PositiveFloat = 6.0
@@ -151,7 +151,7 @@ class MvbVesicle(_TwoLeaflets):
 
     def build(self, ff: ForceField) -> Structure:
         return build.mvb_vesicle(ff, self.radius, cytosolic=self.cytosolic, luminal=self.luminal,
-                                 domain=self.domain, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
+                                 domains=self.domains, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
                                  padding=self.padding, seed=self.seed)
 
 
@@ -385,9 +385,8 @@ def _check_semantics(scenario: Scenario, source: str) -> None:
     ff = scenario.load_forcefield()
     present = set()
     compositions = scenario.builder.compositions()
-    spec = getattr(scenario.builder, "domain", None)
-    if spec is not None:
-        compositions["domain.composition"] = spec.composition
+    for k, spec in enumerate(getattr(scenario.builder, "domains", [])):
+        compositions[f"domains.{k}.composition"] = spec.composition
     for k, p in enumerate(getattr(scenario.builder, "proteins", [])):
         sp = ff.species.get(p.species)
         if sp is None or sp.kind == "lipid":

@@ -379,3 +379,32 @@ def test_lipid_order_of_sheet_tilted_sheet_gas_and_vesicle(ff, sheet, ves):
     assert s[0] == pytest.approx(1.0, abs=1e-5) and abs(n[0] @ rot[:, 2]) == pytest.approx(1.0, abs=1e-5)
     assert an.lipid_order(em.build.gas(ff, 300, (20.0, 20.0, 20.0), seed=1).to_mdtraj())[0][0] < 0.2
     assert abs(an.lipid_order(trajectory(ves))[0][0]) < 0.05
+
+
+def test_flip_flops_count_leaflet_changes_not_excursions(sheet):
+    """Lipid 0 (upper) flips to the lower leaflet in frame 2 and stays; lipid 1 lies in the core
+    (no leaflet) in frame 1 and returns to its leaflet; lipid 2 flips and flips back."""
+    c = sheet.box[2] / 2
+
+    def moved(pos, lipid, down, xy=None):
+        u = np.array([0.0, 0.0, -1.0 if down else 1.0])
+        base = pos[3 * lipid, :2] if xy is None else xy
+        head = np.array([*base, c + (-HEAD_OFFSET if down else HEAD_OFFSET)])
+        pos[3 * lipid: 3 * lipid + 3] = head - np.outer(np.arange(3) * 0.97, u)
+        return pos
+
+    frames = [sheet.positions.copy() for _ in range(4)]
+    lower_xy = sheet.positions[sheet.molecule_start[sheet.leaflet < 0][5], :2] + [0.55, 0.0]
+    upper = [k for k in range(3) if sheet.leaflet[k] > 0]
+    assert len(upper) == 3  # the builder lays the upper leaflet first
+    for f in (2, 3):
+        moved(frames[f], 0, True, lower_xy)
+    frames[1][3:6] = sheet.positions[3] + np.array([[0, 0, 0], [0.97, 0, 0], [1.94, 0, 0]]) - [0, 0, HEAD_OFFSET]
+    moved(frames[2], 2, True, lower_xy + [0, 3.0])
+    traj = trajectory(sheet, np.stack(frames))
+    traj.time = np.arange(4) * 100.0
+    f = an.flip_flops(traj)
+    assert an.assign_leaflets(traj)[1, 1] == -1  # lipid 1 lies in the core: in no leaflet
+    assert f["flips"][:3].tolist() == [1, 0, 2] and f["total"] == 3
+    assert f["per_lipid_per_1000tau"] == pytest.approx(3 / sheet.n_lipids / 300 * 1000)
+    assert f["fraction_flipped"] == pytest.approx(1 / sheet.n_lipids)

@@ -42,7 +42,7 @@ def test_patch_knows_its_sides_and_leaflets(ff, lumen):
 
 
 def test_domain_sits_in_the_cytosolic_leaflet_around_the_centre(ff):
-    s = em.build.mvb_patch(ff, 30.0, domain=Domain(radius=7.0, composition={"CER": 1.0}), seed=2)
+    s = em.build.mvb_patch(ff, 30.0, domains=[Domain(radius=7.0, composition={"CER": 1.0})], seed=2)
     cer = s.of_species("CER")
     tails = s.positions[s.molecule_start + 2]
     r = np.linalg.norm(tails[:, :2] - s.box[:2] / 2, axis=1)
@@ -126,7 +126,7 @@ def test_analysis_selects_lipids_by_role_with_proteins_present(ff):
 
 
 def test_builders_are_deterministic(ff):
-    kw = dict(domain=Domain(radius=5.0, composition="CER"), proteins=[Placement(species="TSPN", count=2)], seed=7)
+    kw = dict(domains=[Domain(radius=5.0, composition="CER")], proteins=[Placement(species="TSPN", count=2)], seed=7)
     a, b = em.build.mvb_patch(ff, 20.0, **kw), em.build.mvb_patch(ff, 20.0, **kw)
     np.testing.assert_array_equal(a.positions, b.positions)
     assert a.species == b.species
@@ -144,8 +144,8 @@ def test_builders_are_deterministic(ff):
     (lambda ff: em.build.mvb_patch(ff, 20.0, proteins=[Placement(species="CARG", density=1e-4)]),
      r"proteins\.0\.density: 0\.0001 gives 0\.04 molecules"),
     (lambda ff: em.build.mvb_patch(ff, 20.0, cytosolic="TSPN"), r"cytosolic|lower|upper"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, domain=Domain(radius=5.0, composition={"CARG": 1.0})),
-     r"domain\.composition\.CARG: species CARG is a protein, not a lipid"),
+    (lambda ff: em.build.mvb_patch(ff, 20.0, domains=[Domain(radius=5.0, composition={"CARG": 1.0})]),
+     r"domains\.0\.composition\.CARG: species CARG is a protein, not a lipid"),
     (lambda ff: em.build.mvb_patch(ff, 20.0, lumen="up"), r"lumen: must be '\+z' or '-z'"),
 ])
 def test_bad_input_names_the_field(ff, call, message):

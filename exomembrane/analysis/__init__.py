@@ -8,6 +8,7 @@ from .area import area_per_lipid
 from .budding import bud_geometry, budding_summary, cargo_enrichment, scission
 from .clusters import count_membranes, membrane_clusters
 from .diffusion import diffusion_coefficient, lateral_msd
+from .flipflop import flip_flops
 from .leaflets import assign_leaflets
 from .order import lipid_order
 from .selection import lipid_indices
@@ -15,6 +16,6 @@ from .shape import vesicle_radius, vesicle_shape
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
 __all__ = ["area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
-           "cargo_enrichment", "count_membranes", "diffusion_coefficient", "height_field", "lateral_msd",
+           "cargo_enrichment", "count_membranes", "diffusion_coefficient", "flip_flops", "height_field", "lateral_msd",
            "lipid_indices", "lipid_order", "membrane_clusters", "scission", "undulation_spectrum", "vesicle_radius",
            "vesicle_shape"]

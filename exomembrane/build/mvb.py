@@ -16,7 +16,7 @@ from .vesicle import vesicle
 
 
 def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytosolic: Composition = "LIP",
-              luminal: Composition | None = None, lumen: Literal["+z", "-z"] = "+z", domain: Domain | None = None,
+              luminal: Composition | None = None, lumen: Literal["+z", "-z"] = "+z", domains: Sequence[Domain] = (),
               proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, box_z: float = 40.0,
               seed: int = 0) -> Structure:
     """A flat, periodic patch of the MVB's limiting membrane whose sides are known.
@@ -31,8 +31,8 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
     lumen
         The side (``"+z"`` or ``"-z"``) where the MVB lumen lies; the cytosol is the other side.
         Recorded in ``Structure.sides``.
-    domain
-        A round domain of one leaflet around the box centre with its own composition.
+    domains
+        Round domains of one leaflet each, around the box centre, with their own compositions.
     proteins
         Molecules placed in the membrane, on a face or in a compartment (:class:`Placement`).
     seed
@@ -41,7 +41,7 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
     Example
     -------
     >>> from exomembrane import load_forcefield, build
-    >>> s = build.mvb_patch(load_forcefield(), 30.0, domain=build.Domain(radius=8, composition={"CER": 1}),
+    >>> s = build.mvb_patch(load_forcefield(), 30.0, domains=[build.Domain(radius=8, composition="CER")],
     ...                     proteins=[build.Placement(species="TSPN", count=4, up="lumen")])
     >>> s.sides
     {'lumen': '+z', 'cytosol': '-z'}
@@ -52,24 +52,24 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
     s = bilayer(ff, size, upper=up if up is not None else cytosolic, lower=low if low is not None else cytosolic,
                 area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     sides = {"lumen": lumen, "cytosol": "-z" if lumen == "+z" else "+z"}
-    return _decorate(replace(s, sides=sides), domain, proteins, seed)
+    return _decorate(replace(s, sides=sides), domains, proteins, seed)
 
 
 def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition = "LIP",
-                luminal: Composition | None = None, domain: Domain | None = None,
+                luminal: Composition | None = None, domains: Sequence[Domain] = (),
                 proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, padding: float = 6.0,
                 seed: int = 0) -> Structure:
     """A closed MVB: lumen inside, cytosol outside; the outer leaflet is the cytosolic one.
 
     Parameters as :func:`mvb_patch` and :func:`exomembrane.build.vesicle` (``radius``: midplane
-    radius in sigma); the domain and ``within`` are centred on the +z pole.
+    radius in sigma); domains and ``within`` are centred on the +z pole.
     """
     s = vesicle(ff, radius, outer=cytosolic, inner=luminal if luminal is not None else cytosolic,
                 area_per_lipid=area_per_lipid, padding=padding, seed=seed)
-    return _decorate(replace(s, sides={"lumen": "inside", "cytosol": "outside"}), domain, proteins, seed)
+    return _decorate(replace(s, sides={"lumen": "inside", "cytosol": "outside"}), domains, proteins, seed)
 
 
-def _decorate(s: Structure, spec: Domain | None, proteins: Sequence[Placement], seed: int) -> Structure:
-    if spec is not None:
-        s = with_domain(s, spec, seed)
+def _decorate(s: Structure, domains: Sequence[Domain], proteins: Sequence[Placement], seed: int) -> Structure:
+    for k, spec in enumerate(domains):
+        s = with_domain(s, spec, seed + k, f"domains.{k}")
     return place(s, proteins, seed)

@@ -146,11 +146,11 @@ class _Surface:
         return np.c_[rng.uniform(0, 1, (n, 2)) * self.box[:2], rng.uniform(lo, hi, n)]
 
 
-def with_domain(structure: Structure, spec: Domain, seed: int = 0) -> Structure:
+def with_domain(structure: Structure, spec: Domain, seed: int = 0, field: str = "domain") -> Structure:
     """``structure`` with the lipids of one leaflet within ``spec.radius`` of the membrane's centre
     point replaced by lipids drawn from ``spec.composition`` (laid on the same axes).
 
-    Raises ConfigError (``domain...``) for unknown or non-lipid species or an empty domain.
+    Raises ConfigError (naming ``field``) for unknown or non-lipid species or an empty domain.
     """
     surface = _Surface(structure)
     rng = np.random.default_rng(seed)
@@ -167,9 +167,9 @@ def with_domain(structure: Structure, spec: Domain, seed: int = 0) -> Structure:
     in_leaflet = luminal if spec.leaflet == "luminal" else ~luminal
     mask = in_leaflet & s.is_lipid() & (surface.distance(tail) <= spec.radius)
     if not mask.any():
-        raise ConfigError(f"domain.radius: {spec.radius} sigma holds no lipid of the {spec.leaflet} leaflet")
+        raise ConfigError(f"{field}.radius: {spec.radius} sigma holds no lipid of the {spec.leaflet} leaflet")
     names_in, (codes_in,) = species_codes([counts(spec.composition, int(mask.sum()), s.forcefield,
-                                                  "domain.composition")], rng)
+                                                  f"{field}.composition")], rng)
     names = tuple(sorted(set(s.species) | set(names_in)))
     codes = np.array([names.index(n) for n in s.species])[s.molecule_species]
     codes[mask] = np.array([names.index(n) for n in names_in])[codes_in]
