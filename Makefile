@@ -1,10 +1,11 @@
-# Two entry points: `make demo` (set up, run the default scenario headless) and `make test`.
+# Entry points: `make demo` (set up, run the small ILV budding scenario headless, print and draw the
+# budding summary), `make test`, and `make validate` (long validation runs; results in tests/validation.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast validate bench clean
 
 setup: $(STAMP)
 
@@ -16,14 +17,18 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/exomembrane run systems/vesicle.yaml --out runs/demo --overwrite
+	$(BIN)/exomembrane run systems/ilv_ceramide_small.yaml --out runs/demo --overwrite
 	$(BIN)/exomembrane analyze runs/demo
+	@echo 'the membrane cut open from the side: runs/demo/analysis/section.png'
 
 test: setup
 	$(BIN)/python -m pytest -q -rs
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"
+
+validate: setup
+	$(BIN)/python tests/validation.py
 
 bench: setup
 	$(BIN)/exomembrane bench

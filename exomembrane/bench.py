@@ -98,6 +98,32 @@ def measure(platform: str, size: float, seconds: float, precision: str = "mixed"
             "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
 
 
+def protein_cost(platform: str, size: float, seconds: float, precision: str = "mixed",
+                 fraction: float = 0.1) -> dict:
+    """Steps/s of an MVB patch of lateral ``size`` sigma without and with ``fraction`` of its beads in
+    proteins and cargo (tetraspanin cones, transmembrane cargo, RNA; every pair-table entry among
+    them active), same engine, same settings."""
+    from .build import Placement, mvb_patch
+
+    ff = load_forcefield()
+    plain = mvb_patch(ff, size)
+    per = {n: len(ff.get(n).beads) for n in ("TSPN", "CARG", "RNA")}
+    # beads in proteins: cones 60 %, cargo 30 %, RNA 10 % (of fraction x the patch's beads)
+    n = {k: max(1, round(w * fraction * plain.n_beads / per[k])) for k, w in (("TSPN", 0.6), ("CARG", 0.3),
+                                                                               ("RNA", 0.1))}
+    mixed = mvb_patch(ff, size, proteins=[Placement(species="TSPN", count=n["TSPN"]),
+                                          Placement(species="CARG", count=n["CARG"]),
+                                          Placement(species="RNA", count=n["RNA"], where="cytosol")])
+    rates = []
+    for s in (plain, mixed):
+        sim = create_simulation(s, platform=platform, precision=precision, seed=1)
+        rates.append(_rate(sim.step, sim.context, seconds))
+    protein_beads = int((~mixed.is_lipid()[mixed.bead_molecule()]).sum())
+    return {"platform": platform, "precision": precision, "lipid_beads": plain.n_beads, "beads": mixed.n_beads,
+            "protein_fraction": protein_beads / mixed.n_beads, "lipid_steps_per_s": rates[0],
+            "protein_steps_per_s": rates[1], "ratio": rates[1] / rates[0]}
+
+
 def live_overhead(platform: str, size: float, seconds: float, precision: str = "mixed", rounds: int = 3) -> dict:
     """Steps/s of one run advanced headless (``Run.advance``) and live (:class:`~exomembrane.widgets.LiveRun`:
     background thread, view and plots refreshed every second), alternating ``rounds`` times, each
@@ -184,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--analysis", action="store_true",
                         help="time the analysis functions on a 100k-bead, 100-frame trajectory instead")
+    parser.add_argument("--proteins", action="store_true",
+                        help="measure an MVB patch with 10%% of its beads in proteins against the lipid-only patch")
     parser.add_argument("--live", action="store_true",
                         help="measure a live (notebook) run against the same run headless instead")
     args = parser.parse_args(argv)
@@ -194,6 +222,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name:<24}{seconds:8.2f}")
         return 0
     platforms = args.platform or [p for p, why in available().items() if why is None and p != "Reference"]
+    if args.proteins:
+        rows = []
+        print(f"{'platform':<10}{'beads':>10}{'protein beads':>15}{'lipid-only steps/s':>20}{'with proteins':>15}"
+              f"{'ratio':>7}")
+        for plat in platforms:
+            for size in args.sizes or (GPU_SIZES[:2] if plat in ("CUDA", "OpenCL") else CPU_SIZES[:1]):
+                r = protein_cost(plat, size, args.seconds, args.precision)
+                rows.append(r)
+                print(f"{plat:<10}{r['beads']:>10}{r['protein_fraction']:>15.1%}{r['lipid_steps_per_s']:>20.1f}"
+                      f"{r['protein_steps_per_s']:>15.1f}{r['ratio']:>7.2f}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return 0
     if args.live:
         live_rows = []
         print(f"{'platform':<10}{'beads':>10}{'headless steps/s':>18}{'live steps/s':>14}{'ratio':>7}"

@@ -37,3 +37,12 @@ def test_bench_live_runs_both_paths(ff, tmp_path, capsys):
     assert row["ratio"] == row["live_steps_per_s"] / row["headless_steps_per_s"]
     assert 0 < row["runner_busy_fraction"] < 0.5 and 0 < row["display_busy_fraction"] < 0.5
     assert "live steps/s" in capsys.readouterr().out
+
+
+def test_bench_proteins_reports_both_patches(tmp_path, capsys):
+    out = tmp_path / "proteins.json"
+    assert bench.main(["--proteins", "--platform", "CPU", "--sizes", "24", "--seconds", "0.2", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert 0.07 < row["protein_fraction"] < 0.13 and row["beads"] != row["lipid_beads"]
+    assert row["lipid_steps_per_s"] > 0 and row["ratio"] == row["protein_steps_per_s"] / row["lipid_steps_per_s"]
+    assert "with proteins" in capsys.readouterr().out

@@ -1,0 +1,148 @@
+"""Long validation runs (`make validate`): what the CI tests cannot afford.
+
+Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the table the README
+quotes), each entry with the machine, platform, wall time and the command that reproduces it.
+
+    python tests/validation.py                 # everything (about an hour on two CPU cores)
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from exomembrane import analysis as an
+from exomembrane.run import Run, load_trajectory
+from exomembrane.scenario import Scenario, load_scenario
+
+HERE = Path(__file__).resolve().parent
+SYSTEMS = HERE.parent / "systems"
+
+
+def _machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    return f"{cpu} ({platform.machine()}, {__import__('os').cpu_count()} cores)"
+
+
+def _run(scenario: Scenario, directory: Path, steps: int | None = None) -> dict:
+    t0 = time.perf_counter()
+    with Run.create(scenario, directory) as run:
+        run.advance(run.remaining if steps is None else steps)
+        plat, beads = run.simulation.platform_choice.name, run.simulation.system.getNumParticles()
+        done = run.step
+    wall = time.perf_counter() - t0
+    return {"platform": plat, "beads": beads, "steps": done, "wall_s": round(wall, 1),
+            "steps_per_s": round(done / wall, 1), "tau": done * scenario.run.dt}
+
+
+def flipflop(tmp: Path) -> dict:
+    """Flip-flops per lipid per 1,000 tau of the 3-bead Cooke lipid and the 4-bead LIP4, tension-free
+    flat bilayers (16 sigma, kT 1.1, w_c 1.6), 1,000 tau each."""
+    out = {}
+    for species in ("LIP", "LIP4"):
+        sc = load_scenario(SYSTEMS / "flat_bilayer.yaml", {
+            "builder.size": 16.0, "builder.upper": species, "builder.lower": species, "run.seed": 3,
+            "run.steps": 100_000, "run.report.trajectory": 1000, "run.report.checkpoint": 50_000})
+        info = _run(sc, tmp / f"flip_{species}")
+        f = an.flip_flops(load_trajectory(tmp / f"flip_{species}"))
+        out[species] = {**info, "flips": f["total"], "per_lipid_per_1000tau": round(f["per_lipid_per_1000tau"], 4),
+                        "fraction_flipped": round(f["fraction_flipped"], 4)}
+        print(species, out[species], flush=True)
+    return out
+
+
+def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
+    """The small ceramide-platform scenario run to its end: scission time, ILV size, cargo inside."""
+    out = {}
+    for seed in seeds:
+        sc = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", {"run.seed": seed})
+        d = tmp / f"ilv_{seed}"
+        info = _run(sc, d)
+        b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane", "RNA": "lumen"})
+        k = b["scission_frame"]
+        out[seed] = {**info, "bud_height_max": round(float(np.nanmax(b["bud_height"])), 2),
+                     "neck_radius_min": round(float(np.nanmin(b["neck_radius"])), 2)
+                     if np.isfinite(b["neck_radius"]).any() else None,
+                     "scission_time_tau": None if k < 0 else float(b["scission_time"]),
+                     "ilv_side": b["ilv_side"],
+                     "ilv_diameter": None if k < 0 else round(float(np.nanmean(b["ilv_diameter"][k:])), 2),
+                     "enrichment": {n: {"ratio": round(float(e["ratio"]), 2), "ci": [round(float(c), 2) for c in e["ci"]],
+                                        "molecules": e["n_molecules"]} for n, e in b["enrichment"].items()}}
+        print(seed, out[seed], flush=True)
+    return out
+
+
+def cones(tmp: Path) -> dict:
+    """The small tetraspanin-cone scenario and its opposite-sign control: bud heights and direction."""
+    out = {}
+    for label, overrides in (("cones up to the lumen", {}), ("cones up to the cytosol",
+                                                              {"builder.proteins.0.up": "cytosol"})):
+        sc = load_scenario(SYSTEMS / "ilv_cones_small.yaml", {"run.seed": 5, **overrides})
+        d = tmp / label.replace(" ", "_")
+        info = _run(sc, d)
+        b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane"})
+        out[label] = {**info, "lumen_height_last": round(float(b["lumen_height"][-1]), 2),
+                      "cytosol_height_last": round(float(b["cytosol_height"][-1]), 2),
+                      "direction_last": int(b["direction"][-1]),
+                      "scission_time_tau": None if b["scission_frame"] < 0 else float(b["scission_time"]),
+                      "enrichment_CARG": round(float(b["enrichment"]["CARG"]["ratio"]), 2)}
+        print(label, out[label], flush=True)
+    return out
+
+
+PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones}
+
+
+def markdown(results: dict) -> str:
+    lines = [f"Machine: {results['machine']}; date {results['date']}; command: `make validate`", ""]
+    if "flipflop" in results:
+        lines += ["| lipid | flip-flops per lipid per 1,000 tau | lipids flipped | beads | tau | steps/s |",
+                  "|---|---|---|---|---|---|"]
+        for name, r in results["flipflop"].items():
+            lines.append(f"| {name} | {r['per_lipid_per_1000tau']} ({r['flips']} flips) | {r['fraction_flipped']:.1%} "
+                         f"| {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
+        lines.append("")
+    if "scission" in results:
+        lines += ["| ilv_ceramide_small seed | scission (tau) | ILV diameter (sigma) | ILV side | CARG enrichment "
+                  "(95 % CI) | RNA enrichment | beads | wall (s) | steps/s |", "|---|---|---|---|---|---|---|---|---|"]
+        for seed, r in results["scission"].items():
+            e = r["enrichment"]
+            lines.append(f"| {seed} | {r['scission_time_tau']} | {r['ilv_diameter']} | "
+                         f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
+                         f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
+        lines.append("")
+    if "cones" in results:
+        lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
+                  "CARG enrichment | tau | steps/s |", "|---|---|---|---|---|---|---|---|"]
+        for label, r in results["cones"].items():
+            lines.append(f"| {label} | {r['lumen_height_last']} | {r['cytosol_height_last']} | {r['direction_last']} | "
+                         f"{r['scission_time_tau']} | {r['enrichment_CARG']} | {r['tau']:.0f} | {r['steps_per_s']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run only these parts")
+    args = parser.parse_args(argv)
+    path = HERE / "validation.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results.update(machine=_machine(), date=time.strftime("%Y-%m-%d"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only or PARTS:
+            results[name] = PARTS[name](Path(tmp))
+            path.write_text(json.dumps(results, indent=1) + "\n")
+    (HERE / "validation.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
