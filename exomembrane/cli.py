@@ -176,6 +176,8 @@ def _analyze(args: argparse.Namespace) -> int:
     summary = analyze(args.directory)
     if not args.quiet:
         print(json.dumps({k: v for k, v in summary.items() if k != "series"}, indent=1))
+        if "budding" in summary:
+            print(budding_report(summary["budding"]))
         print(f"wrote {args.directory / ANALYSIS}/summary.json and {len(summary['plots'])} plots")
     return 0
 
@@ -245,6 +247,24 @@ def analyze(directory: str | Path) -> dict[str, Any]:
                          for k, v in series.items()}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def budding_report(b: dict[str, Any]) -> str:
+    """A few lines that tell what happened to the membrane, from ``summary["budding"]``."""
+    def num(x: float | None, unit: str = " sigma") -> str:
+        return "-" if x is None else f"{x:.1f}{unit}"
+
+    lines = [f"budding (lumen on the {b['lumen']} side):",
+             f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
+             f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
+             f"  scission        " + ("none" if b["scission_frame"] < 0 else
+                                      f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
+                                      f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
+    for name, e in b["enrichment"].items():
+        ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+        lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
+                     f"{e['molecules']} molecules, {e['kind']})")
+    return "\n".join(lines)
 
 
 def _budding(traj: Any, scenario: Any, sides: dict[str, str], out: Path) -> tuple[dict[str, Any], Path]:

@@ -248,18 +248,23 @@ class Scenario(Strict):
         """A ready :class:`exomembrane.Simulation` of ``structure`` (default: :meth:`build`).
 
         With ``run.seed`` None, OpenMM picks random seeds (not reproducible); a
-        :class:`exomembrane.run.Run` draws and records one instead.
+        :class:`exomembrane.run.Run` draws and records one instead. Pair-table parameters (start
+        values, protocols) of bead types the structure does not hold are left out: they act on
+        nothing (e.g. a control run without the molecules they are for).
         """
         structure = self.build() if structure is None else structure
         r = self.run
         w_c = self.forcefield.w_c
         reach = [structure.forcefield.params.w_c, w_c or 0.0] + [v for _, v in self.protocol.get("w_c", [])]
+        acting = {"kT", *structure.forcefield.parameters(set(structure.types))}
+        protocol = {k: v for k, v in self.protocol.items() if k in acting}
         try:
             return create_simulation(
                 structure, kT=r.kT, dt=r.dt, friction=r.friction, integrator=r.integrator, tension=r.tension,
-                barostat_interval=r.barostat_interval, protocol=self.protocol or None, platform=r.platform,
+                barostat_interval=r.barostat_interval, protocol=protocol or None, platform=r.platform,
                 precision=r.precision, seed=r.seed or 0, w_c=w_c, w_c_max=max(reach),
-                health_interval=r.health_interval, deterministic=r.deterministic, params=self.forcefield.params)
+                health_interval=r.health_interval, deterministic=r.deterministic,
+                params={k: v for k, v in self.forcefield.params.items() if k in acting})
         except ConfigError as err:
             raise ConfigError(f"{self._source}: {err}") from None
 
@@ -383,7 +388,6 @@ def _check_semantics(scenario: Scenario, source: str) -> None:
         if not Path(file).is_file():
             raise ConfigError(f"{source}: {key}: file not found: {file}")
     ff = scenario.load_forcefield()
-    present = set()
     compositions = scenario.builder.compositions()
     for k, spec in enumerate(getattr(scenario.builder, "domains", [])):
         compositions[f"domains.{k}.composition"] = spec.composition
@@ -394,24 +398,20 @@ def _check_semantics(scenario: Scenario, source: str) -> None:
             what = "unknown species" if sp is None else "a lipid, not a protein or cargo:"
             raise ConfigError(f"{source}: builder.proteins.{k}.species: {what} {p.species!r}; proteins and cargo: "
                               f"{others} (add one with forcefield.species: [path/to/species.yaml])")
-        present.add(p.species)
     for field, comp in compositions.items():
-        for name, fraction in comp.items():
+        for name in comp:
             lipids = sorted(n for n, sp in ff.species.items() if sp.kind == "lipid")
             if name not in lipids:
                 what = "unknown species" if name not in ff.species else f"{ff.get(name).kind}, not a lipid:"
                 raise ConfigError(f"{source}: builder.{field}.{name}: {what} {name!r}; lipid species: {lipids} "
                                   f"(add one with forcefield.species: [path/to/species.yaml])")
-            if fraction > 0:
-                present.add(name)
-    types = {b.type for n in present for b in ff.get(n).beads}
-    allowed = ["kT"] + list(ff.parameters(types))
+    allowed = ["kT"] + list(ff.parameters())  # those of absent bead types are accepted and left out
     for name in scenario.protocol:
         if name not in allowed:
-            raise ConfigError(f"{source}: protocol.{name}: not a parameter of this scenario; allowed: {allowed}")
+            raise ConfigError(f"{source}: protocol.{name}: not a parameter of this force field; allowed: {allowed}")
     for name in scenario.forcefield.params:
         if name not in allowed[2:]:
-            raise ConfigError(f"{source}: forcefield.params.{name}: not a pair-table parameter of this scenario; "
+            raise ConfigError(f"{source}: forcefield.params.{name}: not a pair-table parameter of this force field; "
                               f"allowed: {allowed[2:]}")
     for name, frames in scenario.protocol.items():
         times = [t for t, _ in frames]

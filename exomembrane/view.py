@@ -4,6 +4,11 @@ Beads go to NGL as a MOL2 structure (whitespace-separated, so serial numbers, re
 and names are never truncated: no 100 000-bead limit, unlike mdtraj's PDB path) and frames as
 raw coordinates (Å), sent one at a time when the player asks for them. Molecules are made whole
 across the periodic box before a frame is sent, so bonds never stretch across the box.
+
+Lipids (residues whose first bead is the head ``H``) are drawn in their species colour, heads
+full and tails tinted, with thin grey bonds; proteins, cargo and polymers (every other residue)
+in their species colour, untinted, with their bonds (FENE, harmonic, elastic network) as sticks
+in a darker shade of it.
 """
 from __future__ import annotations
 
@@ -30,7 +35,10 @@ ANGSTROM = 10.0  # NGL length unit per nm (= sigma)
 PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
            "#CCB974", "#64B5CD")
 TAIL_TINT = 0.55  # fraction of white mixed into a species colour for its tail beads
-STICK_RADIUS = 1.5  # Å
+STICK_SHADE = 0.35  # fraction of black mixed into a protein/cargo colour for its bonds
+STICK_RADIUS = 1.5  # Å, lipid bonds
+MOLECULE_STICK_RADIUS = 2.0  # Å, bonds of proteins, cargo and polymers
+LABEL_SIZE = 0.12  # side labels: text height as a fraction of the box's largest edge
 BOX_RADIUS = 0.8  # Å, unit-cell edges
 
 
@@ -64,6 +72,11 @@ class Beads:
         bonds = np.array([[a.index, b.index] for a, b in topology.bonds], dtype=np.int64).reshape(-1, 2)
         return cls(np.array([a.name for a in atoms]), np.array([a.residue.name for a in atoms]),
                    np.array([a.residue.index + 1 for a in atoms]), bonds)
+
+    def lipid_species(self) -> set[str]:
+        """Residue names of lipids: residues whose first bead is named ``H`` (as analysis selects them)."""
+        first = np.r_[True, self.resids[1:] != self.resids[:-1]] if len(self.resids) else np.zeros(0, bool)
+        return set(self.resnames[first & (self.names == "H")].tolist())
 
     def to_mol2(self, xyz: np.ndarray) -> str:
         """MOL2 text of the beads at ``xyz`` ((n_beads, 3) Å)."""
@@ -205,35 +218,76 @@ def tint(color: str, amount: float = TAIL_TINT) -> str:
     return "#" + "".join(f"{int(round(c + (255 - c) * amount)):02X}" for c in rgb)
 
 
-def _bead_style(beads: Beads, forcefield: ForceField) -> list[tuple[str, str, bool, float]]:
-    """(residue name, bead name, is_head, size sigma) of each distinct bead kind, in order of appearance."""
-    out = []
+def shade(color: str, amount: float = STICK_SHADE) -> str:
+    """``color`` (hex) mixed with ``amount`` of black."""
+    rgb = np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+    return "#" + "".join(f"{int(round(c * (1 - amount))):02X}" for c in rgb)
+
+
+def species_kinds(beads: Beads, forcefield: ForceField) -> dict[str, str]:
+    """Kind of each species in ``beads`` (in order of appearance): the species file's ``kind``
+    ("lipid", "protein", "cargo", "polymer"), else "lipid" for residues starting with a head
+    bead ``H`` and "molecule" for others."""
+    lipids = beads.lipid_species()
+    out = {}
+    for name in dict.fromkeys(beads.resnames.tolist()):
+        species = forcefield.species.get(name)
+        out[name] = species.kind if species is not None else "lipid" if name in lipids else "molecule"
+    return out
+
+
+def _bead_style(beads: Beads, forcefield: ForceField,
+                kinds: Mapping[str, str]) -> list[tuple[str, tuple[str, ...], bool, float]]:
+    """(residue name, bead names, is_head, size sigma) of each group of beads drawn alike.
+
+    Lipids: one group per bead name. Other molecules: one group per bead size (all beads of a
+    species in its colour).
+    """
+    groups: dict[tuple[str, str | float], tuple[str, list[str], bool, float]] = {}
     for rn, nm in dict.fromkeys(zip(beads.resnames.tolist(), beads.names.tolist())):
         species = forcefield.species.get(rn)
         if species is not None and nm in (names := [b.name for b in species.beads]):
             _, head, size, _ = forcefield.bead_table(rn)
             k = names.index(nm)
-            out.append((rn, nm, bool(head[k]), float(size[k])))
+            is_head, radius = bool(head[k]), float(size[k])
         else:
-            out.append((rn, nm, nm.upper().startswith("H"), 1.0))
-    return out
+            is_head, radius = nm.upper().startswith("H"), 1.0
+        if kinds[rn] == "lipid":
+            groups[(rn, nm)] = (rn, [nm], is_head, radius)
+        else:
+            groups.setdefault((rn, radius), (rn, [], False, radius))[1].append(nm)
+    return [(rn, tuple(names), head, size) for rn, names, head, size in groups.values()]
 
 
-def legend(colors: Mapping[str, str]) -> ipywidgets.HTML:
-    """A colour key: one row per species with its head and tail colours."""
+def _selection(resname: str, names: Sequence[str], whole: bool) -> str:
+    """NGL selection of the beads ``names`` of residues ``resname``; ``whole``: they are all its beads."""
+    if whole:
+        return f"[{resname}]"
+    if len(names) == 1:
+        return f"[{resname}] and .{names[0]}"
+    return f"[{resname}] and ({' or '.join(f'.{n}' for n in names)})"
+
+
+def legend(colors: Mapping[str, str], kinds: Mapping[str, str] | None = None) -> ipywidgets.HTML:
+    """A colour key: one row per species, lipids with their head and tail colours, other
+    molecules (``kinds`` not "lipid"; default: all are lipids) with their colour and kind."""
     def swatch(c: str) -> str:
         return (f'<span style="display:inline-block;width:12px;height:12px;border-radius:6px;'
                 f'background:{c};margin:0 3px;vertical-align:middle"></span>')
-    rows = "".join(f'<span style="margin-right:14px">{swatch(c)}head{swatch(tint(c))}tails '
-                   f'<b>{html.escape(name)}</b></span>' for name, c in colors.items())
-    return ipywidgets.HTML(f'<div style="font-size:12px">{rows}</div>')
+    rows = []
+    for name, c in colors.items():
+        kind = (kinds or {}).get(name, "lipid")
+        key = (f"{swatch(c)}head{swatch(tint(c))}tails" if kind == "lipid"
+               else f'{swatch(c)}<span style="color:#666">{html.escape(kind)}</span>')
+        rows.append(f'<span style="margin-right:14px">{key} <b>{html.escape(name)}</b></span>')
+    return ipywidgets.HTML(f'<div style="font-size:12px">{"".join(rows)}</div>')
 
 
 def show(obj: "BeadTrajectory | mdtraj.Trajectory | app.Simulation | Structure | str | os.PathLike[str]", *,
          stride: int | None = None, max_frames: int = 500, scale: float = 1.0, bonds: bool = True,
          cutaway: float = 0.0, side: bool = True, unitcell: bool = True,
          colors: Mapping[str, str] | None = None, forcefield: ForceField | None = None,
-         background: str = "white") -> nglview.NGLWidget:
+         background: str = "white", sides: Mapping[str, str] | None = None) -> nglview.NGLWidget:
     """An nglview widget of a coarse-grained system.
 
     Parameters
@@ -246,7 +300,8 @@ def show(obj: "BeadTrajectory | mdtraj.Trajectory | app.Simulation | Structure |
         Bead radius as a fraction of the bead's size from the force field (1 sigma = 10 Å, so a
         standard bead of size 1 sigma has radius 5 Å at ``scale=1``).
     bonds
-        Draw bonds as thin sticks (radius 1.5 Å).
+        Draw bonds as sticks: thin grey ones (radius 1.5 Å) for lipids, thicker ones (2 Å) in a
+        darker shade of the species colour for proteins, cargo and polymers.
     cutaway
         Clip this percentage of the scene from the front (50: cut at the centre, to see inside a
         vesicle); 0 shows everything.
@@ -255,9 +310,13 @@ def show(obj: "BeadTrajectory | mdtraj.Trajectory | app.Simulation | Structure |
     unitcell
         Draw the edges of the first frame's periodic box.
     colors
-        Species (residue name) -> hex colour of its heads; tails get a lighter tint.
+        Species (residue name) -> hex colour: a lipid's heads (its tails get a lighter tint), or
+        every bead of a protein, cargo or polymer.
     forcefield
-        Source of the bead sizes; default: the standard one.
+        Source of the bead sizes and species kinds; default: the standard one.
+    sides
+        Compartments to label in the view, e.g. ``Structure.sides`` (``{"lumen": "+z", "cytosol":
+        "-z"}``; see :func:`label_sides`); None: no labels.
 
     Returns
     -------
@@ -273,27 +332,83 @@ def show(obj: "BeadTrajectory | mdtraj.Trajectory | app.Simulation | Structure |
     """
     traj = load(obj, stride=stride, max_frames=max_frames)
     forcefield = forcefield or load_forcefield()
-    palette = species_colors(traj.beads.resnames.tolist(), colors)
+    beads = traj.beads
+    palette = species_colors(beads.resnames.tolist(), colors)
+    kinds = species_kinds(beads, forcefield)
+    n_names = {rn: len(set(beads.names[beads.resnames == rn].tolist())) for rn in kinds}
     view = nglview.NGLWidget(traj, default_representation=False)
-    for resname, name, head, size in _bead_style(traj.beads, forcefield):
-        color = palette[resname] if head else tint(palette[resname])
-        view.add_representation("spacefill", selection=f"[{resname}] and .{name}", color=color,
-                                radiusType="size", radiusSize=0.5 * size * ANGSTROM * scale,
+    for resname, names, head, size in _bead_style(beads, forcefield, kinds):
+        lipid = kinds[resname] == "lipid"
+        color = palette[resname] if head or not lipid else tint(palette[resname])
+        whole = not lipid and len(names) == n_names[resname]
+        view.add_representation("spacefill", selection=_selection(resname, names, whole),
+                                color=color, radiusType="size", radiusSize=0.5 * size * ANGSTROM * scale,
                                 interiorColor=color, diffuseInterior=True)  # cut beads: lit, own colour
-    if bonds and len(traj.beads.bonds):
-        view.add_representation("licorice", selection="all", color="#777777", radiusType="size",
-                                radiusSize=STICK_RADIUS)
+    if bonds and len(beads.bonds):
+        bonded = set(beads.resnames[beads.bonds[:, 0]].tolist())
+        lipids = [rn for rn, kind in kinds.items() if kind == "lipid" and rn in bonded]
+        if lipids:
+            view.add_representation("licorice", selection=" or ".join(f"[{rn}]" for rn in lipids), color="#777777",
+                                    radiusType="size", radiusSize=STICK_RADIUS)
+        for rn in (rn for rn, kind in kinds.items() if kind != "lipid" and rn in bonded):
+            view.add_representation("licorice", selection=f"[{rn}]", color=shade(palette[rn]), radiusType="size",
+                                    radiusSize=MOLECULE_STICK_RADIUS)
     if unitcell:
         _add_box(view, traj.boxes[0] * ANGSTROM)
+    if sides:
+        centre = np.median(traj.frames[0], axis=0)  # nm; a patch's midplane, a vesicle's centre
+        label_sides(view, sides, traj.boxes[0], centre)
     view.camera = "orthographic"
     view.background = background
     view.center()
+    if sides:
+        view.control.center((centre * ANGSTROM).tolist())  # the membrane, not the beads' box, in the middle
     if side:
         view.control.rotate([-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)])  # -90 deg about x: z up
     if cutaway:
         view.parameters = {"clipNear": float(cutaway), "clipMode": "scene", "clipScale": "relative"}
-    view.legend = legend({k: palette[k] for k in dict.fromkeys(traj.beads.resnames.tolist())})
+    view.legend = legend({k: palette[k] for k in kinds}, kinds)
     return view
+
+
+def label_sides(view: nglview.NGLWidget, sides: Mapping[str, str], box: np.ndarray,
+                centre: np.ndarray | None = None, color: Sequence[float] = (0.1, 0.1, 0.1)) -> None:
+    """Write the compartments' names into ``view`` as text, on their side of the membrane.
+
+    The labels are placed for :func:`show`'s side view (z up, x to the left, +y towards the
+    viewer): near the left edge of the box, a little behind the middle so that ``cutaway=50``
+    keeps them.
+
+    Parameters
+    ----------
+    sides
+        Compartment -> side, as ``Structure.sides`` and a run's ``manifest.json`` record them:
+        ``"+z"`` / ``"-z"`` (above / below a flat patch), ``"inside"`` (at the centre of a closed
+        membrane) or ``"outside"`` (above it).
+    box
+        (3,) box lengths (nm) of the frame shown.
+    centre
+        (3,) nm, the membrane's centre (a patch's midplane height is ``centre[2]``); default: the
+        box centre.
+    color
+        RGB (0-1) of the text.
+
+    Example
+    -------
+    >>> view = show(structure, cutaway=50)
+    >>> label_sides(view, structure.sides, structure.box, structure.positions.mean(axis=0))
+    """
+    lengths = np.asarray(box, float) * ANGSTROM
+    mid = (0.5 * lengths if centre is None else np.asarray(centre, float) * ANGSTROM)[2]
+    size = LABEL_SIZE * float(lengths.max())
+    gap = 0.2 * lengths[2]  # from the midplane (or centre) to the label
+    height = {"+z": mid + gap, "-z": mid - gap - size, "inside": mid, "outside": mid + 1.5 * gap}
+    for name, where in sides.items():
+        if where not in height:
+            raise ValueError(f"sides.{name}: {where!r} is not a side; allowed: {sorted(height)}")
+        x = (0.6 if where == "inside" else 0.96) * lengths[0]  # text runs towards -x (screen right)
+        view.shape.add_text([x, 0.47 * lengths[1], float(np.clip(height[where], 0.0, lengths[2] - size))],
+                            list(color), size, f"{name} ({where})")
 
 
 def _add_box(view: nglview.NGLWidget, lengths: np.ndarray) -> None:

@@ -1,10 +1,10 @@
-"""Real-browser test: JupyterLab + headless Debian chromium run the quickstart notebook.
+"""Real-browser tests: JupyterLab + headless Debian chromium run the quickstart and ILV budding notebooks.
 
 Headless execution (nbclient) passes even when the widget's JavaScript is missing or mismatched
-(nglview 4.0.1 is an example), so this test loads the notebook in JupyterLab, runs all cells and
-checks from pixels that the NGL canvas draws the membrane and moves while the live run goes on.
-It regenerates ``notebooks/quickstart.png``. Needs ``/usr/bin/chromium`` (``apt-get install
-chromium``; never ``playwright install``).
+(nglview 4.0.1 is an example), so these tests load a notebook in JupyterLab, run all cells and
+check from pixels that the NGL canvas draws the membrane (and moves while the live run goes on).
+They regenerate ``notebooks/quickstart.png`` and ``notebooks/ilv_budding.png``. Needs
+``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
 """
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--use-angle=swiftshader", "--enable-u
 FATAL = re.compile(r"not registered|Failed to load model class|Could not create (a )?view|"
                    r"Error loading|Uncaught|Class \S+ not found", re.I)
 SCREENSHOT = ROOT / "notebooks" / "quickstart.png"
+ILV_SCREENSHOT = ROOT / "notebooks" / "ilv_budding.png"
 
 
 def _free_port() -> int:
@@ -270,3 +271,45 @@ def test_quickstart_renders_moves_and_steers(chromium: Path, tmp_path: Path) -> 
         fail_on_console(console)
 
     assert cli.main(["analyze", str(tmp_path / "runs" / "quickstart"), "--quiet"]) == 0
+
+
+def patch_drawn(rgb: np.ndarray) -> bool:
+    """Many colours (lipids, platform, cargo, RNA) over a strip of the canvas: a flat patch seen
+    edge-on covers less of it than a vesicle."""
+    distinct, drawn = picture_stats(rgb)
+    return distinct >= 40 and drawn >= 0.03
+
+
+def dark_text(rgb: np.ndarray) -> bool:
+    """Near-black pixels (the side labels' text; lit beads and the grey box edges are lighter) in
+    both the upper and the lower half of the picture: the lumen and cytosol labels."""
+    dark = rgb.astype(int).sum(axis=2) < 150
+    half = rgb.shape[0] // 2
+    return dark[:half].sum() >= 40 and dark[half:].sum() >= 40
+
+
+def test_ilv_budding_renders_with_sides_labelled(chromium: Path, tmp_path: Path) -> None:
+    """Run All in JupyterLab: the MVB patch with its ceramide platform, cargo and RNA draws cut open
+    from the side with the lumen and cytosol labelled (saved as ``notebooks/ilv_budding.png``), the
+    live run draws and plots the bud height, and the analysis cell runs."""
+    shutil.copy(ROOT / "notebooks" / "ilv_budding.ipynb", tmp_path / "ilv_budding.ipynb")
+    console: list[str] = []
+    with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
+            notebook_page(base, token, "ilv_budding.ipynb", console) as page:
+        fail_on_console(console)
+        page.evaluate(RUN_ALL)
+        canvases = page.locator(".jp-OutputArea canvas")
+        build, live = canvases.nth(0), canvases.nth(1)
+        build.wait_for(timeout=120_000)
+        wait_for_picture(page, build, lambda rgb: patch_drawn(rgb) and dark_text(rgb), 60,
+                         "the MVB patch with its side labels in the first view")
+        fail_on_console(console)
+        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first  # the view and its legend
+        assert all(name in start.inner_text() for name in ("CARG", "RNA", "CER", "SM", "protein", "polymer"))
+        ILV_SCREENSHOT.write_bytes(snapshot(page, start))
+        wait_for_notebook(page, console, 300)
+        wait_for_picture(page, live, patch_drawn, 30, "the patch in the live view")
+        plots = page.locator(".widget-html", has_text="bud height into the lumen").inner_text()
+        assert re.search(r"bud height into the lumen \(sigma\):\s*[0-9.]", plots), plots
+        assert page.locator(".widget-hslider", has_text="eps_T_TC").count() == 1
+        assert "lumen side +z: bud height" in page.locator(".jp-OutputArea-output", has_text="lumen side").inner_text()

@@ -151,3 +151,17 @@ def test_builders_are_deterministic(ff):
 def test_bad_input_names_the_field(ff, call, message):
     with pytest.raises((em.ConfigError, ValueError), match=message):
         call(ff)
+
+
+def test_packed_cones_form_a_cluster_around_the_centre(ff):
+    s = em.build.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=7, arrangement="packed")])
+    centres = s.positions[s.of_species("TSPN")[s.bead_molecule()]].reshape(7, -1, 3).mean(1)[:, :2]
+    d = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(7) * 99
+    widest = 2 * np.linalg.norm(ff.get("TSPN").template[:, :2], axis=1).max()
+    assert np.allclose(d.min(1), d.min(), atol=1e-9) and widest + CLEAR <= d.min() < widest + CLEAR + 0.5
+    assert np.linalg.norm(centres.mean(0) - s.box[:2] / 2) < 1.0  # a hexagon and its centre
+    assert closest_between_molecules(s) > 0.9
+    with pytest.raises(em.ConfigError, match=r"proteins\.0: 19 packed TSPN reach .* beyond within = 5"):
+        em.build.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=19, arrangement="packed", within=5)])
+    with pytest.raises(em.ConfigError, match=r"proteins\.0\.arrangement: 'packed' places molecules in or on a flat"):
+        em.build.mvb_vesicle(ff, 12.0, proteins=[Placement(species="TSPN", count=3, arrangement="packed")])

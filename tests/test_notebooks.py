@@ -50,3 +50,11 @@ def test_analysis_runs_on_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     out = "\n".join(execute("analysis.ipynb", tmp_path, monkeypatch))
     assert "membranes in the last frame: 1" in out
     assert (tmp_path / "runs" / "analysis-demo" / "manifest.json").is_file()
+
+
+def test_ilv_budding_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("ilv_budding.ipynb", tmp_path, monkeypatch))
+    assert "sides {'lumen': '+z', 'cytosol': '-z'}" in out and "'finished'" in out
+    assert "lumen side +z: bud height" in out
+    run = tmp_path / "runs" / "ilv_budding"
+    assert (run / "checkpoint.chk").is_file() and (run / "trajectory.xtc").stat().st_size > 0

@@ -104,7 +104,7 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
 
 def test_bad_species_and_compositions(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, builder={"upper": "FOO"}),
-          r"builder\.upper\.FOO: unknown species 'FOO'; lipid species: \['CER', 'LIP', 'LIP4', 'LYSO'\]")
+          r"builder\.upper\.FOO: unknown species 'FOO'; lipid species: \['CER', 'LIP', 'LIP4', 'LYSO', 'SM'\]")
     fails(tmp_path, with_(TINY, builder={"upper": "TSPN"}), r"builder\.upper\.TSPN: protein, not a lipid: 'TSPN'")
     fails(tmp_path, with_(TINY, builder={"lower": {"LIP": 0.5, "NOPE": 0.5}}), r"builder\.lower\.NOPE: unknown species")
     msg = fails(tmp_path, with_(TINY, builder={"upper": {"LIP": 0.5, "CER": 0.4}}),
@@ -126,8 +126,10 @@ def test_shipped_scenarios_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)  # found by name from anywhere
     assert load_scenario("vesicle", {"builder.radius": 6}) == load_scenario(SYSTEMS / "vesicle.yaml",
                                                                            {"builder.radius": 6})
+    shipped = sorted(p.stem for p in SYSTEMS.glob("*.yaml"))
+    assert {"flat_bilayer", "vesicle", "ilv_ceramide_small"} <= set(shipped)
     with pytest.raises(ConfigError, match=r"'vesicles' is neither a file nor a shipped scenario; "
-                                          r"shipped: \['flat_bilayer', 'self_assembly', 'vesicle'\]"):
+                                          rf"shipped: {re.escape(str(shipped))}"):
         load_scenario("vesicles")
     (tmp_path / "vesicle").write_text(yaml.safe_dump(TINY))  # a file of that name wins
     assert load_scenario("vesicle").name == "tiny"
@@ -141,10 +143,10 @@ def test_code_executing_yaml_is_refused(tmp_path: Path) -> None:
 
 def test_protocol_checks(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, protocol={"foo": [[0, 1]]}),
-          r"protocol\.foo: not a parameter of this scenario; allowed: \['kT', 'w_c', 'eps_T_T'\]")
+          r"protocol\.foo: not a parameter of this force field; allowed: \['kT', 'w_c', 'eps_T_T', .*'affinity_rna_cargo'")
     fails(tmp_path, with_(TINY, protocol={"w_c": [[1, 1.6], [1, 1.5]]}), r"protocol\.w_c: .*strictly increase")
-    fails(tmp_path, with_(TINY, forcefield={"params": {"eps_TC_TC": 1.2}}),
-          r"forcefield\.params\.eps_TC_TC: not a pair-table parameter of this scenario; allowed: \['eps_T_T'\]")
+    fails(tmp_path, with_(TINY, forcefield={"params": {"eps_T_TT": 1.2}}),
+          r"forcefield\.params\.eps_T_TT: not a pair-table parameter of this force field; allowed: \['eps_T_T', ")
     fails(tmp_path, with_(TINY, protocol={"w_c": [[-1, 1.6]]}), r"protocol\.w_c\.0\.0: .*greater than or equal to 0")
     fails(tmp_path, with_(TINY, protocol={"w_c": []}), r"protocol\.w_c: .*at least 1 item")
     fails(tmp_path, with_(TINY, protocol={"kT": [[0, 1.1]]}, run={"integrator": "dpd"}),

@@ -11,7 +11,8 @@ import pytest
 import exomembrane as em
 from exomembrane.run import Run, load_trajectory
 from exomembrane.scenario import load_scenario
-from exomembrane.view import ANGSTROM, BeadTrajectory, legend, load, show, species_colors, tint
+from exomembrane.view import (ANGSTROM, BeadTrajectory, label_sides, legend, load, shade, show, species_colors,
+                              tint)
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,56 @@ def test_beads_styled_per_species_and_role(ff: em.ForceField) -> None:
     html = view.legend.value
     for name in ("CER", "LIP", "LYSO"):
         assert name in html and colors[name] in html and tint(colors[name]) in html
+
+
+@pytest.fixture(scope="module")
+def patch(ff: em.ForceField) -> em.Structure:
+    """A small MVB patch with a tetraspanin cone in the membrane and an RNA polymer in the cytosol."""
+    return em.build.mvb_patch(ff, 16.0, proteins=[em.build.Placement(species="TSPN", count=1),
+                                                  em.build.Placement(species="RNA", count=1, where="cytosol")])
+
+
+def test_proteins_and_cargo_have_their_own_colours_and_sticks(patch: em.Structure) -> None:
+    view = show(patch, colors={"RNA": "#AA0000"})
+    reps = [m for m in messages(view, "addRepresentation")]
+    spacefill = {m["kwargs"]["sele"]: m["kwargs"]["color"] for m in reps if m["args"] == ["spacefill"]}
+    colors = species_colors(["LIP", "TSPN", "RNA"], {"RNA": "#AA0000"})
+    assert spacefill["[TSPN]"] == colors["TSPN"] and spacefill["[RNA]"] == "#AA0000"  # one colour, untinted
+    assert spacefill["[LIP] and .H"] == colors["LIP"] and spacefill["[LIP] and .T1"] == tint(colors["LIP"])
+    assert len(spacefill) == 5 and len(set(spacefill.values())) == 4  # LIP head, LIP tails, TSPN, RNA
+    assert len(set(colors.values())) == 3
+    sticks = {m["kwargs"]["sele"]: m["kwargs"] for m in reps if m["args"] == ["licorice"]}
+    assert set(sticks) == {"[LIP]", "[TSPN]", "[RNA]"}
+    assert sticks["[LIP]"]["color"] == "#777777"  # lipids as before
+    for name in ("TSPN", "RNA"):
+        assert sticks[f"[{name}]"]["color"] == shade(colors[name])
+        assert sticks[f"[{name}]"]["radiusSize"] > sticks["[LIP]"]["radiusSize"]
+    _, bonds = parse_mol2(load(patch).get_structure_string())
+    assert len(bonds) == len(patch.bonds()) > len(patch.fene_bonds())  # the elastic network is drawn too
+    html = view.legend.value
+    assert "protein" in html and "polymer" in html and "tails" in html
+    for name in ("LIP", "TSPN", "RNA"):
+        assert f"<b>{name}</b>" in html and colors[name] in html
+    assert tint(colors["TSPN"]) not in html
+    assert not messages(view, "addShape")  # no side labels unless asked
+
+
+def test_trajectories_colour_proteins_like_structures(patch: em.Structure) -> None:
+    view = show(patch.to_mdtraj(), forcefield=em.load_forcefield())
+    sele = {m["kwargs"]["sele"] for m in messages(view, "addRepresentation")}
+    assert {"[TSPN]", "[RNA]", "[LIP] and .H"} <= sele
+
+
+def test_sides_are_labelled(patch: em.Structure) -> None:
+    view = show(patch, sides=patch.sides, cutaway=50)
+    texts = [shape for m in messages(view, "addShape") for shape in m["args"][1] if shape[0] == "text"]
+    labels = {t[4]: t[1] for t in texts}
+    assert set(labels) == {"lumen (+z)", "cytosol (-z)"}
+    z = patch.box[2] * ANGSTROM
+    mid = np.median(patch.positions[:, 2]) * ANGSTROM
+    assert labels["lumen (+z)"][2] > mid + 0.15 * z and labels["cytosol (-z)"][2] < mid - 0.15 * z
+    with pytest.raises(ValueError, match="sides.lumen: 'up' is not a side"):
+        label_sides(view, {"lumen": "up"}, patch.box)
 
 
 def test_long_trajectories_are_subsampled(ff: em.ForceField) -> None:

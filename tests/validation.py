@@ -85,7 +85,7 @@ def cones(tmp: Path) -> dict:
     out = {}
     for label, overrides in (("cones up to the lumen", {}), ("cones up to the cytosol",
                                                               {"builder.proteins.0.up": "cytosol"})):
-        sc = load_scenario(SYSTEMS / "ilv_cones_small.yaml", {"run.seed": 5, **overrides})
+        sc = load_scenario(SYSTEMS / "ilv_cones_small.yaml", {"run.seed": 5, "run.steps": 12_000, **overrides})
         d = tmp / label.replace(" ", "_")
         info = _run(sc, d)
         b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane"})

@@ -35,6 +35,8 @@ class Placement(Strict):
     +z axis points to. Exactly one of ``count`` and ``density`` (molecules per sigma^2 of midplane
     area; per sigma^3 of compartment for soluble ones). ``within``: only this far (sigma, along the
     membrane) from the membrane's centre point (patch: box centre; closed: its +z pole).
+    ``arrangement``: ``random`` positions, or ``packed``: a hexagonal lattice around the centre
+    point of a flat patch, neighbours ``CLEAR`` apart at their widest (a pre-formed cluster).
     """
 
     species: str
@@ -44,6 +46,7 @@ class Placement(Strict):
     density: PositiveFloat | None = None
     at: NonNegativeFloat | None = None
     within: PositiveFloat | None = None
+    arrangement: Literal["random", "packed"] = "random"
 
     @model_validator(mode="after")
     def _one_amount(self) -> "Placement":
@@ -108,6 +111,14 @@ class _Surface:
             xy = self.centre[:2] + np.stack([r * np.cos(phi), r * np.sin(phi)], axis=1)
         normal = np.tile([0.0, 0.0, self.to_lumen], (n, 1))
         return np.c_[xy, np.full(n, self.centre[2])], normal
+
+    def lattice(self, n: int, spacing: float) -> np.ndarray:
+        """The n points (n, 3) of a hexagonal midplane lattice nearest the centre (flat patch)."""
+        k = int(np.ceil(np.sqrt(n))) + 2
+        i, j = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
+        xy = np.stack([i + 0.5 * j, j * np.sqrt(3) / 2], axis=-1).reshape(-1, 2) * spacing
+        xy = xy[np.argsort(np.linalg.norm(xy, axis=1), kind="stable")[:n]]
+        return np.c_[self.centre[:2] + xy, np.full(n, self.centre[2])]
 
     def volume(self, side: float) -> float:
         """Volume (sigma^3) of the compartment on ``side`` (+1 lumen, -1 cytosol) beyond SOLUBLE_GAP."""
@@ -242,7 +253,18 @@ def _draw(s: Structure, surface: _Surface, name: str, p: Placement, n: int, solu
         m = n - len(out)
         if m == 0:
             return out
-        if soluble:
+        if p.arrangement == "packed":
+            if soluble or surface.closed:
+                raise ConfigError(f"{where}.arrangement: 'packed' places molecules in or on a flat patch only")
+            template = ff.get(name).template
+            mid = surface.lattice(m, 2 * np.linalg.norm(template[:, :2], axis=1).max() + CLEAR + 0.1)
+            if p.within is not None and surface.distance(mid).max() > p.within:
+                raise ConfigError(f"{where}: {n} packed {name} reach {surface.distance(mid).max():.1f} sigma from "
+                                  f"the centre, beyond within = {p.within}; lower count or widen within")
+            to_lumen = np.tile([0.0, 0.0, surface.to_lumen], (m, 1))
+            d = to_lumen if p.up == "lumen" else -to_lumen
+            origin = mid if p.where == "membrane" else mid + (1.0 if p.where == "lumen" else -1.0) * p.at * to_lumen
+        elif soluble:
             origin = surface.soluble(m, rng, side)
             d = rng.normal(size=(m, 3))
             d /= np.linalg.norm(d, axis=1, keepdims=True)
@@ -265,5 +287,7 @@ def _draw(s: Structure, surface: _Surface, name: str, p: Placement, n: int, solu
             if ok[a] and ok[b]:
                 ok[b] = False
         out = np.concatenate([out, x[ok]])
+        if p.arrangement == "packed" and len(out) < n:
+            raise ConfigError(f"{where}: packed {name} overlap molecules placed before them; place them first")
     raise ConfigError(f"{where}: could place only {len(out)} of {n} {name} without overlaps; lower count or density"
                       f"{' or widen within' if p.within else ''}, or enlarge the membrane")
