@@ -114,45 +114,42 @@ class Vesicle(_TwoLeaflets):
                              area_per_lipid=self.area_per_lipid, padding=self.padding, seed=self.seed)
 
 
-class MvbPatch(_TwoLeaflets):
-    """Flat MVB limiting-membrane patch with sides, domain and proteins (:func:`exomembrane.build.mvb_patch`)."""
+class _Mvb(_TwoLeaflets):
+    """An MVB membrane: leaflets named by the compartment they face, domains, placed molecules."""
+
+    cytosolic: Composition = {"LIP": 1.0}
+    luminal: Composition | None = None  # None: same as ``cytosolic``
+    domains: list[Domain] = []
+    proteins: list[Placement] = []
+    area_per_lipid: PositiveFloat = 1.2
+    seed: NonNegativeInt = 0
+    LEAFLETS: ClassVar[tuple[str, str]] = ("cytosolic", "luminal")
+
+    def _common(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("cytosolic", "luminal", "domains", "proteins", "area_per_lipid", "seed")}
+
+
+class MvbPatch(_Mvb):
+    """Flat MVB limiting-membrane patch with sides, domains and proteins (:func:`exomembrane.build.mvb_patch`)."""
 
     kind: Literal["mvb_patch"]
     size: Annotated[tuple[PositiveFloat, PositiveFloat], BeforeValidator(_repeat(2))] = (40.0, 40.0)
-    cytosolic: Composition = {"LIP": 1.0}
-    luminal: Composition | None = None  # None: same as ``cytosolic``
     lumen: Literal["+z", "-z"] = "+z"
-    domains: list[Domain] = []
-    proteins: list[Placement] = []
-    area_per_lipid: PositiveFloat = 1.2
     box_z: PositiveFloat = 40.0
-    seed: NonNegativeInt = 0
-    LEAFLETS: ClassVar[tuple[str, str]] = ("cytosolic", "luminal")
 
     def build(self, ff: ForceField) -> Structure:
-        return build.mvb_patch(ff, self.size, cytosolic=self.cytosolic, luminal=self.luminal, lumen=self.lumen,
-                               domains=self.domains, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
-                               box_z=self.box_z, seed=self.seed)
+        return build.mvb_patch(ff, self.size, lumen=self.lumen, box_z=self.box_z, **self._common())
 
 
-class MvbVesicle(_TwoLeaflets):
-    """Closed MVB, lumen inside, with domain and proteins (:func:`exomembrane.build.mvb_vesicle`)."""
+class MvbVesicle(_Mvb):
+    """Closed MVB, lumen inside, with domains and proteins (:func:`exomembrane.build.mvb_vesicle`)."""
 
     kind: Literal["mvb_vesicle"]
     radius: float = Field(default=20.0, ge=5.0)
-    cytosolic: Composition = {"LIP": 1.0}
-    luminal: Composition | None = None  # None: same as ``cytosolic``
-    domains: list[Domain] = []
-    proteins: list[Placement] = []
-    area_per_lipid: PositiveFloat = 1.2
     padding: PositiveFloat = 6.0
-    seed: NonNegativeInt = 0
-    LEAFLETS: ClassVar[tuple[str, str]] = ("cytosolic", "luminal")
 
     def build(self, ff: ForceField) -> Structure:
-        return build.mvb_vesicle(ff, self.radius, cytosolic=self.cytosolic, luminal=self.luminal,
-                                 domains=self.domains, proteins=self.proteins, area_per_lipid=self.area_per_lipid,
-                                 padding=self.padding, seed=self.seed)
+        return build.mvb_vesicle(ff, self.radius, padding=self.padding, **self._common())
 
 
 class Gas(Strict):
