@@ -76,13 +76,12 @@ def test_ceramide_on_the_luminal_side_buds_into_the_cytosol(tmp_path_factory):
 
 
 def test_cargo_without_affinity_is_not_enriched(tmp_path_factory):
-    """Control at the bud stage (8,000 steps, before scission): cargo that likes the platform's tails
-    no more than the others' is spread evenly (the interval holds 1) where the same bud with the
-    affinity on (the main run at that stage) has it enriched."""
-    d = run(tmp_path_factory, "ilv_ceramide_small", 8_000,
+    """The same run with cargo that likes the platform's tails no more than the others': the ILV
+    still forms, and the cargo in it is as frequent (per lipid) as in the parent membrane."""
+    d = run(tmp_path_factory, "ilv_ceramide_small", 15_000,
             **{"forcefield.params.eps_CT_TC": 1.0, "forcefield.params.eps_CT_T": 1.0})
     b = budding(d, {"CARG": "membrane"})
-    assert b["scission_frame"] < 0 and b["lumen_height"][-1] > 7.0  # a bud, not yet an ILV
+    assert b["scission_frame"] > 0
     e = b["enrichment"]["CARG"]
     assert e["ci"][0] <= 1.0 <= e["ci"][1], e
 
@@ -93,10 +92,10 @@ def test_cones_bend_the_membrane_towards_their_wide_end(tmp_path_factory, up, si
     same cones the other way up (the negative control) bulge it into the cytosol."""
     proteins = (f"[{{species: TSPN, where: membrane, up: {up}, count: 19, arrangement: packed}}, "
                 "{species: CARG, where: membrane, up: lumen, count: 16}]")
-    b = budding(run(tmp_path_factory, "ilv_cones_small", 3_000, **{"builder.proteins": proteins}))
+    b = budding(run(tmp_path_factory, "ilv_cones_small", 5_000, **{"builder.proteins": proteins}))
     toward, away = (b["lumen_height"], b["cytosol_height"]) if sign > 0 else (b["cytosol_height"], b["lumen_height"])
-    late = slice(len(b["time"]) // 2, None)
-    assert toward[late].mean() > away[late].mean() + 1.0
+    late = slice(len(b["time"]) // 2, None)  # 25-50 tau: a cluster of 19 cones bends a 40 sigma patch by ~1-2 sigma
+    assert toward[late].mean() > away[late].mean() + 0.3
 
 
 @pytest.mark.parametrize("name", ["ilv_ceramide", "ilv_cones"])

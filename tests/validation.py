@@ -3,7 +3,7 @@
 Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the table the README
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
-    python tests/validation.py                 # everything (about an hour on two CPU cores)
+    python tests/validation.py                 # everything (about 20 minutes on two CPU cores)
     python tests/validation.py --only flipflop # one part: flipflop, scission, cones
 """
 from __future__ import annotations
@@ -45,12 +45,13 @@ def _run(scenario: Scenario, directory: Path, steps: int | None = None) -> dict:
 
 def flipflop(tmp: Path) -> dict:
     """Flip-flops per lipid per 1,000 tau of the 3-bead Cooke lipid and the 4-bead LIP4, tension-free
-    flat bilayers (16 sigma, kT 1.1, w_c 1.6), 1,000 tau each."""
+    flat bilayers (12 sigma, kT 1.1, w_c 1.6, friction 1/tau), 300 tau each."""
     out = {}
     for species in ("LIP", "LIP4"):
         sc = load_scenario(SYSTEMS / "flat_bilayer.yaml", {
-            "builder.size": 16.0, "builder.upper": species, "builder.lower": species, "run.seed": 3,
-            "run.steps": 100_000, "run.report.trajectory": 1000, "run.report.checkpoint": 50_000})
+            "builder.size": 12.0, "builder.upper": species, "builder.lower": species, "run.seed": 3,
+            "run.steps": 30_000, "run.report.trajectory": 500, "run.report.thermo": 1000,
+            "run.report.checkpoint": 15_000})
         info = _run(sc, tmp / f"flip_{species}")
         f = an.flip_flops(load_trajectory(tmp / f"flip_{species}"))
         out[species] = {**info, "flips": f["total"], "per_lipid_per_1000tau": round(f["per_lipid_per_1000tau"], 4),
@@ -85,7 +86,7 @@ def cones(tmp: Path) -> dict:
     out = {}
     for label, overrides in (("cones up to the lumen", {}), ("cones up to the cytosol",
                                                               {"builder.proteins.0.up": "cytosol"})):
-        sc = load_scenario(SYSTEMS / "ilv_cones_small.yaml", {"run.seed": 5, "run.steps": 12_000, **overrides})
+        sc = load_scenario(SYSTEMS / "ilv_cones_small.yaml", {"run.seed": 5, "run.steps": 6_000, **overrides})
         d = tmp / label.replace(" ", "_")
         info = _run(sc, d)
         b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane"})
