@@ -257,7 +257,7 @@ def budding_report(b: dict[str, Any]) -> str:
     lines = [f"budding (lumen on the {b['lumen']} side):",
              f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
              f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
-             f"  scission        " + ("none" if b["scission_frame"] < 0 else
+             "  scission        " + ("none" if b["scission_frame"] < 0 else
                                       f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
                                       f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
     for name, e in b["enrichment"].items():

@@ -372,7 +372,6 @@ def _scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, max_a
     n_memb = memb.max(axis=1, initial=-1) + 1
     multi = np.flatnonzero(n_memb >= 2)
     closed: dict[tuple[int, int], tuple[np.ndarray, float]] = {}  # (frame, label) -> (centre, midplane radius)
-    asph = np.full(n_f, np.nan)
     if multi.size:
         leaf = assign_leaflets(traj[multi], cutoff, min_lipids, cutoff, workers)
         for i, f in enumerate(multi):

@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from ..config import ConfigError, Strict
 from ..structure import Structure
-from .lipids import Composition, counts, lay, species_codes
+from .lipids import counts, lay, species_codes
 
 #: Closest approach (sigma) of a placed molecule's beads to lipid beads (closer lipids are removed)
 #: and to other placed molecules' beads (such positions are redrawn).
