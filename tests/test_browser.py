@@ -191,6 +191,19 @@ def membrane_drawn(rgb: np.ndarray) -> bool:
 
 # JavaScript: start running all cells (no waiting for them).
 RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+
+
+@contextmanager
+def running(notebook: str, tmp_path: Path) -> Iterator[tuple[object, list[str]]]:
+    """(page, console messages) of ``notebooks/<notebook>`` opened in JupyterLab (quick sizes) with
+    Run All started."""
+    shutil.copy(ROOT / "notebooks" / notebook, tmp_path / notebook)
+    console: list[str] = []
+    with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
+            notebook_page(base, token, notebook, console) as page:
+        fail_on_console(console)
+        page.evaluate(RUN_ALL)
+        yield page, console
 # JavaScript: append a code cell with ``source`` to the open notebook and start it (no waiting for it).
 RUN_NEW_CELL = """async (source) => {
   const app = window.jupyterapp, nb = app.shell.currentWidget.content;
@@ -230,12 +243,7 @@ def test_quickstart_renders_moves_and_steers(chromium: Path, tmp_path: Path) -> 
     the README picture); the replay moves when its frame advances; a continued live run moves the
     view, obeys the kT slider and the Stop button while a cell awaits it, and leaves files that
     ``exomembrane analyze`` reads."""
-    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", tmp_path / "quickstart.ipynb")
-    console: list[str] = []
-    with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
-            notebook_page(base, token, "quickstart.ipynb", console) as page:
-        fail_on_console(console)
-        page.evaluate(RUN_ALL)
+    with running("quickstart.ipynb", tmp_path) as (page, console):
         canvases = page.locator(".jp-OutputArea canvas")
         build, live, replay = canvases.nth(0), canvases.nth(1), canvases.nth(2)
         build.wait_for(timeout=120_000)
@@ -292,12 +300,7 @@ def test_ilv_budding_renders_with_sides_labelled(chromium: Path, tmp_path: Path)
     """Run All in JupyterLab: the MVB patch with its ceramide platform, cargo and RNA draws cut open
     from the side with the lumen and cytosol labelled (saved as ``notebooks/ilv_budding.png``), the
     live run draws and plots the bud height, and the analysis cell runs."""
-    shutil.copy(ROOT / "notebooks" / "ilv_budding.ipynb", tmp_path / "ilv_budding.ipynb")
-    console: list[str] = []
-    with jupyterlab(tmp_path, {"EXOMEMBRANE_QUICK": "1"}) as (base, token), \
-            notebook_page(base, token, "ilv_budding.ipynb", console) as page:
-        fail_on_console(console)
-        page.evaluate(RUN_ALL)
+    with running("ilv_budding.ipynb", tmp_path) as (page, console):
         canvases = page.locator(".jp-OutputArea canvas")
         build, live = canvases.nth(0), canvases.nth(1)
         build.wait_for(timeout=120_000)
