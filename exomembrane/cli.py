@@ -1,4 +1,5 @@
-"""The ``exomembrane`` command: run, resume and analyse scenarios headless; list platforms; benchmark.
+"""The ``exomembrane`` command: run, resume and analyse scenarios headless; sweep them on Dask; list
+platforms; benchmark.
 
 Exit codes: 0 success; 2 bad input (scenario, options: :class:`~exomembrane.ConfigError`);
 3 the simulation blew up (:class:`~exomembrane.SimulationError`); 4 a file problem
@@ -12,6 +13,7 @@ Example
     exomembrane run systems/vesicle.yaml --steps 20000 --out runs/v
     exomembrane resume runs/v
     exomembrane analyze runs/v
+    exomembrane sweep systems/sweeps/kT_scan.yaml --workers 2 --threads 1
 """
 from __future__ import annotations
 
@@ -72,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int, help="total steps (default: the scenario's run.steps)")
     run.add_argument("--platform", choices=ALL, type=_platform_arg, help="OpenMM platform (default: fastest)")
     run.add_argument("--precision", choices=PRECISIONS, help="CUDA/OpenCL precision (default: mixed)")
+    run.add_argument("--device", type=int, help="GPU index on this node (CUDA/OpenCL DeviceIndex; default: "
+                     "EXOMEMBRANE_DEVICE, else OpenMM's choice)")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<scenario name>)")
     run.add_argument("--seed", type=int, help="dynamics seed (default: the scenario's, or drawn at random)")
     run.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -92,6 +96,17 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("directory", type=Path)
     analyze.add_argument("--quiet", action="store_true", help="print nothing on success")
     analyze.set_defaults(handler=_analyze)
+
+    sweep = sub.add_parser("sweep", help="run a parameter sweep / seed ensemble on Dask, then tabulate and plot it")
+    sweep.add_argument("sweep", type=Path, nargs="?", help="sweep YAML file (see exomembrane.sweep)")
+    sweep.add_argument("--out", type=Path, help="sweep directory (default: runs/<sweep name>)")
+    sweep.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted sweep directory")
+    sweep.add_argument("--workers", type=int, help="local cluster: worker processes (runs at once)")
+    sweep.add_argument("--threads", type=int, help="local cluster: CPU threads per run")
+    sweep.add_argument("--gpus", help="local cluster: GPU indices to use, e.g. 0,1 (default: all found)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar or messages, only errors")
+    sweep.set_defaults(handler=_sweep)
 
     platforms = sub.add_parser("platforms", help="OpenMM platforms usable here, and why others are not")
     platforms.set_defaults(handler=_platforms)
@@ -114,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"--set {item}: expected KEY.PATH=VALUE, e.g. --set run.kT=1.0")
         overrides[key] = value
     for key, value in (("run.steps", args.steps), ("run.platform", args.platform),
-                       ("run.precision", args.precision), ("run.seed", args.seed)):
+                       ("run.precision", args.precision), ("run.seed", args.seed), ("run.device", args.device)):
         if value is not None:
             overrides[key] = value
     scenario = load_scenario(args.scenario, overrides)
@@ -170,6 +185,47 @@ def _drive(run: Run, quiet: bool) -> int:
         print(f"{run.directory}: {run.step} steps ({run.time:g} tau), {run.frames} frames on {choice.name}; "
               f"next: exomembrane analyze {run.directory}")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from .cluster import ClusterSection
+    from .config import parse
+    from .sweep import PLOTS, TABLE, load_sweep, run_sweep
+
+    if (args.sweep is None) == (args.resume is None):
+        raise ConfigError("sweep: give a sweep file, or --resume DIR to finish an interrupted sweep (not both)")
+    cluster: dict[str, Any] = {}
+    for key, value in (("workers", args.workers), ("threads", args.threads)):
+        if value is not None:
+            if value < 1:
+                raise ConfigError(f"--{key}: must be >= 1 (got {value})")
+            cluster[key] = value
+    if args.gpus is not None:
+        try:
+            cluster["gpus"] = [int(g) for g in args.gpus.split(",") if g.strip()]
+        except ValueError:
+            raise ConfigError(f"--gpus: expected device indices such as 0,1 (got {args.gpus!r})") from None
+    if args.scheduler:
+        cluster.update(kind="address", address=args.scheduler)
+    if args.resume is not None:
+        directory, sweep = args.resume, None
+        if cluster:
+            raise ConfigError("--resume: the cluster is the sweep's own; options --workers/--threads/--gpus/"
+                              "--scheduler apply to a new sweep")
+    else:
+        sweep = load_sweep(args.sweep)
+        if cluster:
+            section = parse(ClusterSection, {**sweep.cluster.model_dump(), **cluster}, "command line: cluster")
+            sweep = sweep.model_copy(update={"cluster": section})
+        directory = args.out or Path("runs") / sweep.name
+    table = run_sweep(sweep, directory, resume=args.resume is not None, progress=not args.quiet)
+    failed = table[table["status"] != "ok"]
+    if not args.quiet:
+        print(f"{len(table) - len(failed)} of {len(table)} runs ok; table {directory / TABLE}.csv (.parquet), "
+              f"plots in {directory / PLOTS}")
+        for _, row in failed.iterrows():
+            print(f"failed: {row['directory']}: {row['error']}")
+    return EXIT_SIMULATION if len(failed) else 0
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -140,7 +140,8 @@ def set_kT(simulation: app.Simulation, kT: float) -> None:
 def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01, friction: float = 1.0,
                       integrator: Integrator = "langevin", tension: float | None = None,
                       barostat_interval: int = 100, protocol: Protocol | None = None,
-                      platform: str | None = None, precision: str = "mixed", seed: int | None = None,
+                      platform: str | None = None, precision: str = "mixed", device: int | None = None,
+                      seed: int | None = None,
                       w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float | None = None,
                       health_interval: int = 1000, deterministic: bool = False,
                       params: Mapping[str, float] | None = None) -> Simulation:
@@ -160,8 +161,9 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
         z fixed; 0 is tension-free; None means constant area.
     protocol
         ``{parameter: [(time tau, value), ...]}`` ramps run inside the integrator (Langevin only).
-    platform, precision
-        See :func:`exomembrane.platform.select_platform`; precision for CUDA/OpenCL.
+    platform, precision, device
+        See :func:`exomembrane.platform.select_platform`; precision and device index (GPU of the
+        node, OpenMM's ``DeviceIndex``) for CUDA/OpenCL.
     seed
         Seeds the thermostat, barostat and initial velocities (>= 1; OpenMM reads 0 as "draw
         one"). None draws a seed; either way it is kept in ``simulation.seed``.
@@ -192,7 +194,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     elif not 1 <= seed < 2**31:
         raise ConfigError(f"seed: must be an integer in [1, 2^31) (got {seed!r}); OpenMM reads 0 as random")
     choice: PlatformChoice = select_platform(platform)
-    props = properties(choice, precision, deterministic)
+    props = properties(choice, precision, deterministic, device)
     ff_wc = structure.forcefield.params.w_c
     w_c = ff_wc if w_c is None else w_c
     system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max))

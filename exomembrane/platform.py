@@ -89,13 +89,25 @@ def select_platform(name: str | None = None) -> PlatformChoice:
     return PlatformChoice(mm.Platform.getPlatformByName("Reference"), "; ".join(skipped))
 
 
-def properties(choice: PlatformChoice, precision: str = "mixed", deterministic: bool = False) -> dict[str, str]:
-    """Platform properties for ``precision`` (CUDA/OpenCL) and deterministic forces (CPU/CUDA)."""
+def properties(choice: PlatformChoice, precision: str = "mixed", deterministic: bool = False,
+               device: int | None = None) -> dict[str, str]:
+    """Platform properties for ``precision`` (CUDA/OpenCL), deterministic forces (CPU/CUDA) and the
+    GPU to use (``device``, OpenMM's ``DeviceIndex``; None: ``EXOMEMBRANE_DEVICE`` if set, else
+    OpenMM's choice). ``device`` is ignored on the CPU and Reference platforms."""
     if precision not in PRECISIONS:
         raise ConfigError(f"precision: {precision!r} is not allowed; allowed: {list(PRECISIONS)}")
+    if device is None and os.environ.get("EXOMEMBRANE_DEVICE", "").strip():
+        value = os.environ["EXOMEMBRANE_DEVICE"].strip()
+        if not value.isdigit():
+            raise ConfigError(f"EXOMEMBRANE_DEVICE: must be a device index >= 0 (got {value!r})")
+        device = int(value)
+    if device is not None and not (isinstance(device, int) and device >= 0):
+        raise ConfigError(f"device: must be a device index >= 0 (got {device!r})")
     props: dict[str, str] = {}
     if choice.name in ("CUDA", "OpenCL", "HIP"):
         props["Precision"] = precision
+        if device is not None:
+            props["DeviceIndex"] = str(device)
     if deterministic and choice.name in ("CUDA", "CPU", "HIP"):
         props["DeterministicForces"] = "true"
     return props

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform as host
 import shutil
 import threading
@@ -267,7 +268,7 @@ class Run:
             "platform": choice.name, "platform_reason": choice.reason, "device": _device(sim),
             "precision": plat.getPropertyValue(sim.context, "Precision") if "Precision" in names
             else f"fixed by the {choice.name} platform",
-            "host": host.node(),
+            "host": host.node(), "pid": os.getpid(),
             "versions": {"exomembrane": __version__, "openmm": mm.__version__, "mdtraj": mdtraj.__version__,
                          "numpy": np.__version__, "python": host.python_version()},
         }

@@ -203,6 +203,7 @@ class RunSection(Strict):
     seed: int | None = Field(default=None, ge=1, le=SEED_MAX)  # None: drawn when a run is created
     platform: Annotated[Literal["CUDA", "OpenCL", "CPU", "Reference"] | None, BeforeValidator(_platform_name)] = None
     precision: Literal["single", "mixed", "double"] = "mixed"
+    device: NonNegativeInt | None = None  # GPU index (CUDA/OpenCL DeviceIndex); None: EXOMEMBRANE_DEVICE or OpenMM's
     deterministic: bool = False
     health_interval: NonNegativeInt = 1000
     report: Report = Report()
@@ -259,7 +260,7 @@ class Scenario(Strict):
             return create_simulation(
                 structure, kT=r.kT, dt=r.dt, friction=r.friction, integrator=r.integrator, tension=r.tension,
                 barostat_interval=r.barostat_interval, protocol=protocol or None, platform=r.platform,
-                precision=r.precision, seed=r.seed or 0, w_c=w_c, w_c_max=max(reach),
+                precision=r.precision, device=r.device, seed=r.seed or 0, w_c=w_c, w_c_max=max(reach),
                 health_interval=r.health_interval, deterministic=r.deterministic,
                 params={k: v for k, v in self.forcefield.params.items() if k in acting})
         except ConfigError as err:
