@@ -144,7 +144,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
                       seed: int | None = None,
                       w_c: float | None = None, w_c_max: float | None = None, dpd_cutoff: float | None = None,
                       health_interval: int = 1000, deterministic: bool = False,
-                      params: Mapping[str, float] | None = None) -> Simulation:
+                      params: Mapping[str, float] | None = None, replicas: int = 1) -> Simulation:
     """A ready-to-run :class:`openmm.app.Simulation` of ``structure``.
 
     Parameters
@@ -174,6 +174,8 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     health_interval
         Steps between checks for non-finite energy (0 disables); failures raise
         :class:`exomembrane.health.SimulationError` naming step, term and beads.
+    replicas
+        ``structure`` stacks this many non-interacting copies along z (:mod:`exomembrane.batch`).
 
     The chosen platform and why is in ``simulation.platform_choice``.
 
@@ -197,7 +199,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     props = properties(choice, precision, deterministic, device)
     ff_wc = structure.forcefield.params.w_c
     w_c = ff_wc if w_c is None else w_c
-    system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max))
+    system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max), replicas=replicas)
     if protocol:
         _check_protocol(protocol, system)
     known = _global_names(system)

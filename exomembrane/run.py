@@ -126,7 +126,7 @@ class Run:
         return run
 
     @classmethod
-    def open(cls, directory: str | Path, *, platform: str | None = None) -> Run:
+    def open(cls, directory: str | Path, *, platform: str | None = None, step: int | None = None) -> Run:
         """Reopen a run directory at its last good checkpoint, to continue it.
 
         The trajectory and thermo table are cut back to that checkpoint's step. If the latest
@@ -137,9 +137,12 @@ class Run:
         platform
             Must match the platform that wrote the checkpoint (OpenMM checkpoints do not move
             between platforms); None uses that platform. A mismatch raises ConfigError saying why.
+        step
+            Reopen at the kept checkpoint of this step (the latest or the one before), e.g. to
+            bring the replicas of a batch back to a common step.
         """
         directory = Path(directory)
-        meta, data = _latest_checkpoint(directory)
+        meta, data = _latest_checkpoint(directory, step)
         scenario = load_scenario(directory / SCENARIO)
         written_on = meta["platform"]
         if platform is not None and platform.lower() != written_on.lower():
@@ -235,6 +238,25 @@ class Run:
             self.checkpoint()
         return self.step - start
 
+    def write_due(self) -> None:
+        """Write the frame, row and checkpoint due at the current step from the Context's state
+        (for a run whose steps another Context integrates, as in :class:`exomembrane.batch.Batch`)."""
+        due = [r for r in (self._trajectory, self._thermo, self._checkpoint) if self.step % r.interval == 0]
+        if due:
+            state = self.simulation.context.getState(getPositions=True, getEnergy=True, enforcePeriodicBox=True)
+            for reporter in due:
+                reporter.report(self.simulation, state)
+
+    def note(self, key: str, value: Any) -> None:
+        """Record ``value`` under ``key`` in the manifest (e.g. the batch a replica ran in)."""
+        self._manifest[key] = value
+        self._write_manifest()
+
+    @property
+    def intervals(self) -> tuple[int, int, int]:
+        """Steps between frames, thermo rows and checkpoints."""
+        return self._trajectory.interval, self._thermo.interval, self._checkpoint.interval
+
     def stop(self) -> None:
         """Ask a running :meth:`advance` to return after its current chunk (thread-safe)."""
         self._stop.set()
@@ -309,7 +331,16 @@ def _check_target(directory: Path, overwrite: bool) -> None:
             raise FileExistsError(f"{directory}: not a run directory (no {MANIFEST}); refusing to overwrite it")
 
 
-def _latest_checkpoint(directory: Path) -> tuple[dict[str, Any], bytes]:
+def checkpoint_steps(directory: str | Path) -> list[int]:
+    """Steps of the readable checkpoints kept in a run directory (latest first)."""
+    steps = []
+    for path in (Path(directory) / CHECKPOINT, previous_path(Path(directory) / CHECKPOINT)):
+        with contextlib.suppress(OSError, ValueError):
+            steps.append(read_checkpoint(path)[0]["step"])
+    return steps
+
+
+def _latest_checkpoint(directory: Path, step: int | None = None) -> tuple[dict[str, Any], bytes]:
     if not (directory / SCENARIO).is_file():
         raise FileNotFoundError(f"{directory}: not a run directory (no {SCENARIO})")
     current = directory / CHECKPOINT
@@ -323,7 +354,10 @@ def _latest_checkpoint(directory: Path) -> tuple[dict[str, Any], bytes]:
         except ValueError as err:
             problems.append(str(err))
             continue
-        if path != current:
+        if step is not None and meta["step"] != step:
+            problems.append(f"{path.name}: at step {meta['step']}, not {step}")
+            continue
+        if path != current and step is None:
             warnings.warn(f"{directory}: latest checkpoint unusable ({problems[0]}); resuming from the previous "
                           f"one at step {meta['step']}", stacklevel=3)
         return meta, data

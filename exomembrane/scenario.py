@@ -242,8 +242,9 @@ class Scenario(Strict):
         except ConfigError as err:
             raise ConfigError(f"{self._source}: builder.{err}") from None
 
-    def simulation(self, structure: Structure | None = None) -> Simulation:
-        """A ready :class:`exomembrane.Simulation` of ``structure`` (default: :meth:`build`).
+    def simulation(self, structure: Structure | None = None, replicas: int = 1) -> Simulation:
+        """A ready :class:`exomembrane.Simulation` of ``structure`` (default: :meth:`build`;
+        ``replicas``: see :func:`exomembrane.create_simulation`).
 
         With ``run.seed`` None, OpenMM picks random seeds (not reproducible); a
         :class:`exomembrane.run.Run` draws and records one instead. Pair-table parameters (start
@@ -262,7 +263,7 @@ class Scenario(Strict):
                 barostat_interval=r.barostat_interval, protocol=protocol or None, platform=r.platform,
                 precision=r.precision, device=r.device, seed=r.seed or 0, w_c=w_c, w_c_max=max(reach),
                 health_interval=r.health_interval, deterministic=r.deterministic,
-                params={k: v for k, v in self.forcefield.params.items() if k in acting})
+                params={k: v for k, v in self.forcefield.params.items() if k in acting}, replicas=replicas)
         except ConfigError as err:
             raise ConfigError(f"{self._source}: {err}") from None
 

@@ -49,6 +49,7 @@ import numpy as np
 import yaml
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
+from .batch import Batch, check
 from .cluster import DEVICE_ENV, ClusterSection, open_client, slots
 from .config import ConfigError, Strict, load_yaml, parse
 from .health import SimulationError
@@ -142,31 +143,46 @@ def tasks(sweep: Sweep, directory: Path) -> list[Task]:
             except ConfigError as err:
                 raise ConfigError(f"sweep point {point} (seed {seed}): {err}") from None
             out.append(Task(point, seed, values, directory / point / f"seed-{seed}", overrides))
+        if sweep.batch > 1 and len(sweep.seed_list) > 1:
+            members = out[-len(sweep.seed_list):][:sweep.batch]
+            try:
+                check([load_scenario(sweep.scenario, t.overrides) for t in members], [t.directory for t in members])
+            except ConfigError as err:
+                raise ConfigError(f"sweep point {point}: {err}") from None
     return out
 
 
-def run_task(task: Task, scenario: str, devices: list[int] | None = None) -> dict[str, Any]:
-    """Run (or resume) one task's run directory to its target, analyse it, record ``result.json``.
+def run_tasks(group: list[Task], scenario: str, devices: list[int] | None = None) -> list[dict[str, Any]]:
+    """Run (or resume) the run directories of ``group`` to their target, analyse them and record
+    each one's ``result.json``: one run alone, or several seeds of one point as a replica batch
+    (:class:`exomembrane.batch.Batch`) in one Context.
 
     ``devices``: GPUs of a local cluster; worker ``k`` (its Dask name) runs on ``devices[k % n]``.
     A blow-up or bad input is recorded as ``status: failed`` with the error; other exceptions
-    propagate (Dask retries the task). Returns the row of the results table.
+    propagate (Dask retries the task). Returns the rows of the results table.
     """
     from .cli import analyze
 
     if devices:
         os.environ[DEVICE_ENV] = str(devices[_worker_index() % len(devices)])
-    row = task.row()
     try:
-        with _open_run(task, scenario) as run:
-            run.advance(run.remaining)
-        summary = analyze(task.directory)
-        row.update(status="ok", error="", **_flatten({k: v for k, v in summary.items()
-                                                      if k not in ("series", "plots", "run")}))
+        with _open(group, scenario) as runner:
+            runner.advance(runner.remaining)
     except (SimulationError, ConfigError) as err:
-        row.update(status="failed", error=f"{type(err).__name__}: {err}")
-    atomic_write(task.directory / RESULT, (json.dumps(row, indent=1) + "\n").encode())
-    return row
+        rows = [t.row(status="failed", error=f"{type(err).__name__}: {err}") for t in group]
+    else:
+        rows = []
+        for task in group:
+            try:
+                summary = analyze(task.directory)
+            except (SimulationError, ConfigError) as err:
+                rows.append(task.row(status="failed", error=f"{type(err).__name__}: {err}"))
+                continue
+            rows.append(task.row(status="ok", error="", **_flatten({k: v for k, v in summary.items()
+                                                                   if k not in ("series", "plots", "run")})))
+    for task, row in zip(group, rows):
+        atomic_write(task.directory / RESULT, (json.dumps(row, indent=1) + "\n").encode())
+    return rows
 
 
 def run_sweep(sweep: Sweep | str | Path, directory: str | Path, *, resume: bool = False, client: Any = None,
@@ -257,25 +273,31 @@ def _execute(client: Any, sweep: Sweep, pending: list[Task], devices: list[int],
     from distributed import as_completed
     from tqdm.auto import tqdm
 
-    futures = {}
+    groups: dict[str, list[Task]] = {}
     for task in pending:
-        future = client.submit(run_task, task, sweep.scenario, devices,
-                               key=f"exomembrane-{sweep.name}-{task.point}-seed-{task.seed}", retries=sweep.retries,
-                               pure=False)
-        futures[future] = task
+        groups.setdefault(task.point, []).append(task)
+    futures = {}
+    for point, members in groups.items():
+        for start in range(0, len(members), sweep.batch):
+            group = members[start:start + sweep.batch]
+            seeds = "-".join(str(t.seed) for t in group)
+            future = client.submit(run_tasks, group, sweep.scenario, devices, retries=sweep.retries, pure=False,
+                                   key=f"exomembrane-{sweep.name}-{point}-seed-{seeds}")
+            futures[future] = group
     done = dict(rows)
-    bar = tqdm(total=len(futures) + len(rows), initial=len(rows), desc=sweep.name, unit="run", disable=not progress)
+    bar = tqdm(total=len(pending) + len(rows), initial=len(rows), desc=sweep.name, unit="run", disable=not progress)
     with bar:
         for future in as_completed(futures):
-            task = futures[future]
+            group = futures[future]
             try:
-                row = future.result()
+                results = future.result()
             except Exception as err:  # noqa: BLE001 - a lost worker (KilledWorker) or a bug, kept as the row's error
-                row = task.row(status="failed", error=f"{type(err).__name__}: {err}")
-            done[task.directory] = row
-            bar.update()
+                results = [t.row(status="failed", error=f"{type(err).__name__}: {err}") for t in group]
+            for task, row in zip(group, results):
+                done[task.directory] = row
+                yield task.directory, row
+            bar.update(len(group))
             _table(list(done.values()), directory)
-            yield task.directory, row
 
 
 def _worker_index() -> int:
@@ -298,14 +320,17 @@ def _client(sweep: Sweep, client: Any) -> Iterator[Any]:
             yield c
 
 
-def _open_run(task: Task, scenario: str) -> Run:
-    """Resume the task's run directory from its last checkpoint, or start it afresh."""
-    if (task.directory / CHECKPOINT).is_file() and (task.directory / MANIFEST).is_file():
+def _open(group: list[Task], scenario: str) -> Run | Batch:
+    """Resume the group's run directories from their last common checkpoint, or start afresh."""
+    directories = [t.directory for t in group]
+    if all((d / CHECKPOINT).is_file() and (d / MANIFEST).is_file() for d in directories):
         with contextlib.suppress(FileNotFoundError):
-            return Run.open(task.directory)
-    if task.directory.exists():
-        shutil.rmtree(task.directory)  # killed while being created: nothing to keep
-    return Run.create(load_scenario(scenario, task.overrides), task.directory)
+            return Run.open(directories[0]) if len(group) == 1 else Batch.open(directories)
+    for d in directories:  # killed while being created: nothing to keep
+        if d.exists():
+            shutil.rmtree(d)
+    scenarios = [load_scenario(scenario, t.overrides) for t in group]
+    return Run.create(scenarios[0], directories[0]) if len(group) == 1 else Batch.create(scenarios, directories)
 
 
 def _table(rows: list[dict[str, Any]], directory: Path) -> Any:

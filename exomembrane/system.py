@@ -82,7 +82,7 @@ def w_c_limit(structure: Structure, cutoff: float) -> float:
     return cutoff - WCA_FACTOR * max(sizes, default=1.0)
 
 
-def create_system(structure: Structure, w_c_max: float | None = None) -> mm.System:
+def create_system(structure: Structure, w_c_max: float | None = None, replicas: int = 1) -> mm.System:
     """Build the OpenMM System of ``structure`` with its force field.
 
     Parameters
@@ -92,6 +92,10 @@ def create_system(structure: Structure, w_c_max: float | None = None) -> mm.Syst
     w_c_max
         Largest attraction range (sigma) the run will use for the entries on ``w_c``; sets the
         cutoff. Defaults to the force field's ``w_c``. ``w_c`` may be steered live up to it.
+    replicas
+        ``structure`` holds this many copies of one system stacked along z, each in its own slab
+        of height ``box_z / replicas`` (see :mod:`exomembrane.batch`): beads of different copies
+        do not interact (a per-bead replica index masks the pair force) and walls act per slab.
 
     Returns
     -------
@@ -120,6 +124,10 @@ def create_system(structure: Structure, w_c_max: float | None = None) -> mm.Syst
         system.addParticle(m)
 
     expression, entries = pair_expression(ff, types)
+    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas)
+    if replicas > 1:
+        energy, _, defs = expression.partition(";")
+        expression = f"delta(rep1 - rep2)*({energy});{defs}"
     pair = mm.CustomNonbondedForce(expression)
     pair.setName("pair")
     pair.addGlobalParameter("w_c", w_c)
@@ -132,6 +140,9 @@ def create_system(structure: Structure, w_c_max: float | None = None) -> mm.Syst
     if entries:
         pair.addPerParticleParameter("t")
         params = np.concatenate([params, bead_type[:, None].astype(float)], axis=1)
+    if replicas > 1:
+        pair.addPerParticleParameter("rep")
+        params = np.concatenate([params, replica[:, None].astype(float)], axis=1)
     # Few distinct parameter rows: pass shared tuples, not one new list per bead. Rows are told
     # apart by one integer key of their columns' codes (np.unique over rows sorts far slower).
     codes = [np.unique(c, return_inverse=True) for c in params.T]
@@ -179,10 +190,14 @@ def create_system(structure: Structure, w_c_max: float | None = None) -> mm.Syst
         _add(system, angle, "angle")
     walled = np.flatnonzero(structure.confined[structure.bead_molecule()])
     if walled.size:
-        top = float(box[2] - WALL_AT)
-        wall = mm.CustomExternalForce(f"{0.5 * WALL_K!r}*(max(0, {WALL_AT!r} - z)^2 + max(0, z - {top!r})^2)")
+        slab = float(box[2]) / replicas
+        top = slab - WALL_AT
+        z = "(z - z0)" if replicas > 1 else "z"
+        wall = mm.CustomExternalForce(f"{0.5 * WALL_K!r}*(max(0, {WALL_AT!r} - {z})^2 + max(0, {z} - {top!r})^2)")
+        if replicas > 1:
+            wall.addPerParticleParameter("z0")
         for i in walled.tolist():
-            wall.addParticle(i, [])
+            wall.addParticle(i, [replica[i] * slab] if replicas > 1 else [])
         _add(system, wall, "wall")
     return system
 
