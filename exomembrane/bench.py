@@ -169,6 +169,37 @@ def live_overhead(platform: str, size: float, seconds: float, precision: str = "
             "runner_busy_fraction": live.runner.busy / live_wall, "display_busy_fraction": live.busy / live_wall}
 
 
+def ensemble_throughput(platform: str, size: float, seconds: float, replicas: int,
+                        precision: str = "mixed") -> dict:
+    """Ensemble throughput of a fixed-area bilayer of lateral ``size`` sigma: ``replicas`` seeds
+    run as one batch (:class:`~exomembrane.batch.Batch`; 1: a single run), each writing its own run
+    directory with production output intervals (frame every 5000 steps, thermo row every 1000,
+    checkpoint every 50000). Timed over about ``seconds`` after a warm-up."""
+    from .batch import Batch
+    from .run import Run
+    from .scenario import Scenario
+
+    scenario = Scenario.model_validate({
+        "name": "bench-ensemble", "builder": {"kind": "bilayer", "size": size},
+        "run": {"platform": platform, "precision": precision, "tension": None, "seed": 1,
+                "report": {"trajectory": 5000, "thermo": 1000, "checkpoint": 50000}}})
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = [Path(tmp) / f"seed-{k + 1}" for k in range(replicas)]
+        runner = Run.create(scenario, dirs[0]) if replicas == 1 else Batch.create(
+            [scenario.with_overrides({"run.seed": k + 1}) for k in range(replicas)], dirs)
+        with runner:
+            n_beads = runner.simulation.system.getNumParticles() // replicas
+            t0 = time.perf_counter()
+            runner.advance(1000)
+            n = max(1000, int(1000 / (time.perf_counter() - t0) * seconds) // 1000 * 1000)
+            t0 = time.perf_counter()
+            runner.advance(n)
+            rate = n / (time.perf_counter() - t0)
+    return {"platform": platform, "precision": precision, "beads_per_replica": n_beads, "replicas": replicas,
+            "steps_per_s": rate, "replica_steps_per_s": rate * replicas,
+            "particle_steps_per_s": rate * replicas * n_beads}
+
+
 def analysis_timings(size: float = 141.0, n_frames: int = 100, seed: int = 0) -> dict[str, float]:
     """Wall seconds of each analysis function on a synthetic trajectory of a ~100k-bead bilayer
     (``size`` sigma) with ``n_frames`` jittered frames."""
@@ -212,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="time the analysis functions on a 100k-bead, 100-frame trajectory instead")
     parser.add_argument("--proteins", action="store_true",
                         help="measure an MVB patch with 10%% of its beads in proteins against the lipid-only patch")
+    parser.add_argument("--replicas", type=int, nargs="+", metavar="K",
+                        help="ensemble throughput of K replicas batched in one Context (1: one run at a time) "
+                             "instead; e.g. --replicas 1 4 16")
     parser.add_argument("--live", action="store_true",
                         help="measure a live (notebook) run against the same run headless instead")
     args = parser.parse_args(argv)
@@ -234,6 +268,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{r['protein_steps_per_s']:>15.1f}{r['ratio']:>7.2f}", flush=True)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
+        return 0
+    if args.replicas:
+        batch_rows = []
+        print(f"{'platform':<10}{'beads/replica':>14}{'replicas':>9}{'steps/s':>9}{'replica-steps/s':>16}"
+              f"{'part-steps/s':>14}{'gain':>6}")
+        for plat in platforms:
+            for size in args.sizes or GPU_SIZES[:1]:
+                single = None
+                for k in args.replicas:
+                    r = ensemble_throughput(plat, size, args.seconds, k, args.precision)
+                    single = r["replica_steps_per_s"] if k == 1 else single
+                    r["gain"] = r["replica_steps_per_s"] / single if single else None
+                    batch_rows.append(r)
+                    gain = f"{r['gain']:>6.2f}" if r["gain"] else f"{'-':>6}"
+                    print(f"{plat:<10}{r['beads_per_replica']:>14}{k:>9}{r['steps_per_s']:>9.1f}"
+                          f"{r['replica_steps_per_s']:>16.1f}{r['particle_steps_per_s']:>14.3e}{gain}", flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps(batch_rows, indent=1))
         return 0
     if args.live:
         live_rows = []

@@ -46,3 +46,15 @@ def test_bench_proteins_reports_both_patches(tmp_path, capsys):
     assert 0.07 < row["protein_fraction"] < 0.13 and row["beads"] != row["lipid_beads"]
     assert row["lipid_steps_per_s"] > 0 and row["ratio"] == row["protein_steps_per_s"] / row["lipid_steps_per_s"]
     assert "with proteins" in capsys.readouterr().out
+
+
+def test_bench_replicas_reports_ensemble_throughput(ff, tmp_path, capsys):
+    out = tmp_path / "replicas.json"
+    assert bench.main(["--replicas", "1", "2", "--platform", "CPU", "--sizes", "8", "--seconds", "0.2",
+                       "--json", str(out)]) == 0
+    one, two = json.loads(out.read_text())
+    assert one["beads_per_replica"] == two["beads_per_replica"] == em.build.bilayer(ff, 8.0).n_beads
+    assert (one["replicas"], two["replicas"]) == (1, 2) and one["gain"] == 1.0
+    assert two["replica_steps_per_s"] == 2 * two["steps_per_s"]
+    assert two["gain"] == two["replica_steps_per_s"] / one["replica_steps_per_s"]
+    assert "replica-steps/s" in capsys.readouterr().out

@@ -58,3 +58,10 @@ def test_ilv_budding_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert "lumen side +z: bud height" in out
     run = tmp_path / "runs" / "ilv_budding"
     assert (run / "checkpoint.chk").is_file() and (run / "trajectory.xtc").stat().st_size > 0
+
+
+def test_sweeps_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("sweeps.ipynb", tmp_path, monkeypatch))
+    assert "3 points x 2 seeds" in out and "lipid_order_S.mean.png" in out
+    table = __import__("pandas").read_csv(tmp_path / "runs" / "kT_scan" / "results.csv")
+    assert len(table) == 6 and set(table["status"]) == {"ok"}
