@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "exomembrane needs Python >= 3.10"'
 	@$(PYTHON) -m venv $(VENV) || { echo "could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[notebook,test,hpc]'
+	$(BIN)/pip install -q -e '.[notebook,test,hpc,peer]'
+	$(BIN)/python -m exomembrane.native
 	@touch $(STAMP)
 
 demo: setup

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -24,9 +25,9 @@ from .forcefield import load_forcefield
 from .platform import available, properties, select_platform
 from .structure import Structure
 
-#: Bilayer sizes (sigma) giving ~21.6k, ~86.4k and ~346k beads; CPU-class platforms get smaller ones.
-GPU_SIZES = (65.7, 131.5, 263.0)
-CPU_SIZES = (32.9, 65.7)
+#: Bilayer sizes (sigma) giving ~21.6k, ~86.4k, ~346k and ~1.38M beads; the CPU gets ~5.4k, ~21.6k and ~86.4k.
+GPU_SIZES = (65.7, 131.5, 263.0, 526.0)
+CPU_SIZES = (32.9, 65.7, 131.5)
 
 RAW_PAIR = (
     "4*((b/r)^12 - (b/r)^6 + 0.25)*step(2^(1/6)*b - r)"
@@ -82,8 +83,30 @@ def _rate(step, context: mm.Context, seconds: float) -> float:
     return total_steps / total
 
 
-def measure(platform: str, size: float, seconds: float, precision: str = "mixed") -> dict:
-    """Rates of our engine and of the raw build for one bilayer of lateral ``size`` sigma."""
+def lammps_rates(s: Structure, seconds: float, ranks: Sequence[int]) -> dict[int, float]:
+    """Steps/s of LAMMPS on the same structure per number of MPI ranks, after checking that its
+    pair and bond energies equal ours (Reference platform, relative 1e-9). Raises RuntimeError."""
+    from . import peer
+    from .system import TERMS, create_system
+
+    ctx = mm.Context(create_system(s), mm.VerletIntegrator(0.01), mm.Platform.getPlatformByName("Reference"))
+    ctx.setPositions(s.positions)
+    ours = {k: ctx.getState(getEnergy=True, groups={g}).getPotentialEnergy()._value for k, g in TERMS.items()}
+    rates = {}
+    for n in ranks:
+        probe = peer.run(s, 100, n)
+        for theirs, mine in ((probe["pair"], ours["pair"]), (probe["bond"], ours["fene"] + ours["bend"])):
+            if abs(theirs - mine) > 1e-9 * max(1.0, abs(mine)):
+                raise RuntimeError(f"LAMMPS energies differ from ours (pair {probe['pair']} vs {ours['pair']}, "
+                                   f"bonds {probe['bond']} vs {ours['fene'] + ours['bend']}); not timing it")
+        rates[n] = peer.run(s, max(100, int(probe["steps_per_s"] * seconds)), n)["steps_per_s"]
+    return rates
+
+
+def measure(platform: str, size: float, seconds: float, precision: str = "mixed",
+            lammps: Sequence[int] = ()) -> dict:
+    """Rates of our engine, of the raw build and (``lammps``: numbers of MPI ranks) of LAMMPS for one
+    bilayer of lateral ``size`` sigma; ``lammps_steps_per_s`` is the fastest LAMMPS configuration."""
     s = bilayer(load_forcefield(), size)
     sim = create_simulation(s, platform=platform, precision=precision)
     ours = _rate(sim.step, sim.context, seconds)
@@ -93,9 +116,15 @@ def measure(platform: str, size: float, seconds: float, precision: str = "mixed"
     ctx.setPositions(s.positions)
     ctx.setVelocitiesToTemperature(temperature(1.1), 1)
     raw = _rate(integ.step, ctx, seconds)
-    return {"platform": platform, "precision": precision, "beads": s.n_beads, "ours_steps_per_s": ours,
-            "raw_steps_per_s": raw, "ours_particle_steps_per_s": ours * s.n_beads,
-            "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
+    row = {"platform": platform, "precision": precision, "beads": s.n_beads, "pair_kernel": sim.pair_kernel,
+           "ours_steps_per_s": ours, "raw_steps_per_s": raw, "ours_particle_steps_per_s": ours * s.n_beads,
+           "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
+    if lammps:
+        rates = lammps_rates(s, seconds, lammps)
+        best = max(rates, key=rates.get)
+        row.update(lammps_ranks=best, lammps_steps_per_s=rates[best], lammps_all={str(k): v for k, v in rates.items()},
+                   ratio_lammps=ours / rates[best])
+    return row
 
 
 def protein_cost(platform: str, size: float, seconds: float, precision: str = "mixed",
@@ -224,11 +253,14 @@ def analysis_timings(size: float = 141.0, n_frames: int = 100, seed: int = 0) ->
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'platform':<10}{'beads':>10}{'ours steps/s':>14}{'raw steps/s':>13}{'ours part-steps/s':>19}{'ratio':>7}"
+    head = (f"{'platform':<10}{'beads':>10}{'ours steps/s':>14}{'raw steps/s':>13}{'LAMMPS steps/s':>16}"
+            f"{'ours part-steps/s':>19}{'/raw':>7}{'/LAMMPS':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
+        lmp = (f"{r['lammps_steps_per_s']:>10.1f} ({r['lammps_ranks']}r)", f"{r['ratio_lammps']:>9.2f}") \
+            if "lammps_steps_per_s" in r else (f"{'-':>16}", f"{'-':>9}")
         lines.append(f"{r['platform']:<10}{r['beads']:>10}{r['ours_steps_per_s']:>14.1f}{r['raw_steps_per_s']:>13.1f}"
-                     f"{r['ours_particle_steps_per_s']:>19.3e}{r['ratio']:>7.2f}")
+                     f"{lmp[0]}{r['ours_particle_steps_per_s']:>19.3e}{r['ratio']:>7.2f}{lmp[1]}")
     return "\n".join(lines)
 
 
@@ -239,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="timed wall seconds per measurement")
     parser.add_argument("--precision", default="mixed", choices=("single", "mixed", "double"))
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--lammps", type=int, nargs="*", metavar="RANKS",
+                        help="also time LAMMPS (pair_style cosine/squared) on these numbers of MPI ranks "
+                             "(default when LAMMPS is installed: 1 and 2); --lammps with no number: off")
     parser.add_argument("--analysis", action="store_true",
                         help="time the analysis functions on a 100k-bead, 100-frame trajectory instead")
     parser.add_argument("--proteins", action="store_true",
@@ -301,11 +336,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(live_rows, indent=1))
         return 0
+    from . import peer
+
+    found = peer.programs()
+    ranks = args.lammps if args.lammps is not None else ([] if isinstance(found, str) else
+                                                         sorted({1, min(2, os.cpu_count() or 1)}))
+    if ranks and isinstance(found, str):
+        raise SystemExit(f"bench --lammps: {found}")
+    if not ranks:
+        print(f"no LAMMPS row: {found if isinstance(found, str) else 'turned off (--lammps)'}")
     rows = []
+    print(table([]).splitlines()[0], flush=True)
     for plat in platforms:
         sizes = args.sizes or (GPU_SIZES if plat in ("CUDA", "OpenCL") else CPU_SIZES)
         for size in sizes:
-            rows.append(measure(plat, size, args.seconds, args.precision))
+            rows.append(measure(plat, size, args.seconds, args.precision, ranks))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
     if args.json:

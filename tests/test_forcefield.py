@@ -111,6 +111,20 @@ def context(s: em.Structure, platform: str, w_c: float | None = None) -> mm.Cont
     return ctx
 
 
+def finite_difference_forces(ctx: mm.Context, positions: np.ndarray, energy_of, h: float) -> np.ndarray:
+    """-dE/dx by central differences of ``energy_of(ctx)`` with step ``h`` (sigma)."""
+    fd = np.zeros_like(positions)
+    for i in range(len(positions)):
+        for k in range(3):
+            for sign in (1, -1):
+                pos = positions.copy()
+                pos[i, k] += sign * h
+                ctx.setPositions(pos)
+                fd[i, k] -= sign * energy_of(ctx) / (2 * h)
+    ctx.setPositions(positions)
+    return fd
+
+
 def energy(ctx: mm.Context, term: str | None = None) -> float:
     groups = {TERMS[term]} if term else -1
     return ctx.getState(getEnergy=True, groups=groups).getPotentialEnergy()._value
@@ -252,15 +266,7 @@ def test_forces_match_finite_differences(ff_angles, names, seed):
     s = two_molecules(ff_angles, names, seed)
     ctx = context(s, "Reference")
     forces = ctx.getState(getForces=True).getForces(asNumpy=True)._value
-    h = 1e-6
-    fd = np.zeros_like(forces)
-    for i in range(len(s.positions)):
-        for k in range(3):
-            for sign in (1, -1):
-                pos = s.positions.copy()
-                pos[i, k] += sign * h
-                ctx.setPositions(pos)
-                fd[i, k] -= sign * energy(ctx) / (2 * h)
+    fd = finite_difference_forces(ctx, s.positions, energy, 1e-6)
     scale = np.abs(forces).max()
     np.testing.assert_allclose(forces, fd, atol=1e-5 * scale + 1e-6)
 

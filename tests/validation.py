@@ -4,7 +4,7 @@ Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
     python tests/validation.py                 # everything (about 20 minutes on two CPU cores)
-    python tests/validation.py --only flipflop # one part: flipflop, scission, cones
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch
 """
 from __future__ import annotations
 
@@ -99,7 +99,37 @@ def cones(tmp: Path) -> dict:
     return out
 
 
-PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones}
+def batch(tmp: Path, seeds: int = 6) -> dict:
+    """The same ensemble (fixed-area 16 sigma bilayer, 200 tau, ``seeds`` seeds) swept on a local Dask
+    cluster twice: one run per task, and all seeds as one replica batch. Observables per run, mean
+    and standard error over seeds, the difference in standard errors, and the wall time."""
+    from exomembrane.sweep import Sweep, run_sweep
+
+    keys = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
+            "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
+    out: dict = {}
+    for label, size in (("one run per task", 1), (f"{seeds} replicas per Context", seeds)):
+        spec = Sweep.model_validate({
+            "name": f"batch{size}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": size,
+            "set": {"builder.size": 16.0, "run.tension": None, "run.steps": 20_000, "run.report.trajectory": 500,
+                    "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU"},
+            "cluster": {"kind": "local", "workers": 1}})
+        t0 = time.perf_counter()
+        table = run_sweep(spec, tmp / f"batch{size}", progress=False)
+        wall = time.perf_counter() - t0
+        table["thermo_second_half_mean.pair"] = table["thermo_second_half_mean.pair"] / table["n_beads"]
+        out[label] = {"wall_s": round(wall, 1), "runs_ok": int((table["status"] == "ok").sum()),
+                      "beads": int(table["n_beads"].iloc[0]),
+                      **{name: [float(table[col].mean()), float(table[col].std(ddof=1) / np.sqrt(len(table)))]
+                         for name, col in keys.items()}}
+        print(label, out[label], flush=True)
+    one, many = out.values()
+    out["z"] = {name: round(abs(one[name][0] - many[name][0]) / float(np.hypot(one[name][1], many[name][1])), 2)
+                for name in keys}
+    return out
+
+
+PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch}
 
 
 def markdown(results: dict) -> str:
@@ -119,6 +149,18 @@ def markdown(results: dict) -> str:
             lines.append(f"| {seed} | {r['scission_time_tau']} | {r['ilv_diameter']} | "
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
+        lines.append("")
+    if "batch" in results:
+        r = results["batch"]
+        labels = [k for k in r if k != "z"]
+        names = list(r["z"])
+        lines += [f"| fixed-area bilayer, {r[labels[0]]['runs_ok']} seeds | " + " | ".join(names) + " | runs ok | wall (s) |",
+                  "|---" * (len(names) + 3) + "|"]
+        for label in labels:
+            lines.append(f"| {label} ({r[label]['beads']} beads) | " + " | ".join(
+                f"{r[label][n][0]:.4g} ± {r[label][n][1]:.2g}" for n in names) +
+                f" | {r[label]['runs_ok']} | {r[label]['wall_s']} |")
+        lines.append("| difference / combined s.e. | " + " | ".join(str(r["z"][n]) for n in names) + " | | |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
