@@ -15,7 +15,6 @@
 #include "openmm/OpenMMException.h"
 #include "openmm/Platform.h"
 #include "openmm/System.h"
-#include "openmm/cpu/CpuNeighborList.h"
 #include "openmm/cpu/CpuPlatform.h"
 #include "openmm/internal/ContextImpl.h"
 #include "openmm/internal/ForceImpl.h"
@@ -104,8 +103,9 @@ ForceImpl* CookePairForce::createImpl() const { return new CookePairForceImpl(*t
 
 class CpuCalcCookePairKernel : public CalcCookePairKernel {
 public:
-    static constexpr int BLOCK = 8;  // atoms per neighbour-list block: the SIMD lanes of the kernel (measured:
-                                     // 4, 8 and 16 within 10 %; 8 fastest)
+    static constexpr int LANES = 16;  // neighbours evaluated together (SIMD lanes)
+    static constexpr float SKIN = 0.3f;  // sigma beyond the cutoff kept in the neighbour list
+
     CpuCalcCookePairKernel(const std::string& name, const Platform& platform, CpuPlatform::PlatformData& data)
         : CalcCookePairKernel(name, platform), data(data) {}
 
@@ -127,15 +127,13 @@ public:
             }
         for (const auto& p : force.getGlobalParameters())
             names.push_back(p.first);
-        exclusions.assign(type.size(), std::set<int>());
+        excluded.assign(type.size(), std::vector<int>());
         for (const auto& e : force.getExclusions()) {
-            exclusions[e.first].insert(e.second);
-            exclusions[e.second].insert(e.first);
+            excluded[e.first].push_back(e.second);
+            excluded[e.second].push_back(e.first);
         }
-        data.isPeriodic = true;  // the platform then wraps the positions it hands us (posq) into the box
-        padding = 0.25f * cutoff;
-        list = new CpuNeighborList(BLOCK);
-        for (auto* table : {&eps, &size2, &core2, &coreRange, &reach2, &invRange})
+        data.isPeriodic = true;  // the platform then hands us the positions wrapped into the box (posq)
+        for (auto* table : {&param[0], &param[1], &param[2], &param[3], &param[4], &param[5]})
             table->assign(n * n, 0.0f);
     }
 
@@ -147,169 +145,224 @@ public:
             if (names[i] == "w_c")
                 wc = value[i];
         }
-        for (int k = 0; k < n * n; k++) {
-            eps[k] = epsIndex[k] < 0 ? 0.0f : value[epsIndex[k]];
+        for (int k = 0; k < n * n; k++) {  // per pair of types: b^2, r_c^2, r_c, (r_c + w)^2, 1/w, eps_AB
             const float w = fixedRange[k] > 0 ? fixedRange[k] : wc;
             const float rc = 1.122462048309373f * size[k];
-            size2[k] = size[k] * size[k];
-            core2[k] = rc * rc;
-            coreRange[k] = rc;
-            reach2[k] = (rc + w) * (rc + w);
-            invRange[k] = 1.0f / w;
+            param[0][k] = size[k] * size[k];
+            param[1][k] = rc * rc;
+            param[2][k] = rc;
+            param[3][k] = (rc + w) * (rc + w);
+            param[4][k] = 1.0f / w;
+            param[5][k] = epsIndex[k] < 0 ? 0.0f : value[epsIndex[k]];
         }
         Vec3 a, b, c;
         context.getPeriodicBoxVectors(a, b, c);
         const float box[3] = {(float) a[0], (float) b[1], (float) c[2]};
         const float inv[3] = {1.0f / box[0], 1.0f / box[1], 1.0f / box[2]};
         const float* posq = &data.posq[0];
-        updateNeighborList(context, posq, box, inv);
         ThreadPool& threads = data.threads;
-        std::vector<double> energy(threads.getNumThreads(), 0.0);
-        blockTable.resize(threads.getNumThreads());
-        std::atomic<int> next(0);
-        const bool fixedOrder = data.deterministicForces;  // same blocks per thread: bitwise repeatable sums
-        const int numBlocks = list->getNumBlocks(), numThreads = threads.getNumThreads();
+        const int numThreads = threads.getNumThreads(), numAtoms = (int) type.size();
+        if (neighbors.size() != (size_t) numThreads) {
+            neighbors.assign(numThreads, std::vector<int>());
+            lastPositions.clear();
+        }
+        begin.resize(numAtoms);
+        end.resize(numAtoms);
+        const bool rebuild = needsRebuild(posq, box, inv);
+        if (rebuild)
+            binAtoms(posq, box);
+        std::vector<double> energy(numThreads, 0.0);
         threads.execute([&](ThreadPool&, int thread) {
-            float* f = &data.threadForce[thread][0];
-            double e = 0.0;
-            for (int block = fixedOrder ? thread : next++; block < numBlocks;
-                 block = fixedOrder ? block + numThreads : next++) {
-                e += computeBlock<BLOCK>(*list, block, posq, box, inv, f, blockTable[thread]);
-            }
-            energy[thread] = e;
+            const int first = thread * numAtoms / numThreads, last = (thread + 1) * numAtoms / numThreads;
+            if (rebuild)
+                buildNeighbors(thread, first, last, posq, box, inv);
+            energy[thread] = computeAtoms(thread, first, last, posq, box, inv, &data.threadForce[thread][0]);
         });
         threads.waitForThreads();
+        if (rebuild) {
+            lastPositions.assign(posq, posq + 4 * numAtoms);
+            for (int m = 0; m < 3; m++)
+                lastBox[m] = box[m];
+        }
         double total = 0.0;
         for (double e : energy)
             total += e;
         return includeEnergy ? total : 0.0;
     }
 
-    ~CpuCalcCookePairKernel() { delete list; }
-
 private:
-    // Rebuild the neighbour list (pairs within cutoff + padding) once a bead has moved more than
-    // half the padding since the last build, or the box changed.
-    void updateNeighborList(ContextImpl& context, const float* posq, const float* box, const float* inv) {
-        const int numAtoms = (int) type.size();
-        bool rebuild = lastPositions.empty() || box[0] != lastBox[0] || box[1] != lastBox[1] || box[2] != lastBox[2];
-        const float limit2 = 0.25f * padding * padding;
-        for (int i = 0; i < numAtoms && !rebuild; i++) {
+    // A bead moved more than half the skin since the list was built, or the box changed.
+    bool needsRebuild(const float* posq, const float* box, const float* inv) const {
+        if (lastPositions.empty() || box[0] != lastBox[0] || box[1] != lastBox[1] || box[2] != lastBox[2])
+            return true;
+        const float limit2 = 0.25f * SKIN * SKIN;
+        constexpr float MAGIC = 12582912.0f;
+        float worst = 0.0f;
+        for (size_t i = 0; i < type.size(); i++) {
             float d2 = 0.0f;
             for (int m = 0; m < 3; m++) {
-                float d = posq[4 * i + m] - lastPositions[3 * i + m];
-                d -= box[m] * std::round(d * inv[m]);
+                float d = posq[4 * i + m] - lastPositions[4 * i + m];
+                d -= box[m] * ((d * inv[m] + MAGIC) - MAGIC);
                 d2 += d * d;
             }
-            rebuild = d2 > limit2;
+            worst = std::max(worst, d2);
         }
-        if (!rebuild)
-            return;
-        Vec3 vectors[3];
-        context.getPeriodicBoxVectors(vectors[0], vectors[1], vectors[2]);
-        list->computeNeighborList(numAtoms, data.posq, exclusions, vectors, true, cutoff + padding, data.threads);
-        lastPositions.resize(3 * numAtoms);
-        for (int i = 0; i < numAtoms; i++)
-            for (int m = 0; m < 3; m++)
-                lastPositions[3 * i + m] = posq[4 * i + m];
-        for (int m = 0; m < 3; m++)
-            lastBox[m] = box[m];
+        return worst > limit2;
     }
 
-    // Interactions of the W atoms of one neighbour-list block with their neighbours; returns the
-    // energy. The W lanes are written branch-free so that the compiler vectorises them, and the
-    // pair parameters of the block's atoms against each bead type are laid out once per block.
-    template <int W>
-    double computeBlock(const CpuNeighborList& list, int block, const float* posq, const float* box, const float* inv,
-                        float* f, std::vector<float>& table) const {
-        constexpr float HALF_PI = 1.5707963267948966f, MAGIC = 12582912.0f;
-        const int32_t* atoms = &list.getSortedAtoms()[W * block];
-        float bx[W], by[W], bz[W], fbx[W] = {}, fby[W] = {}, fbz[W] = {}, energy[W] = {};
-        for (int k = 0; k < W; k++) {
-            bx[k] = posq[4 * atoms[k]];
-            by[k] = posq[4 * atoms[k] + 1];
-            bz[k] = posq[4 * atoms[k] + 2];
-        }
-        // table[(T*6 + p)*W + k]: parameter p of block atom k against bead type T
-        table.resize(n * 6 * W);
-        for (int T = 0; T < n; T++)
-            for (int k = 0; k < W; k++) {
-                const int t = T * n + type[atoms[k]];
-                float* row = &table[T * 6 * W + k];
-                row[0] = size2[t];
-                row[W] = core2[t];
-                row[2 * W] = coreRange[t];
-                row[3 * W] = reach2[t];
-                row[4 * W] = invRange[t];
-                row[5 * W] = eps[t];
+    // Cells of at least the list radius along each axis: atoms sorted by cell (their positions
+    // copied in that order), and the distinct cells around each cell.
+    void binAtoms(const float* posq, const float* box) {
+        const float reach = cutoff + SKIN;
+        for (int m = 0; m < 3; m++)
+            cells[m] = std::max(1, (int) (box[m] / reach));
+        const int numCells = cells[0] * cells[1] * cells[2], numAtoms = (int) type.size();
+        cellOf.resize(numAtoms);
+        cellStart.assign(numCells + 1, 0);
+        for (int i = 0; i < numAtoms; i++) {
+            int index = 0;
+            for (int m = 0; m < 3; m++) {
+                int k = (int) (posq[4 * i + m] / box[m] * cells[m]);
+                k = std::min(std::max(k, 0), cells[m] - 1);
+                index = index * cells[m] + k;
             }
-        const float cutoff2 = cutoff * cutoff;
-        CpuNeighborList::NeighborIterator neighbors = list.getNeighborIterator(block);
-        while (neighbors.next()) {
-            const int i = neighbors.getNeighbor();
-            const auto excluded = neighbors.getExclusions();
+            cellOf[i] = index;
+            cellStart[index + 1]++;
+        }
+        for (int k = 0; k < numCells; k++)
+            cellStart[k + 1] += cellStart[k];
+        cellAtoms.resize(numAtoms);
+        for (int m = 0; m < 3; m++)
+            sorted[m].resize(numAtoms);
+        std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
+        for (int i = 0; i < numAtoms; i++) {
+            const int k = fill[cellOf[i]]++;
+            cellAtoms[k] = i;
+            for (int m = 0; m < 3; m++)
+                sorted[m][k] = posq[4 * i + m];
+        }
+        if ((int) around.size() == numCells && aroundCells[0] == cells[0] && aroundCells[1] == cells[1])
+            return;  // same grid as before
+        for (int m = 0; m < 3; m++)
+            aroundCells[m] = cells[m];
+        around.assign(numCells, std::vector<int>());
+        for (int x = 0; x < cells[0]; x++)
+            for (int y = 0; y < cells[1]; y++)
+                for (int z = 0; z < cells[2]; z++) {
+                    std::vector<int>& list = around[(x * cells[1] + y) * cells[2] + z];
+                    for (int dx = -1; dx <= 1; dx++)
+                        for (int dy = -1; dy <= 1; dy++)
+                            for (int dz = -1; dz <= 1; dz++)
+                                list.push_back((((x + dx + cells[0]) % cells[0]) * cells[1] + (y + dy + cells[1]) % cells[1])
+                                               * cells[2] + (z + dz + cells[2]) % cells[2]);
+                    std::sort(list.begin(), list.end());
+                    list.erase(std::unique(list.begin(), list.end()), list.end());
+                }
+    }
+
+    // Half list (j > i) of the atoms first..last-1 within cutoff + skin, exclusions left out.
+    void buildNeighbors(int thread, int first, int last, const float* posq, const float* box, const float* inv) {
+        constexpr float MAGIC = 12582912.0f;
+        std::vector<int>& list = neighbors[thread];
+        list.clear();
+        const float reach2 = (cutoff + SKIN) * (cutoff + SKIN);
+        std::vector<float> d2;
+        for (int i = first; i < last; i++) {
+            begin[i] = (int) list.size();
             const float xi = posq[4 * i], yi = posq[4 * i + 1], zi = posq[4 * i + 2];
-            const float* P = &table[type[i] * 6 * W];
-            float dx[W], dy[W], dz[W], r2[W], use[W], fix[W], fiy[W], fiz[W];
-            bool anyPair = false;
-            for (int k = 0; k < W; k++) {
-                dx[k] = bx[k] - xi;
-                dy[k] = by[k] - yi;
-                dz[k] = bz[k] - zi;
-                dx[k] -= box[0] * ((dx[k] * inv[0] + MAGIC) - MAGIC);  // nearest image (round to nearest)
-                dy[k] -= box[1] * ((dy[k] * inv[1] + MAGIC) - MAGIC);
-                dz[k] -= box[2] * ((dz[k] * inv[2] + MAGIC) - MAGIC);
-                r2[k] = dx[k] * dx[k] + dy[k] * dy[k] + dz[k] * dz[k];
-                use[k] = (r2[k] < cutoff2 && !(excluded & (1 << k))) ? 1.0f : 0.0f;
-                anyPair |= use[k] != 0.0f;
+            for (int cell : around[cellOf[i]]) {
+                const int from = cellStart[cell], to = cellStart[cell + 1];
+                d2.resize(to - from);
+                const float *x = &sorted[0][from], *y = &sorted[1][from], *z = &sorted[2][from];
+                for (int k = 0; k < to - from; k++) {
+                    float dx = x[k] - xi, dy = y[k] - yi, dz = z[k] - zi;
+                    dx -= box[0] * ((dx * inv[0] + MAGIC) - MAGIC);
+                    dy -= box[1] * ((dy * inv[1] + MAGIC) - MAGIC);
+                    dz -= box[2] * ((dz * inv[2] + MAGIC) - MAGIC);
+                    d2[k] = dx * dx + dy * dy + dz * dz;
+                }
+                for (int k = 0; k < to - from; k++) {
+                    const int j = cellAtoms[from + k];
+                    if (j > i && d2[k] < reach2 && (excluded[i].empty() ||
+                        std::find(excluded[i].begin(), excluded[i].end(), j) == excluded[i].end()))
+                        list.push_back(j);
+                }
             }
-            if (!anyPair)
-                continue;
-#pragma GCC ivdep
-            for (int k = 0; k < W; k++) {
-                const float q2 = use[k] != 0.0f ? r2[k] : 1.0f;
-                const float inv2 = 1.0f / q2;
-                const float x2 = P[k] * inv2;
-                const float x6 = x2 * x2 * x2;
-                const float g = 2.0f * x6 - 1.0f;
-                const float core = static_cast<float>(q2 < P[W + k]);
-                const float r = std::sqrt(q2);
-                // attraction -eps_AB cos^2(theta), theta = (pi/2) clamp((r - r_c)/w, 0, 1)
-                const float th = HALF_PI * std::min(1.0f, std::max(0.0f, (r - P[2 * W + k]) * P[4 * W + k]));
-                const float th2 = th * th;
-                // Taylor series to x^11 / x^12: below 6e-8 on [0, pi/2]
-                const float sn = th * (1 - th2 * (1 / 6.0f) * (1 - th2 * (1 / 20.0f) * (1 - th2 * (1 / 42.0f)
-                                 * (1 - th2 * (1 / 72.0f) * (1 - th2 * (1 / 110.0f))))));
-                const float cs = 1 - th2 * 0.5f * (1 - th2 * (1 / 12.0f) * (1 - th2 * (1 / 30.0f) * (1 - th2 * (1 / 56.0f)
-                                 * (1 - th2 * (1 / 90.0f) * (1 - th2 * (1 / 132.0f))))));
-                const float reach = static_cast<float>(q2 < P[3 * W + k]) * P[5 * W + k];
-                energy[k] += use[k] * (core * epsilon * g * g - reach * cs * cs);
-                // dU/dr / r; the force on i is +(dU/dr / r) d, d from i to the block atom
-                const float scale = use[k] * (-24.0f * core * epsilon * g * x6 * inv2
-                                              + reach * (1.0f - core) * 2.0f * HALF_PI * cs * sn * P[4 * W + k] * r * inv2);
-                fix[k] = scale * dx[k];
-                fiy[k] = scale * dy[k];
-                fiz[k] = scale * dz[k];
-                fbx[k] -= fix[k];
-                fby[k] -= fiy[k];
-                fbz[k] -= fiz[k];
-            }
-            float sx = 0, sy = 0, sz = 0;
-            for (int k = 0; k < W; k++) {
-                sx += fix[k];
-                sy += fiy[k];
-                sz += fiz[k];
-            }
-            f[4 * i] += sx;
-            f[4 * i + 1] += sy;
-            f[4 * i + 2] += sz;
+            end[i] = (int) list.size();
         }
+    }
+
+    // Forces on atoms first..last-1 and their neighbours, LANES neighbours at a time, written
+    // branch-free so that the compiler vectorises them; returns the energy.
+    double computeAtoms(int thread, int first, int last, const float* posq, const float* box, const float* inv,
+                        float* f) const {
+        constexpr float HALF_PI = 1.5707963267948966f, MAGIC = 12582912.0f;
+        const float cutoff2 = cutoff * cutoff;
+        const std::vector<int>& list = neighbors[thread];
         double total = 0.0;
-        for (int k = 0; k < W; k++) {
-            f[4 * atoms[k]] += fbx[k];
-            f[4 * atoms[k] + 1] += fby[k];
-            f[4 * atoms[k] + 2] += fbz[k];
-            total += energy[k];
+        for (int i = first; i < last; i++) {
+            const float xi = posq[4 * i], yi = posq[4 * i + 1], zi = posq[4 * i + 2];
+            const int row = type[i] * n;
+            float fix = 0, fiy = 0, fiz = 0, energy = 0;
+            for (int chunk = begin[i]; chunk < end[i]; chunk += LANES) {
+                const int count = std::min(LANES, end[i] - chunk);
+                const int* js = &list[chunk];
+                float dx[LANES], dy[LANES], dz[LANES], P[6][LANES], fx[LANES], fy[LANES], fz[LANES], u[LANES];
+                for (int k = 0; k < LANES; k++) {
+                    const int j = js[k < count ? k : 0];
+                    const int t = row + type[j];
+                    dx[k] = posq[4 * j] - xi;
+                    dy[k] = posq[4 * j + 1] - yi;
+                    dz[k] = posq[4 * j + 2] - zi;
+                    for (int p = 0; p < 6; p++)
+                        P[p][k] = param[p][t];
+                }
+#pragma GCC ivdep
+                for (int k = 0; k < LANES; k++) {
+                    float ddx = dx[k] - box[0] * ((dx[k] * inv[0] + MAGIC) - MAGIC);  // nearest image
+                    float ddy = dy[k] - box[1] * ((dy[k] * inv[1] + MAGIC) - MAGIC);
+                    float ddz = dz[k] - box[2] * ((dz[k] * inv[2] + MAGIC) - MAGIC);
+                    const float r2 = ddx * ddx + ddy * ddy + ddz * ddz;
+                    const float use = (k < count && r2 < cutoff2) ? 1.0f : 0.0f;
+                    const float q2 = use != 0.0f ? r2 : 1.0f;
+                    const float inv2 = 1.0f / q2;
+                    const float x2 = P[0][k] * inv2;
+                    const float x6 = x2 * x2 * x2;
+                    const float g = 2.0f * x6 - 1.0f;
+                    const float core = static_cast<float>(q2 < P[1][k]);
+                    const float r = std::sqrt(q2);
+                    // attraction -eps_AB cos^2(theta), theta = (pi/2) clamp((r - r_c)/w, 0, 1);
+                    // Taylor series to x^11 / x^12: below 6e-8 on [0, pi/2]
+                    const float th = HALF_PI * std::min(1.0f, std::max(0.0f, (r - P[2][k]) * P[4][k]));
+                    const float th2 = th * th;
+                    const float sn = th * (1 - th2 * (1 / 6.0f) * (1 - th2 * (1 / 20.0f) * (1 - th2 * (1 / 42.0f)
+                                     * (1 - th2 * (1 / 72.0f) * (1 - th2 * (1 / 110.0f))))));
+                    const float cs = 1 - th2 * 0.5f * (1 - th2 * (1 / 12.0f) * (1 - th2 * (1 / 30.0f)
+                                     * (1 - th2 * (1 / 56.0f) * (1 - th2 * (1 / 90.0f) * (1 - th2 * (1 / 132.0f))))));
+                    const float reach = static_cast<float>(q2 < P[3][k]) * P[5][k];
+                    u[k] = use * (core * epsilon * g * g - reach * cs * cs);
+                    // dU/dr / r; the force on i is +(dU/dr / r) d, d from i to j
+                    const float scale = use * (-24.0f * core * epsilon * g * x6 * inv2
+                                               + reach * (1.0f - core) * 2.0f * HALF_PI * cs * sn * P[4][k] * r * inv2);
+                    fx[k] = scale * ddx;
+                    fy[k] = scale * ddy;
+                    fz[k] = scale * ddz;
+                }
+                for (int k = 0; k < count; k++) {
+                    const int j = js[k];
+                    fix += fx[k];
+                    fiy += fy[k];
+                    fiz += fz[k];
+                    energy += u[k];
+                    f[4 * j] -= fx[k];
+                    f[4 * j + 1] -= fy[k];
+                    f[4 * j + 2] -= fz[k];
+                }
+            }
+            f[4 * i] += fix;
+            f[4 * i + 1] += fiy;
+            f[4 * i + 2] += fiz;
+            total += energy;
         }
         return total;
     }
@@ -318,13 +371,19 @@ private:
     int n = 0;
     float epsilon = 1.0f, cutoff = 0.0f;
     std::vector<int> type, epsIndex;
-    std::vector<float> size, fixedRange, eps, size2, core2, coreRange, reach2, invRange;
-    std::vector<std::vector<float>> blockTable;  // per thread
-    CpuNeighborList* list = nullptr;
-    float padding = 0.0f, lastBox[3] = {0, 0, 0};
-    std::vector<float> lastPositions;
+    std::vector<float> size, fixedRange;
+    std::vector<float> param[6];  // see execute()
     std::vector<std::string> names;
-    std::vector<std::set<int>> exclusions;
+    std::vector<std::vector<int>> excluded;
+    std::vector<std::vector<int>> neighbors;  // per thread: the half lists of its atoms, one after another
+    std::vector<int> begin, end;  // atom i's neighbours: neighbors[its thread][begin[i] .. end[i])
+    std::vector<int> cellOf, cellStart, cellAtoms;  // cell of each atom; atoms by cell
+    std::vector<float> sorted[3];  // positions in cellAtoms order
+    std::vector<std::vector<int>> around;  // the distinct cells next to (and including) each cell
+    int aroundCells[3] = {0, 0, 0};  // the grid around was made for
+    int cells[3] = {1, 1, 1};
+    float lastBox[3] = {0, 0, 0};
+    std::vector<float> lastPositions;
 };
 
 class CookeKernelFactory : public KernelFactory {
