@@ -232,12 +232,14 @@ private:
         for (int k = 0; k < numCells; k++)
             cellStart[k + 1] += cellStart[k];
         cellAtoms.resize(numAtoms);
+        slot.resize(numAtoms);
         for (int m = 0; m < 3; m++)
             sorted[m].resize(numAtoms);
         std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
         for (int i = 0; i < numAtoms; i++) {
             const int k = fill[cellOf[i]]++;
             cellAtoms[k] = i;
+            slot[i] = k;
             for (int m = 0; m < 3; m++)
                 sorted[m][k] = posq[4 * i + m];
         }
@@ -260,35 +262,49 @@ private:
                 }
     }
 
-    // Half list (j > i) of the atoms first..last-1 within cutoff + skin, exclusions left out.
+    // Half list of the atoms first..last-1 within cutoff + skin (j after i in cell order),
+    // exclusions left out.
     void buildNeighbors(int thread, int first, int last, const float* posq, const float* box, const float* inv) {
         constexpr float MAGIC = 12582912.0f;
-        std::vector<int>& list = neighbors[thread];
-        list.clear();
+        std::vector<int>& list = neighbors[thread];  // used up to `used`; grown as needed
+        int used = 0;
         const float reach2 = (cutoff + SKIN) * (cutoff + SKIN);
         std::vector<float> d2;
         for (int i = first; i < last; i++) {
-            begin[i] = (int) list.size();
+            begin[i] = used;
             const float xi = posq[4 * i], yi = posq[4 * i + 1], zi = posq[4 * i + 2];
-            for (int cell : around[cellOf[i]]) {
-                const int from = cellStart[cell], to = cellStart[cell + 1];
-                d2.resize(to - from);
+            const int own = cellOf[i];
+            for (int cell : around[own]) {
+                if (cell < own)
+                    continue;  // each pair once: j after i in cell order (around is symmetric)
+                const int from = cell == own ? slot[i] + 1 : cellStart[cell], count = cellStart[cell + 1] - from;
+                if (count <= 0)
+                    continue;
+                d2.resize(count);
                 const float *x = &sorted[0][from], *y = &sorted[1][from], *z = &sorted[2][from];
-                for (int k = 0; k < to - from; k++) {
+                for (int k = 0; k < count; k++) {
                     float dx = x[k] - xi, dy = y[k] - yi, dz = z[k] - zi;
                     dx -= box[0] * ((dx * inv[0] + MAGIC) - MAGIC);
                     dy -= box[1] * ((dy * inv[1] + MAGIC) - MAGIC);
                     dz -= box[2] * ((dz * inv[2] + MAGIC) - MAGIC);
                     d2[k] = dx * dx + dy * dy + dz * dz;
                 }
-                for (int k = 0; k < to - from; k++) {
-                    const int j = cellAtoms[from + k];
-                    if (j > i && d2[k] < reach2 && (excluded[i].empty() ||
-                        std::find(excluded[i].begin(), excluded[i].end(), j) == excluded[i].end()))
-                        list.push_back(j);
+                if (list.size() < (size_t) (used + count))
+                    list.resize(2 * (used + count));
+                int* out = &list[used];
+                const int* atoms = &cellAtoms[from];
+                int kept = 0;
+                for (int k = 0; k < count; k++) {  // branch-free compress
+                    out[kept] = atoms[k];
+                    kept += d2[k] < reach2;
                 }
+                used += kept;
             }
-            end[i] = (int) list.size();
+            if (!excluded[i].empty())
+                used = begin[i] + (int) (std::remove_if(&list[begin[i]], &list[used], [&](int j) {
+                    return std::find(excluded[i].begin(), excluded[i].end(), j) != excluded[i].end();
+                }) - &list[begin[i]]);
+            end[i] = used;
         }
     }
 
@@ -377,7 +393,7 @@ private:
     std::vector<std::vector<int>> excluded;
     std::vector<std::vector<int>> neighbors;  // per thread: the half lists of its atoms, one after another
     std::vector<int> begin, end;  // atom i's neighbours: neighbors[its thread][begin[i] .. end[i])
-    std::vector<int> cellOf, cellStart, cellAtoms;  // cell of each atom; atoms by cell
+    std::vector<int> cellOf, cellStart, cellAtoms, slot;  // cell of each atom; atoms by cell; atom's place there
     std::vector<float> sorted[3];  // positions in cellAtoms order
     std::vector<std::vector<int>> around;  // the distinct cells next to (and including) each cell
     int aroundCells[3] = {0, 0, 0};  // the grid around was made for
