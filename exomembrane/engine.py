@@ -203,7 +203,7 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     ff_wc = structure.forcefield.params.w_c
     w_c = ff_wc if w_c is None else w_c
     w_c_max = max(w_c, ff_wc if w_c_max is None else w_c_max)
-    why_not = native.load() if choice.name == "CPU" and replicas == 1 else "for the CPU platform only"
+    why_not = native.load() if choice.name == "CPU" else "for the CPU platform only"
     system = create_system(structure, w_c_max=w_c_max, replicas=replicas, native=why_not is None)
     if protocol:
         _check_protocol(protocol, system, structure)

@@ -99,8 +99,7 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         do not interact (a per-bead replica index masks the pair force) and walls act per slab.
     native
         Use the plugin pair force (:mod:`exomembrane.native`, CPU platform only; the plugin must be
-        loaded) instead of the ``CustomNonbondedForce``: same energies, vectorised kernel. Not with
-        ``replicas > 1``.
+        loaded) instead of the ``CustomNonbondedForce``: same energies, vectorised kernel.
 
     Returns
     -------
@@ -128,8 +127,8 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         system.addParticle(m)
 
     bonds, r0, k = structure.harmonic_bonds()
-    if native and replicas == 1:
-        system.addForce(_native_pair(structure, cutoff, bonds))
+    if native:
+        system.addForce(_native_pair(structure, cutoff, bonds, replicas))
     else:
         system.addForce(_custom_pair(structure, cutoff, bonds, replicas))
 
@@ -173,7 +172,7 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
     return system
 
 
-def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray) -> mm.Force:
+def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replicas: int) -> mm.Force:
     from . import native
 
     ff = structure.forcefield
@@ -187,8 +186,9 @@ def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray) ->
             attraction[(a, b)] = (len(parameters), e.w)
             parameters[e.parameter] = e.eps
     sizes = np.array([[ff.pair_size(a, b) for b in types] for a in types])
+    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas) if replicas > 1 else None
     force = native.pair_force(types, structure.bead_arrays()[0], sizes, attraction, parameters, ff.params.epsilon,
-                              cutoff, exclusions)
+                              cutoff, exclusions, replica)
     force.setForceGroup(TERMS["pair"])
     return force
 

@@ -99,7 +99,7 @@ def load() -> str | None:
 
 def pair_force(types: list[str], bead_type: np.ndarray, sizes: np.ndarray, attraction: dict[tuple[int, int],
                tuple[int, float | None]], parameters: dict[str, float], epsilon: float, cutoff: float,
-               exclusions: np.ndarray) -> mm.Force:
+               exclusions: np.ndarray, replica: np.ndarray | None = None) -> mm.Force:
     """The pair force (the plugin's ``CookePairForce``; call :func:`load` first).
 
     Parameters
@@ -116,6 +116,8 @@ def pair_force(types: list[str], bead_type: np.ndarray, sizes: np.ndarray, attra
         WCA strength (eps) and the pair cutoff (sigma).
     exclusions
         (n, 2) bead pairs that do not interact.
+    replica
+        (n_beads,) copy of each bead in a replica batch; beads of different copies do not interact.
     """
     n = len(types)
     rows = []
@@ -128,6 +130,7 @@ def pair_force(types: list[str], bead_type: np.ndarray, sizes: np.ndarray, attra
     xml = (f'<Force type="CookePairForce" version="1" forceGroup="0" name="pair" types="{n}" '
            f'epsilon="{float(epsilon)!r}" cutoff="{float(cutoff)!r}" '
            f'particles="{" ".join(map(str, np.asarray(bead_type).tolist()))}" '
+           f'replicas="{"" if replica is None else " ".join(map(str, np.asarray(replica).tolist()))}" '
            f'exclusions="{" ".join(map(str, np.asarray(exclusions, int).ravel().tolist()))}">'
            f'<Pairs>{"".join(rows)}</Pairs><GlobalParameters>{params}</GlobalParameters></Force>')
     return mm.XmlSerializer._deserializeForce(xml)

@@ -6,7 +6,8 @@
 //   U(r) = epsilon (2 (b/r)^6 - 1)^2                     r < r_c = 2^(1/6) b
 //        - eps_AB                                         r < r_c
 //        - eps_AB cos^2(pi (r - r_c) / (2 w_AB))          r_c <= r <= r_c + w_AB
-// Pairs in the exclusion list do not interact. The force is created from Python through
+// Pairs in the exclusion list, and beads of different replicas (copies of a system stacked in
+// one Context), do not interact. The force is created from Python through
 // XmlSerializer (type "CookePairForce"), so no wrapper code is needed; its kernel runs on the
 // CPU platform's neighbour list and thread pool.
 #include "openmm/Force.h"
@@ -45,8 +46,12 @@ public:
     int getNumTypes() const { return numTypes; }
     double getEpsilon() const { return epsilon; }
     double getCutoff() const { return cutoff; }
-    void addParticle(int type) { types.push_back(type); }
+    void addParticle(int type, int replica = 0) {
+        types.push_back(type);
+        replicas.push_back(replica);
+    }
     const std::vector<int>& getTypes() const { return types; }
+    const std::vector<int>& getReplicas() const { return replicas; }  // beads of different replicas never interact
     void addPair(const Pair& pair) { pairs.push_back(pair); }
     const std::vector<Pair>& getPairs() const { return pairs; }
     void addGlobalParameter(const std::string& name, double value) { parameters.emplace_back(name, value); }
@@ -59,7 +64,7 @@ protected:
 private:
     int numTypes;
     double epsilon, cutoff;
-    std::vector<int> types;
+    std::vector<int> types, replicas;
     std::vector<Pair> pairs;
     std::vector<std::pair<std::string, double>> parameters;
     std::vector<std::pair<int, int>> exclusions;
@@ -114,6 +119,7 @@ public:
         epsilon = (float) force.getEpsilon();
         cutoff = (float) force.getCutoff();
         type = force.getTypes();
+        replica = force.getReplicas();
         if ((int) type.size() != system.getNumParticles())
             throw OpenMMException("CookePairForce: one type per particle is needed");
         size.assign(n * n, 1.0f);
@@ -273,7 +279,7 @@ private:
         for (int i = first; i < last; i++) {
             begin[i] = used;
             const float xi = posq[4 * i], yi = posq[4 * i + 1], zi = posq[4 * i + 2];
-            const int own = cellOf[i];
+            const int own = cellOf[i], rep = replica[i];
             for (int cell : around[own]) {
                 if (cell < own)
                     continue;  // each pair once: j after i in cell order (around is symmetric)
@@ -296,7 +302,7 @@ private:
                 int kept = 0;
                 for (int k = 0; k < count; k++) {  // branch-free compress
                     out[kept] = atoms[k];
-                    kept += d2[k] < reach2;
+                    kept += (d2[k] < reach2) & (replica[atoms[k]] == rep);
                 }
                 used += kept;
             }
@@ -386,7 +392,7 @@ private:
     CpuPlatform::PlatformData& data;
     int n = 0;
     float epsilon = 1.0f, cutoff = 0.0f;
-    std::vector<int> type, epsIndex;
+    std::vector<int> type, replica, epsIndex;
     std::vector<float> size, fixedRange;
     std::vector<float> param[6];  // see execute()
     std::vector<std::string> names;
@@ -412,6 +418,16 @@ public:
 };
 
 class CookePairForceProxy : public SerializationProxy {
+    static std::vector<long> numbers(const std::string& text) {
+        std::vector<long> out;
+        const char* p = text.c_str();
+        char* end;
+        for (long v = std::strtol(p, &end, 10); end != p; v = std::strtol(p, &end, 10)) {
+            out.push_back(v);
+            p = end;
+        }
+        return out;
+    }
 public:
     CookePairForceProxy() : SerializationProxy("CookePairForce") {}
     void serialize(const void* object, SerializationNode& node) const override {
@@ -426,6 +442,10 @@ public:
         for (int t : force.getTypes())
             text += std::to_string(t) + " ";
         node.setStringProperty("particles", text);
+        text.clear();
+        for (int r : force.getReplicas())
+            text += std::to_string(r) + " ";
+        node.setStringProperty("replicas", text);
         SerializationNode& pairs = node.createChildNode("Pairs");
         for (const auto& p : force.getPairs())
             pairs.createChildNode("Pair").setIntProperty("a", p.a).setIntProperty("b", p.b)
@@ -446,29 +466,20 @@ public:
         try {
             force->setForceGroup(node.getIntProperty("forceGroup", 0));
             force->setName(node.getStringProperty("name", "pair"));
-            const std::string particles = node.getStringProperty("particles");
-            const char* p = particles.c_str();
-            char* end;
-            for (long v = std::strtol(p, &end, 10); end != p; v = std::strtol(p, &end, 10)) {
-                force->addParticle((int) v);
-                p = end;
-            }
+            const std::vector<long> types = numbers(node.getStringProperty("particles"));
+            const std::vector<long> replicas = numbers(node.getStringProperty("replicas", ""));
+            if (!replicas.empty() && replicas.size() != types.size())
+                throw OpenMMException("CookePairForce: one replica index per particle is needed");
+            for (size_t i = 0; i < types.size(); i++)
+                force->addParticle((int) types[i], replicas.empty() ? 0 : (int) replicas[i]);
             for (const SerializationNode& pair : node.getChildNode("Pairs").getChildren())
                 force->addPair({pair.getIntProperty("a"), pair.getIntProperty("b"), pair.getDoubleProperty("size"),
                                 pair.getIntProperty("eps"), pair.getDoubleProperty("w")});
             for (const SerializationNode& parameter : node.getChildNode("GlobalParameters").getChildren())
                 force->addGlobalParameter(parameter.getStringProperty("name"), parameter.getDoubleProperty("default"));
-            const std::string exclusions = node.getStringProperty("exclusions");
-            p = exclusions.c_str();
-            while (true) {
-                long i = std::strtol(p, &end, 10);
-                if (end == p)
-                    break;
-                p = end;
-                long j = std::strtol(p, &end, 10);
-                p = end;
-                force->addExclusion((int) i, (int) j);
-            }
+            const std::vector<long> exclusions = numbers(node.getStringProperty("exclusions"));
+            for (size_t k = 0; k + 1 < exclusions.size(); k += 2)
+                force->addExclusion((int) exclusions[k], (int) exclusions[k + 1]);
         }
         catch (...) {
             delete force;
