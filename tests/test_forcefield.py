@@ -130,19 +130,6 @@ def energy(ctx: mm.Context, term: str | None = None) -> float:
     return ctx.getState(getEnergy=True, groups=groups).getPotentialEnergy()._value
 
 
-@pytest.fixture(scope="module")
-def ff_angles(tmp_path_factory) -> em.ForceField:
-    """The force field plus a polymer with harmonic bonds (explicit r0), angles and a FENE bond."""
-    f = tmp_path_factory.mktemp("sp") / "ang.yaml"
-    f.write_text("name: ANG\nkind: polymer\nbeads: [{name: A1, type: R, xyz: [0, 0, 0]},"
-                 " {name: A2, type: R, xyz: [1, 0, 0]}, {name: A3, type: CF, xyz: [1.5, 0.8, 0]},"
-                 " {name: A4, type: R, xyz: [1.2, 1.7, 0.3]}]\n"
-                 "bonds: [{i: 0, j: 1, r0: 1.1, k: 80}, {i: 1, j: 2, r0: 0.9, k: 60}]\n"
-                 "angles: [{i: 0, j: 1, l: 2, theta0: 120, k: 15}, {i: 1, j: 2, l: 3, theta0: 100, k: 25}]\n"
-                 "fene: [[2, 3]]\n")
-    return em.load_forcefield(species=(f,))
-
-
 # ---- tests --------------------------------------------------------------------------------------
 PAIRS = [("LIP", "LIP"), ("LIP", "CER"), ("LYSO", "CER"), ("LIP4", "CER"), ("TSPN", "LIP"), ("CARG", "TSPN"),
          ("RNA", "CARG"), ("ANG", "RNA"), ("ANG", "CARG")]

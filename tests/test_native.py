@@ -8,8 +8,7 @@ import pytest
 import exomembrane as em
 from exomembrane import native
 from exomembrane.system import TERMS
-from test_forcefield import (PAIRS, ff_angles, finite_difference_forces, ref_energies, two_molecules,  # noqa: F401
-                             with_molecules)
+from test_forcefield import PAIRS, finite_difference_forces, ref_energies, two_molecules, with_molecules
 
 pytestmark = pytest.mark.skipif(native.load() is not None, reason=f"native pair kernel unavailable: {native.load()}")
 
