@@ -323,7 +323,8 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
 
 
 def _apply(data: dict, overrides: Mapping[str, Any], source: str) -> dict:
-    """``data`` with each ``"a.b.c": value`` set, intermediate mappings created as needed."""
+    """``data`` with each ``"a.b.c": value`` set, intermediate mappings created as needed; a
+    number indexes a list (``builder.proteins.0.count``)."""
     out = dict(data)
     for key, value in overrides.items():
         parts = key.split(".")
@@ -334,15 +335,23 @@ def _apply(data: dict, overrides: Mapping[str, Any], source: str) -> dict:
                 value = yaml.safe_load(value)
             except yaml.YAMLError as err:
                 raise ConfigError(f"{source}: --set {key}={value}: not a valid YAML value ({err})") from None
-        node = out
-        for depth, part in enumerate(parts[:-1]):
-            child = node.get(part, {})
-            if not isinstance(child, dict):
-                where = ".".join(parts[:depth + 1])
-                raise ConfigError(f"{source}: --set {key}: {where} is {child!r}, not a section with keys")
-            node[part] = child = dict(child)
+        node: dict | list = out
+        for depth, part in enumerate(parts):
+            where = ".".join(parts[:depth])
+            if isinstance(node, list):
+                if not (part.isdigit() and int(part) < len(node)):
+                    raise ConfigError(f"{source}: --set {key}: {where} is a list of {len(node)}; "
+                                      f"{part!r} is not an index in 0..{len(node) - 1}")
+                part = int(part)
+            elif not isinstance(node, dict):
+                raise ConfigError(f"{source}: --set {key}: {where} is {node!r}, not a section with keys")
+            if depth == len(parts) - 1:
+                node[part] = value
+                break
+            child = node[part] if isinstance(node, list) else node.get(part, {})
+            node[part] = child = list(child) if isinstance(child, list) else dict(child) if isinstance(child, dict) \
+                else child
             node = child
-        node[parts[-1]] = value
     return out
 
 

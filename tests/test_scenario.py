@@ -178,6 +178,17 @@ def test_overrides(tmp_path: Path) -> None:
                                                                                             "run.kT.x": "1"})
 
 
+def test_overrides_index_lists() -> None:
+    base = load_scenario("ilv_cones_small")
+    sc = base.with_overrides({"builder.proteins.0.up": "cytosol", "builder.proteins.1.count": "3"})
+    assert [p.up for p in sc.builder.proteins[:2]] == ["cytosol", "lumen"] and sc.builder.proteins[1].count == 3
+    assert base.builder.proteins[0].up == "lumen"  # the original is untouched
+    for key, words in (("builder.proteins.3.up", "builder.proteins is a list of 3; '3' is not an index in 0..2"),
+                       ("builder.proteins.first.up", "'first' is not an index")):
+        with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
+            base.with_overrides({key: "cytosol"})
+
+
 def test_relative_species_file_and_simulation_settings(tmp_path: Path) -> None:
     species = yaml.safe_load((SPECIES / "LIP.yaml").read_text()) | {
         "name": "NEW", "bead_types": {"TN": {"role": "tail", "size": 1.0}},
