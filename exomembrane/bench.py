@@ -346,6 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not ranks:
         print(f"no LAMMPS row: {found if isinstance(found, str) else 'turned off (--lammps)'}")
     rows = []
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), "") if Path("/proc/cpuinfo").is_file() else ""
+    print(f"machine: {cpu or 'unknown CPU'} ({os.cpu_count()} cores); OpenMM {mm.__version__}"
+          + ("" if isinstance(found, str) else f"; LAMMPS from {found[0]}"), flush=True)
     print(table([]).splitlines()[0], flush=True)
     for plat in platforms:
         sizes = args.sizes or (GPU_SIZES if plat in ("CUDA", "OpenCL") else CPU_SIZES)
