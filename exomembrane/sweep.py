@@ -181,6 +181,7 @@ def run_tasks(group: list[Task], scenario: str, devices: list[int] | None = None
             rows.append(task.row(status="ok", error="", **_flatten({k: v for k, v in summary.items()
                                                                    if k not in ("series", "plots", "run")})))
     for task, row in zip(group, rows):
+        task.directory.mkdir(parents=True, exist_ok=True)  # a run refused before it started has none yet
         atomic_write(task.directory / RESULT, (json.dumps(row, indent=1) + "\n").encode())
     return rows
 

@@ -23,7 +23,6 @@
 #include "openmm/serialization/SerializationNode.h"
 #include "openmm/serialization/SerializationProxy.h"
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <map>
 #include <set>
