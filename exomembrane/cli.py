@@ -426,8 +426,12 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _platforms(args: argparse.Namespace) -> int:
+    from . import native
+
     for name, why in available().items():
         print(f"{name:10s} {'usable' if why is None else 'not usable: ' + why}")
+    why = native.load()
+    print(f"CPU pair kernel: {'native plugin' if why is None else 'CustomNonbondedForce (native plugin: ' + why + ')'}")
     print(f"default: {select_platform().reason}")
     return 0
 

@@ -168,6 +168,7 @@ def test_platforms_and_bench_dispatch() -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("Reference") and "usable" in line for line in lines)
+    assert any(line.startswith("CPU pair kernel: ") for line in lines)
     assert lines[-1].startswith("default: ")
     bench = cli("bench", "--help")
     assert bench.returncode == 0 and "exomembrane bench" in bench.stdout
