@@ -168,3 +168,10 @@ def _has(name: str) -> bool:
     except ConfigError:
         return False
     return True
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "systems" / "sweeps").glob("*.yaml")))
+def test_shipped_sweeps_validate(path: Path, tmp_path: Path) -> None:
+    sweep = load_sweep(path)
+    runs = tasks(sweep, tmp_path)
+    assert len(runs) == len(sweep.combinations()) * len(sweep.seed_list) >= 6 and sweep.observables
