@@ -75,6 +75,9 @@ class Batch:
         self.simulation: Simulation = scenario.with_overrides(
             {"run.seed": seed, "run.platform": first.simulation.platform_choice.name}
         ).simulation(stack(structure, len(runs)), replicas=len(runs))
+        #: context parameters of the batch that the replicas' Contexts have too (pair table, w_c, ...)
+        self._shared = sorted(set(self.simulation.context.getParameters())
+                              & set(first.simulation.context.getParameters()))
         self._gather()
         for k, r in enumerate(runs):
             r.note("batch", {"replica": k, "replicas": len(runs), "seeds": seeds,
@@ -103,8 +106,10 @@ class Batch:
             raise FileNotFoundError(f"{', '.join(map(str, directories))}: no checkpoint step common to all "
                                     f"replicas; start the batch again")
         step = max(common)
-        runs = [Run.open(d, step=step) for d in directories]
+        runs: list[Run] = []
         try:
+            for d in directories:
+                runs.append(Run.open(d, step=step))
             check([r.scenario for r in runs], directories)
             return cls(runs)
         except BaseException:
@@ -166,9 +171,9 @@ class Batch:
         ctx.setTime(first.context.getTime())
         ctx.setStepCount(first.context.getStepCount())
         _copy_integrator(first.integrator, self.simulation.integrator)
-        for name, value in first.context.getParameters().items():
-            if name in ctx.getParameters():
-                ctx.setParameter(name, value)
+        values = first.context.getParameters()
+        for name in self._shared:
+            ctx.setParameter(name, values[name])
 
     def _scatter(self) -> None:
         """The replicas' Contexts <- their slabs of the batch Context."""
@@ -190,7 +195,7 @@ class Batch:
                 f"step {self.step}: {stray.size} bead(s) left their replica's slab, e.g. bead {i % self._n} of "
                 f"replica {owner[i]} at z = {xyz[i, 2] - owner[i] * self._lz:.2f} sigma (slab 0..{self._lz:g}); "
                 f"a batch needs molecules to stay off the box's z faces: run this scenario unbatched (batch: 1)")
-        params = ctx.getParameters()
+        params = dict(ctx.getParameters())
         for k, r in enumerate(self.runs):
             rc = r.simulation.context
             part = slice(k * self._n, (k + 1) * self._n)
@@ -199,9 +204,8 @@ class Batch:
             rc.setVelocities(vel[part])
             rc.setTime(state.getTime())
             rc.setStepCount(ctx.getStepCount())
-            for name, value in params.items():
-                if name in rc.getParameters():
-                    rc.setParameter(name, value)
+            for name in self._shared:
+                rc.setParameter(name, params[name])
             _copy_integrator(self.simulation.integrator, r.simulation.integrator)
 
 

@@ -22,7 +22,7 @@ import openmm as mm
 from .build import bilayer
 from .engine import create_simulation, temperature
 from .forcefield import load_forcefield
-from .platform import available, properties, select_platform
+from .platform import available, cpu_model, properties, select_platform
 from .structure import Structure
 
 #: Bilayer sizes (sigma) giving ~21.6k, ~86.4k, ~346k and ~1.38M beads; the CPU gets ~5.4k, ~21.6k and ~86.4k.
@@ -346,9 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not ranks:
         print(f"no LAMMPS row: {found if isinstance(found, str) else 'turned off (--lammps)'}")
     rows = []
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), "") if Path("/proc/cpuinfo").is_file() else ""
-    print(f"machine: {cpu or 'unknown CPU'} ({os.cpu_count()} cores); OpenMM {mm.__version__}"
+    print(f"machine: {cpu_model()} ({os.cpu_count()} cores); OpenMM {mm.__version__}"
           + ("" if isinstance(found, str) else f"; LAMMPS from {found[0]}"), flush=True)
     print(table([]).splitlines()[0], flush=True)
     for plat in platforms:

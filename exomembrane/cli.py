@@ -13,7 +13,7 @@ Example
     exomembrane run systems/vesicle.yaml --steps 20000 --out runs/v
     exomembrane resume runs/v
     exomembrane analyze runs/v
-    exomembrane sweep systems/sweeps/kT_scan.yaml --workers 2 --threads 1
+    exomembrane sweep systems/sweeps/tension_scan.yaml --workers 2 --threads 1
 """
 from __future__ import annotations
 

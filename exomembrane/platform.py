@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import platform as host
 from dataclasses import dataclass
+from pathlib import Path
 from functools import lru_cache
 
 import openmm as mm
@@ -87,6 +89,15 @@ def select_platform(name: str | None = None) -> PlatformChoice:
             return PlatformChoice(mm.Platform.getPlatformByName(candidate), reason)
         skipped.append(f"{candidate} not used: {why}")
     return PlatformChoice(mm.Platform.getPlatformByName("Reference"), "; ".join(skipped))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else what Python's ``platform`` module knows)."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return host.processor() or host.machine()
 
 
 def properties(choice: PlatformChoice, precision: str = "mixed", deterministic: bool = False,

@@ -49,6 +49,7 @@ from .config import ConfigError
 from .engine import Simulation
 from .reporters import (CheckpointReporter, ThermoReporter, TrajectoryReporter, atomic_write, previous_path,
                         read_checkpoint)
+from .platform import cpu_model
 from .scenario import Scenario, load_scenario
 
 SCENARIO = "scenario.yaml"
@@ -385,10 +386,7 @@ def _device(simulation: Simulation) -> str:
     plat = simulation.context.getPlatform()
     if "DeviceName" in plat.getPropertyNames():
         return plat.getPropertyValue(simulation.context, "DeviceName")
-    cpu = host.processor() or host.machine()
-    with contextlib.suppress(OSError, StopIteration):
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+    cpu = cpu_model()
     if "Threads" in plat.getPropertyNames():
         return f"{cpu} ({plat.getPropertyValue(simulation.context, 'Threads')} threads)"
     return cpu

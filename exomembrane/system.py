@@ -127,10 +127,9 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         system.addParticle(m)
 
     bonds, r0, k = structure.harmonic_bonds()
-    if native:
-        system.addForce(_native_pair(structure, cutoff, bonds, replicas))
-    else:
-        system.addForce(_custom_pair(structure, cutoff, bonds, replicas))
+    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas) if replicas > 1 else None
+    pair = _native_pair if native else _custom_pair
+    system.addForce(pair(structure, cutoff, bonds, replica))
 
     fene = mm.CustomBondForce(f"-0.5*{p.fene.k!r}*{p.fene.r_inf!r}^2*log(1 - (r/{p.fene.r_inf!r})^2)")
     add = fene.addBond
@@ -161,45 +160,39 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
     if walled.size:
         slab = float(box[2]) / replicas
         top = slab - WALL_AT
-        z = "(z - z0)" if replicas > 1 else "z"
+        z = "z" if replica is None else "(z - z0)"
         wall = mm.CustomExternalForce(f"{0.5 * WALL_K!r}*(max(0, {WALL_AT!r} - {z})^2 + max(0, {z} - {top!r})^2)")
-        if replicas > 1:
+        if replica is not None:
             wall.addPerParticleParameter("z0")
-        replica = walled // (structure.n_beads // replicas)
-        for i, r in zip(walled.tolist(), replica.tolist()):
-            wall.addParticle(i, [r * slab] if replicas > 1 else [])
+        for i in walled.tolist():
+            wall.addParticle(i, [] if replica is None else [int(replica[i]) * slab])
         _add(system, wall, "wall")
     return system
 
 
-def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replicas: int) -> mm.Force:
+def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replica: np.ndarray | None) -> mm.Force:
     from . import native
 
     ff = structure.forcefield
     types = structure.types
     index = {t: k for k, t in enumerate(types)}
-    parameters = {"w_c": ff.params.w_c}
-    attraction = {}
-    for key, e in ff.pairs.items():
-        if key <= set(types) and e.attracts:
-            a, b = sorted((index[e.types[0]], index[e.types[1]]))
-            attraction[(a, b)] = (len(parameters), e.w)
-            parameters[e.parameter] = e.eps
+    parameters = ff.parameters(set(types))  # w_c, then one per attraction entry
+    order = list(parameters)
+    attraction = {tuple(sorted((index[e.types[0]], index[e.types[1]]))): (order.index(e.parameter), e.w)
+                  for key, e in ff.pairs.items() if key <= set(types) and e.attracts}
     sizes = np.array([[ff.pair_size(a, b) for b in types] for a in types])
-    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas) if replicas > 1 else None
     force = native.pair_force(types, structure.bead_arrays()[0], sizes, attraction, parameters, ff.params.epsilon,
                               cutoff, exclusions, replica)
     force.setForceGroup(TERMS["pair"])
     return force
 
 
-def _custom_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replicas: int) -> mm.Force:
+def _custom_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replica: np.ndarray | None) -> mm.Force:
     ff = structure.forcefield
     types = structure.types
     bead_type, head, size, _ = structure.bead_arrays()
     expression, entries = pair_expression(ff, types)
-    replica = np.arange(structure.n_beads) // (structure.n_beads // replicas)
-    if replicas > 1:
+    if replica is not None:
         energy, _, defs = expression.partition(";")
         expression = f"delta(rep1 - rep2)*({energy});{defs}"
     pair = mm.CustomNonbondedForce(expression)
@@ -214,7 +207,7 @@ def _custom_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, re
     if entries:
         pair.addPerParticleParameter("t")
         params = np.concatenate([params, bead_type[:, None].astype(float)], axis=1)
-    if replicas > 1:
+    if replica is not None:
         pair.addPerParticleParameter("rep")
         params = np.concatenate([params, replica[:, None].astype(float)], axis=1)
     # Few distinct parameter rows: pass shared tuples, not one new list per bead. Rows are told

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from exomembrane import analysis as an
+from exomembrane.platform import cpu_model
 from exomembrane.run import Run, load_trajectory
 from exomembrane.scenario import Scenario, load_scenario
 
@@ -27,9 +29,7 @@ SYSTEMS = HERE.parent / "systems"
 
 
 def _machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return f"{cpu} ({platform.machine()}, {__import__('os').cpu_count()} cores)"
+    return f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cores)"
 
 
 def _run(scenario: Scenario, directory: Path, steps: int | None = None) -> dict:
