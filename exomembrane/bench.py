@@ -1,8 +1,8 @@
 """Throughput benchmark: exomembrane's engine next to a minimal hand-written OpenMM build.
 
 ``exomembrane bench`` (or ``python -m exomembrane.bench``) builds flat Cooke bilayers of several
-sizes and reports steps/s and particle-steps/s per platform, for our full simulation (health
-checks on) and for a raw OpenMM System of the same model written the textbook way, in one run,
+sizes and reports steps/s and particle-steps/s per platform, for our full simulation (a run
+with production outputs and health checks) and for a raw OpenMM System of the same model written the textbook way, in one run,
 so the overhead (or gain) of our layer is visible.
 """
 from __future__ import annotations
@@ -83,6 +83,18 @@ def _rate(step, context: mm.Context, seconds: float) -> float:
     return total_steps / total
 
 
+def _advance_rate(run, seconds: float) -> float:
+    """Steps per second of one ``run.advance(n)`` (a Run or Batch: outputs written as they fall due)
+    of about ``seconds``, n a multiple of 1000, after a warm-up of 1000 steps."""
+    run.advance(1000)
+    t0 = time.perf_counter()
+    run.advance(1000)
+    n = max(1000, int(1000 / (time.perf_counter() - t0) * seconds) // 1000 * 1000)
+    t0 = time.perf_counter()
+    run.advance(n)
+    return n / (time.perf_counter() - t0)
+
+
 def lammps_rates(s: Structure, seconds: float, ranks: Sequence[int]) -> dict[int, float]:
     """Steps/s of LAMMPS on the same structure per number of MPI ranks, after checking that its
     pair and bond energies equal ours (Reference platform, relative 1e-9). Raises RuntimeError."""
@@ -103,20 +115,43 @@ def lammps_rates(s: Structure, seconds: float, ranks: Sequence[int]) -> dict[int
     return rates
 
 
+#: Output intervals (steps) of production runs: what "our engine with reporters on" writes.
+PRODUCTION_REPORT = {"trajectory": 5000, "thermo": 1000, "checkpoint": 50000}
+
+
+def _bench_scenario(name: str, platform: str, size: float, precision: str):
+    """A fixed-area bilayer of lateral ``size`` sigma with production output intervals."""
+    from .scenario import Scenario
+
+    return Scenario.model_validate({
+        "name": name, "builder": {"kind": "bilayer", "size": size},
+        "run": {"platform": platform, "precision": precision, "tension": None, "seed": 1,
+                "report": PRODUCTION_REPORT}})
+
+
 def measure(platform: str, size: float, seconds: float, precision: str = "mixed",
             lammps: Sequence[int] = ()) -> dict:
     """Rates of our engine, of the raw build and (``lammps``: numbers of MPI ranks) of LAMMPS for one
-    bilayer of lateral ``size`` sigma; ``lammps_steps_per_s`` is the fastest LAMMPS configuration."""
-    s = bilayer(load_forcefield(), size)
-    sim = create_simulation(s, platform=platform, precision=precision)
-    ours = _rate(sim.step, sim.context, seconds)
+    bilayer of lateral ``size`` sigma; ``lammps_steps_per_s`` is the fastest LAMMPS configuration.
+
+    Ours is a whole run (:class:`~exomembrane.run.Run`) with production outputs (trajectory frame
+    every 5000 steps, thermo row with per-term energies every 1000, checkpoint every 50000, health
+    check every 1000); the raw build steps its integrator and writes nothing."""
+    from .run import Run
+
+    with tempfile.TemporaryDirectory() as tmp, \
+            Run.create(_bench_scenario("bench", platform, size, precision), Path(tmp) / "run") as run:
+        sim = run.simulation
+        s = sim.structure
+        ours = _advance_rate(run, seconds)
+        kernel = sim.pair_kernel
     choice = select_platform(platform)
     integ = mm.LangevinMiddleIntegrator(temperature(1.1), 1.0, 0.01)
     ctx = mm.Context(raw_system(s), integ, choice.platform, properties(choice, precision))
     ctx.setPositions(s.positions)
     ctx.setVelocitiesToTemperature(temperature(1.1), 1)
     raw = _rate(integ.step, ctx, seconds)
-    row = {"platform": platform, "precision": precision, "beads": s.n_beads, "pair_kernel": sim.pair_kernel,
+    row = {"platform": platform, "precision": precision, "beads": s.n_beads, "pair_kernel": kernel,
            "ours_steps_per_s": ours, "raw_steps_per_s": raw, "ours_particle_steps_per_s": ours * s.n_beads,
            "raw_particle_steps_per_s": raw * s.n_beads, "ratio": ours / raw}
     if lammps:
@@ -206,24 +241,15 @@ def ensemble_throughput(platform: str, size: float, seconds: float, replicas: in
     checkpoint every 50000). Timed over about ``seconds`` after a warm-up."""
     from .batch import Batch
     from .run import Run
-    from .scenario import Scenario
 
-    scenario = Scenario.model_validate({
-        "name": "bench-ensemble", "builder": {"kind": "bilayer", "size": size},
-        "run": {"platform": platform, "precision": precision, "tension": None, "seed": 1,
-                "report": {"trajectory": 5000, "thermo": 1000, "checkpoint": 50000}}})
+    scenario = _bench_scenario("bench-ensemble", platform, size, precision)
     with tempfile.TemporaryDirectory() as tmp:
         dirs = [Path(tmp) / f"seed-{k + 1}" for k in range(replicas)]
         runner = Run.create(scenario, dirs[0]) if replicas == 1 else Batch.create(
             [scenario.with_overrides({"run.seed": k + 1}) for k in range(replicas)], dirs)
         with runner:
             n_beads = runner.simulation.system.getNumParticles() // replicas
-            t0 = time.perf_counter()
-            runner.advance(1000)
-            n = max(1000, int(1000 / (time.perf_counter() - t0) * seconds) // 1000 * 1000)
-            t0 = time.perf_counter()
-            runner.advance(n)
-            rate = n / (time.perf_counter() - t0)
+            rate = _advance_rate(runner, seconds)
     return {"platform": platform, "precision": precision, "beads_per_replica": n_beads, "replicas": replicas,
             "steps_per_s": rate, "replica_steps_per_s": rate * replicas,
             "particle_steps_per_s": rate * replicas * n_beads}

@@ -430,8 +430,10 @@ def _platforms(args: argparse.Namespace) -> int:
 
     for name, why in available().items():
         print(f"{name:10s} {'usable' if why is None else 'not usable: ' + why}")
-    why = native.load()
-    print(f"CPU pair kernel: {'native plugin' if why is None else 'CustomNonbondedForce (native plugin: ' + why + ')'}")
+    for name, kernel in native.KERNELS.items():
+        why = native.load(name)
+        print(f"{name} pair kernel: "
+              f"{'native plugin, ' + kernel if why is None else 'CustomNonbondedForce (native plugin: ' + why + ')'}")
     print(f"default: {select_platform().reason}")
     return 0
 

@@ -203,35 +203,48 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     ff_wc = structure.forcefield.params.w_c
     w_c = ff_wc if w_c is None else w_c
     w_c_max = max(w_c, ff_wc if w_c_max is None else w_c_max)
-    why_not = native.load() if choice.name == "CPU" else "for the CPU platform only"
-    system = create_system(structure, w_c_max=w_c_max, replicas=replicas, native=why_not is None)
-    if protocol:
-        _check_protocol(protocol, system, structure)
-    known = _global_names(system, structure)
-    for name in params or {}:
-        if name not in known or name in ("kT", "w_c"):
-            raise ConfigError(f"params.{name}: not a pair-table parameter of this system; allowed: "
-                              f"{sorted(known - {'kT', 'w_c'})}")
-    derived = {}
-    if tension is not None:
-        baro = mm.MonteCarloMembraneBarostat(0.0, tension * TENSION_TO_BAR_NM, temperature(kT),
-                                             mm.MonteCarloMembraneBarostat.XYIsotropic,
-                                             mm.MonteCarloMembraneBarostat.ZFixed, barostat_interval)
-        baro.setRandomNumberSeed(seed)
-        system.addForce(baro)
-        if protocol and "kT" in protocol:
-            derived[baro.Temperature()] = f"kT/{KB!r}"
     cutoff = pair_cutoff(structure.forcefield, structure.types, w_c_max)
     if dpd_cutoff is None:
         dpd_cutoff = cutoff
-    integ = make_integrator(integrator, kT, dt, friction, protocol, dpd_cutoff, derived)
-    if hasattr(integ, "setRandomNumberSeed"):
-        integ.setRandomNumberSeed(seed)
-    sim = Simulation(structure.to_openmm_topology(), system, integ, choice.platform, props)
+
+    def assemble(use_native: bool) -> Simulation:
+        system = create_system(structure, w_c_max=w_c_max, replicas=replicas, native=use_native)
+        if protocol:
+            _check_protocol(protocol, system, structure)
+        known = _global_names(system, structure)
+        for name in params or {}:
+            if name not in known or name in ("kT", "w_c"):
+                raise ConfigError(f"params.{name}: not a pair-table parameter of this system; allowed: "
+                                  f"{sorted(known - {'kT', 'w_c'})}")
+        derived = {}
+        if tension is not None:
+            baro = mm.MonteCarloMembraneBarostat(0.0, tension * TENSION_TO_BAR_NM, temperature(kT),
+                                                 mm.MonteCarloMembraneBarostat.XYIsotropic,
+                                                 mm.MonteCarloMembraneBarostat.ZFixed, barostat_interval)
+            baro.setRandomNumberSeed(seed)
+            system.addForce(baro)
+            if protocol and "kT" in protocol:
+                derived[baro.Temperature()] = f"kT/{KB!r}"
+        integ = make_integrator(integrator, kT, dt, friction, protocol, dpd_cutoff, derived)
+        if hasattr(integ, "setRandomNumberSeed"):
+            integ.setRandomNumberSeed(seed)
+        return Simulation(structure.to_openmm_topology(), system, integ, choice.platform, props)
+
+    why_not = native.load(choice.name)
+    if why_not is not None or choice.name == "CPU":
+        sim = assemble(why_not is None)
+    else:
+        try:  # the GPU kernel is compiled for the device at the first evaluation
+            sim = assemble(True)
+            sim.context.setPositions(structure.positions)
+            sim.context.getState(getEnergy=True)
+        except mm.OpenMMException as err:
+            why_not = f"failed on this {choice.name} device: {str(err).strip().splitlines()[0]}"
+            sim = assemble(False)
     sim.structure = structure
     sim.platform_choice = choice
     sim.pair_cutoff = cutoff
-    sim.pair_kernel = ("native plugin (vectorised CPU kernel)" if why_not is None
+    sim.pair_kernel = (f"native plugin ({native.KERNELS[choice.name]})" if why_not is None
                        else f"CustomNonbondedForce (native plugin not used: {why_not})")
     sim.seed = seed
     sim.context.setPositions(structure.positions)

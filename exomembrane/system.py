@@ -98,8 +98,9 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         of height ``box_z / replicas`` (see :mod:`exomembrane.batch`): beads of different copies
         do not interact (a per-bead replica index masks the pair force) and walls act per slab.
     native
-        Use the plugin pair force (:mod:`exomembrane.native`, CPU platform only; the plugin must be
-        loaded) instead of the ``CustomNonbondedForce``: same energies, vectorised kernel.
+        Use the plugin pair force (:mod:`exomembrane.native`; its library for the platform the
+        System will run on must be loaded) instead of the ``CustomNonbondedForce``: same
+        energies, hand-written kernels.
 
     Returns
     -------

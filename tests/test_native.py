@@ -1,4 +1,5 @@
-"""The native pair kernel (plugin, CPU platform) gives the energies and forces of the reference model."""
+"""The native pair kernels (plugin: CPU, and CUDA/OpenCL where present) give the energies and forces
+of the reference model."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,11 +14,22 @@ from test_forcefield import PAIRS, finite_difference_forces, ref_energies, two_m
 pytestmark = pytest.mark.skipif(native.load() is not None, reason=f"native pair kernel unavailable: {native.load()}")
 
 
-def cpu_context(s: em.Structure, deterministic: bool = False) -> mm.Context:
+def _platform(name: str):
+    why = native.load(name)
+    return pytest.param(name, marks=pytest.mark.skipif(why is not None, reason=f"no native {name} kernel: {why}"))
+
+
+#: Every platform with a native kernel; OpenCL runs on the CPU through PoCL where there is no GPU.
+PLATFORMS = [_platform(name) for name in native.KERNELS]
+
+
+def native_context(s: em.Structure, platform: str = "CPU", deterministic: bool = False) -> mm.Context:
     system = em.create_system(s, w_c_max=2.0, native=True)
     assert type(system.getForce(0)).__name__ == "Force" and system.getForce(0).getName() == "pair"
     props = {"DeterministicForces": "true"} if deterministic else {}
-    ctx = mm.Context(system, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName("CPU"), props)
+    if platform != "CPU":
+        props = {"Precision": "mixed"}
+    ctx = mm.Context(system, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(platform), props)
     ctx.setPositions(s.positions)
     return ctx
 
@@ -27,31 +39,36 @@ def pair(ctx: mm.Context) -> tuple[float, np.ndarray]:
     return state.getPotentialEnergy()._value, state.getForces(asNumpy=True)._value
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("names", PAIRS)
 @pytest.mark.parametrize("seed", range(2))
-def test_native_pair_energy_matches_reference(ff_angles, names, seed):
+def test_native_pair_energy_matches_reference(ff_angles, names, seed, platform):
     s = two_molecules(ff_angles, names, seed)
-    assert pair(cpu_context(s))[0] == pytest.approx(ref_energies(s, s.positions, 1.6)["pair"], rel=1e-5, abs=1e-5)
+    assert pair(native_context(s, platform))[0] == pytest.approx(ref_energies(s, s.positions, 1.6)["pair"],
+                                                                 rel=1e-5, abs=1e-5)
 
 
-def test_native_follows_steered_parameters(ff):
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_native_follows_steered_parameters(ff, platform):
     s = two_molecules(ff, ("LIP", "CER"), seed=3)
-    ctx = cpu_context(s)
+    ctx = native_context(s, platform)
     ctx.setParameter("w_c", 1.3)
     ctx.setParameter("eps_T_TC", 0.7)
     assert pair(ctx)[0] == pytest.approx(ref_energies(s, s.positions, 1.3, {"eps_T_TC": 0.7})["pair"], rel=1e-5)
 
 
+@pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("names", [("LIP", "LYSO"), ("TSPN", "CER"), ("CARG", "TSPN"), ("LIP4", "LIP")])
-def test_native_forces_match_finite_differences(ff_angles, names):
+def test_native_forces_match_finite_differences(ff_angles, names, platform):
     s = two_molecules(ff_angles, names, seed=1)
-    ctx = cpu_context(s)
+    ctx = native_context(s, platform)
     forces = pair(ctx)[1]
     fd = finite_difference_forces(ctx, s.positions, lambda c: pair(c)[0], 1e-3)  # single precision kernel
     np.testing.assert_allclose(forces, fd, atol=2e-3 * np.abs(forces).max() + 1e-3)
 
 
-def test_native_matches_the_custom_force_on_a_mixed_membrane(ff):
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_native_matches_the_custom_force_on_a_mixed_membrane(ff, platform):
     """Lipids of four species, cones with their elastic network (excluded pairs), RNA; jittered."""
     rng = np.random.default_rng(1)
     s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
@@ -63,7 +80,7 @@ def test_native_matches_the_custom_force_on_a_mixed_membrane(ff):
     ref = mm.Context(em.create_system(s, w_c_max=2.0), mm.VerletIntegrator(0.001),
                      mm.Platform.getPlatformByName("Reference"))
     ref.setPositions(s.positions)
-    ctx = cpu_context(s)
+    ctx = native_context(s, platform)
     for params in ({}, {"w_c": 1.45, "eps_T_T": 0.8, "affinity_tspn_tspn": 3.0}):
         for name, value in params.items():
             ref.setParameter(name, value)
@@ -76,7 +93,7 @@ def test_native_matches_the_custom_force_on_a_mixed_membrane(ff):
 
 def test_deterministic_forces_repeat_bitwise(ff):
     s = em.build.bilayer(ff, 16.0, seed=4)
-    ctx = cpu_context(s, deterministic=True)
+    ctx = native_context(s, deterministic=True)
     first = pair(ctx)
     for _ in range(3):
         ctx.setPositions(s.positions)
@@ -98,6 +115,27 @@ def test_simulations_on_the_cpu_use_it_and_say_so(ff, monkeypatch):
         monkeypatch.delenv("EXOMEMBRANE_NATIVE")
         native.load.cache_clear()
     assert native.load() is None
+
+
+@pytest.mark.parametrize("platform", [p for p in PLATFORMS if p.values[0] != "CPU"])
+def test_gpu_simulations_use_it_and_fall_back_when_it_fails(ff, platform, monkeypatch):
+    s = em.build.bilayer(ff, 8.0, seed=2)
+    sim = em.create_simulation(s, platform=platform, seed=5)
+    assert sim.pair_kernel == f"native plugin ({native.KERNELS[platform]})"
+    sim.step(20)
+    make = native.pair_force
+
+    def too_many_types(types, bead_type, sizes, *args):  # the GPU kernel takes at most 256
+        big = np.ones((300, 300))
+        big[:len(types), :len(types)] = sizes
+        return make(list(types) + [f"X{k}" for k in range(300 - len(types))], bead_type, big, *args)
+
+    monkeypatch.setattr(native, "pair_force", too_many_types)
+    sim = em.create_simulation(s, platform=platform, seed=5)
+    assert sim.pair_kernel == (f"CustomNonbondedForce (native plugin not used: failed on this {platform} device: "
+                               f"CookePairForce: at most 256 bead types on {platform})")
+    assert sim.system.getForce(0).__class__ is mm.CustomNonbondedForce
+    sim.step(20)
 
 
 def test_a_missing_compiler_is_reported(tmp_path, monkeypatch):

@@ -1,23 +1,9 @@
-// The Cooke-type pair force of exomembrane as an OpenMM plugin with a CPU kernel.
-//
-// Same potential as the CustomNonbondedForce that exomembrane.system builds (see its docstring):
-// per pair of bead types a WCA size b, an attraction depth (a global parameter, or none) and a
-// range (fixed, or the global parameter w_c):
-//   U(r) = epsilon (2 (b/r)^6 - 1)^2                     r < r_c = 2^(1/6) b
-//        - eps_AB                                         r < r_c
-//        - eps_AB cos^2(pi (r - r_c) / (2 w_AB))          r_c <= r <= r_c + w_AB
-// Pairs in the exclusion list, and beads of different replicas (copies of a system stacked in
-// one Context), do not interact. The force is created from Python through
-// XmlSerializer (type "CookePairForce"), so no wrapper code is needed; its kernel runs on the
-// CPU platform's neighbour list and thread pool.
-#include "openmm/Force.h"
+// The CookePairForce plugin (cooke_pair.h): its ForceImpl, serialization proxy and the CPU kernel,
+// which runs on the CPU platform's thread pool with its own neighbour list.
+#include "cooke_pair.h"
 #include "openmm/KernelFactory.h"
-#include "openmm/KernelImpl.h"
 #include "openmm/OpenMMException.h"
-#include "openmm/Platform.h"
-#include "openmm/System.h"
 #include "openmm/cpu/CpuPlatform.h"
-#include "openmm/internal/ContextImpl.h"
 #include "openmm/internal/ForceImpl.h"
 #include "openmm/internal/ThreadPool.h"
 #include "openmm/serialization/SerializationNode.h"
@@ -25,57 +11,12 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
 using namespace OpenMM;
 
 namespace exomembrane {
-
-class CookePairForce : public Force {
-public:
-    struct Pair {
-        int a, b;           // bead types
-        double size;        // WCA size b (sigma)
-        int epsParameter;   // index of the global parameter giving the depth, -1: no attraction
-        double range;       // attraction range (sigma); <= 0: the global parameter w_c
-    };
-    CookePairForce(int numTypes, double epsilon, double cutoff) : numTypes(numTypes), epsilon(epsilon), cutoff(cutoff) {}
-    int getNumTypes() const { return numTypes; }
-    double getEpsilon() const { return epsilon; }
-    double getCutoff() const { return cutoff; }
-    void addParticle(int type, int replica = 0) {
-        types.push_back(type);
-        replicas.push_back(replica);
-    }
-    const std::vector<int>& getTypes() const { return types; }
-    const std::vector<int>& getReplicas() const { return replicas; }  // beads of different replicas never interact
-    void addPair(const Pair& pair) { pairs.push_back(pair); }
-    const std::vector<Pair>& getPairs() const { return pairs; }
-    void addGlobalParameter(const std::string& name, double value) { parameters.emplace_back(name, value); }
-    const std::vector<std::pair<std::string, double>>& getGlobalParameters() const { return parameters; }
-    void addExclusion(int i, int j) { exclusions.emplace_back(i, j); }
-    const std::vector<std::pair<int, int>>& getExclusions() const { return exclusions; }
-    bool usesPeriodicBoundaryConditions() const override { return true; }
-protected:
-    ForceImpl* createImpl() const override;
-private:
-    int numTypes;
-    double epsilon, cutoff;
-    std::vector<int> types, replicas;
-    std::vector<Pair> pairs;
-    std::vector<std::pair<std::string, double>> parameters;
-    std::vector<std::pair<int, int>> exclusions;
-};
-
-class CalcCookePairKernel : public KernelImpl {
-public:
-    static std::string Name() { return "CalcCookePair"; }
-    CalcCookePairKernel(const std::string& name, const Platform& platform) : KernelImpl(name, platform) {}
-    virtual void initialize(const System& system, const CookePairForce& force) = 0;
-    virtual double execute(ContextImpl& context, bool includeForces, bool includeEnergy) = 0;
-};
 
 class CookePairForceImpl : public ForceImpl {
 public:
