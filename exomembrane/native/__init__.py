@@ -80,7 +80,7 @@ def _platform_flags(platform: str, include: Path, lib: Path) -> list[str]:
     if not (lib / "plugins" / f"lib{name}.so").is_file():
         raise RuntimeError(f"the OpenMM installation has no {platform} platform library (lib{name}.so)")
     cuda_roots = [os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH")]
-    cuda_roots = [f"{r}/include" for r in cuda_roots if r] + ["/usr/local/cuda/include"]
+    cuda_roots = [f"{r}/include" for r in cuda_roots if r] + ["/usr/local/cuda/include", f"{sys.prefix}/include"]
     if platform == "OpenCL":
         found = _find_header("CL/cl.h", ["/usr/include", "/usr/local/include", *cuda_roots])
         if found is None:
