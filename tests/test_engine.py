@@ -55,11 +55,16 @@ def test_seeded_runs_are_reproducible(membrane):
     assert not np.array_equal(run(5), run(6))
 
 
-def test_nve_energy_drift_is_small(membrane):
-    sim = em.create_simulation(membrane, platform="CPU", seed=1)
+@pytest.mark.parametrize("platform", ["CPU", "OpenCL"])
+def test_nve_energy_drift_is_small(membrane, platform):
+    """With the pair kernel each platform uses (the native ones where they build)."""
+    if platform == "OpenCL" and "OpenCL" not in [mm.Platform.getPlatform(i).getName()
+                                                 for i in range(mm.Platform.getNumPlatforms())]:
+        pytest.skip("no OpenCL platform")
+    sim = em.create_simulation(membrane, platform=platform, seed=1)
     sim.step(500)
     state = sim.context.getState(getPositions=True, getVelocities=True)
-    nve = em.create_simulation(membrane, platform="CPU", integrator="verlet", dt=0.005)
+    nve = em.create_simulation(membrane, platform=platform, integrator="verlet", dt=0.005)
     nve.context.setState(state)
 
     def total():
