@@ -144,3 +144,13 @@ def test_a_missing_compiler_is_reported(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no C.. compiler .'no-such-compiler' not found"):
         native.build()
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif("OpenCL" not in [mm.Platform.getPlatform(i).getName() for i in range(mm.Platform.getNumPlatforms())],
+                    reason="no OpenCL platform")
+def test_missing_gpu_headers_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXOMEMBRANE_CACHE", str(tmp_path))
+    monkeypatch.setattr(native, "_find_header", lambda name, roots: None)
+    with pytest.raises(RuntimeError, match=r"no OpenCL headers \(CL/cl.h; install them, e.g. apt-get install opencl"):
+        native.build("OpenCL")
+    assert not any(tmp_path.iterdir())

@@ -4,7 +4,7 @@ Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
     python tests/validation.py                 # everything (about 20 minutes on two CPU cores)
-    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels
 """
 from __future__ import annotations
 
@@ -99,37 +99,67 @@ def cones(tmp: Path) -> dict:
     return out
 
 
-def batch(tmp: Path, seeds: int = 6) -> dict:
-    """The same ensemble (fixed-area 16 sigma bilayer, 200 tau, ``seeds`` seeds) swept on a local Dask
-    cluster twice: one run per task, and all seeds as one replica batch. Observables per run, mean
-    and standard error over seeds, the difference in standard errors, and the wall time."""
+ENSEMBLE = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
+            "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
+
+
+def _same_ensemble(tmp: Path, legs: dict[str, dict], seeds: int) -> dict:
+    """One fixed-area 16 sigma bilayer, 200 tau, ``seeds`` seeds, swept on a local Dask cluster once
+    per leg (label -> sweep keys such as ``batch`` and ``set``). Observables per run, mean and
+    standard error over seeds per leg, the first two legs' difference in standard errors, wall time."""
     from exomembrane.sweep import Sweep, run_sweep
 
-    keys = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
-            "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
     out: dict = {}
-    for label, size in (("one run per task", 1), (f"{seeds} replicas per Context", seeds)):
+    for k, (label, leg) in enumerate(legs.items()):
         spec = Sweep.model_validate({
-            "name": f"batch{size}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": size,
+            "name": f"leg{k}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": leg.get("batch", 1),
             "set": {"builder.size": 16.0, "run.tension": None, "run.steps": 20_000, "run.report.trajectory": 500,
-                    "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU"},
+                    "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU", **leg.get("set", {})},
             "cluster": {"kind": "local", "workers": 1}})
         t0 = time.perf_counter()
-        table = run_sweep(spec, tmp / f"batch{size}", progress=False)
+        table = run_sweep(spec, tmp / f"leg{k}", progress=False)
         wall = time.perf_counter() - t0
         table["thermo_second_half_mean.pair"] = table["thermo_second_half_mean.pair"] / table["n_beads"]
         out[label] = {"wall_s": round(wall, 1), "runs_ok": int((table["status"] == "ok").sum()),
                       "beads": int(table["n_beads"].iloc[0]),
                       **{name: [float(table[col].mean()), float(table[col].std(ddof=1) / np.sqrt(len(table)))]
-                         for name, col in keys.items()}}
+                         for name, col in ENSEMBLE.items()}}
         print(label, out[label], flush=True)
-    one, many = out.values()
+    one, many = list(out.values())[:2]
     out["z"] = {name: round(abs(one[name][0] - many[name][0]) / float(np.hypot(one[name][1], many[name][1])), 2)
-                for name in keys}
+                for name in ENSEMBLE}
     return out
 
 
-PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch}
+def batch(tmp: Path, seeds: int = 6) -> dict:
+    """One run per task against all seeds as one replica batch (:mod:`exomembrane.batch`)."""
+    return _same_ensemble(tmp, {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}}, seeds)
+
+
+def kernels(tmp: Path, seeds: int = 4) -> dict:
+    """The native CPU kernel against the native GPU kernel, run on OpenCL (a GPU, or PoCL on the CPU)."""
+    from exomembrane import native
+
+    why = native.load("OpenCL")
+    if why is not None:
+        raise SystemExit(f"validation kernels: no native OpenCL kernel here ({why})")
+    return _same_ensemble(tmp, {"CPU, native CPU kernel": {},
+                                "OpenCL, native GPU kernel": {"set": {"run.platform": "OpenCL"}}}, seeds)
+
+
+PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels}
+
+
+def _ensemble_table(r: dict) -> list[str]:
+    labels = [k for k in r if k != "z"]
+    names = list(r["z"])
+    lines = [f"| fixed-area bilayer, {r[labels[0]]['runs_ok']} seeds | " + " | ".join(names) + " | runs ok | wall (s) |",
+             "|---" * (len(names) + 3) + "|"]
+    for label in labels:
+        lines.append(f"| {label} ({r[label]['beads']} beads) | " + " | ".join(
+            f"{r[label][n][0]:.4g} ± {r[label][n][1]:.2g}" for n in names) + f" | {r[label]['runs_ok']} | {r[label]['wall_s']} |")
+    lines.append("| difference / combined s.e. | " + " | ".join(str(r["z"][n]) for n in names) + " | | |")
+    return lines + [""]
 
 
 def markdown(results: dict) -> str:
@@ -150,18 +180,9 @@ def markdown(results: dict) -> str:
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
-    if "batch" in results:
-        r = results["batch"]
-        labels = [k for k in r if k != "z"]
-        names = list(r["z"])
-        lines += [f"| fixed-area bilayer, {r[labels[0]]['runs_ok']} seeds | " + " | ".join(names) + " | runs ok | wall (s) |",
-                  "|---" * (len(names) + 3) + "|"]
-        for label in labels:
-            lines.append(f"| {label} ({r[label]['beads']} beads) | " + " | ".join(
-                f"{r[label][n][0]:.4g} ± {r[label][n][1]:.2g}" for n in names) +
-                f" | {r[label]['runs_ok']} | {r[label]['wall_s']} |")
-        lines.append("| difference / combined s.e. | " + " | ".join(str(r["z"][n]) for n in names) + " | | |")
-        lines.append("")
+    for part in ("batch", "kernels"):
+        if part in results:
+            lines += _ensemble_table(results[part])
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
                   "CARG enrichment | tau | steps/s |", "|---|---|---|---|---|---|---|---|"]
