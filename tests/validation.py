@@ -103,7 +103,7 @@ ENSEMBLE = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion
             "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
 
 
-def _same_ensemble(tmp: Path, legs: dict[str, dict], seeds: int) -> dict:
+def _same_ensemble(tmp: Path, part: str, legs: dict[str, dict], seeds: int) -> dict:
     """One fixed-area 16 sigma bilayer, 200 tau, ``seeds`` seeds, swept on a local Dask cluster once
     per leg (label -> sweep keys such as ``batch`` and ``set``). Observables per run, mean and
     standard error over seeds per leg, the first two legs' difference in standard errors, wall time."""
@@ -112,12 +112,12 @@ def _same_ensemble(tmp: Path, legs: dict[str, dict], seeds: int) -> dict:
     out: dict = {}
     for k, (label, leg) in enumerate(legs.items()):
         spec = Sweep.model_validate({
-            "name": f"leg{k}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": leg.get("batch", 1),
+            "name": f"{part}{k}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": leg.get("batch", 1),
             "set": {"builder.size": 16.0, "run.tension": None, "run.steps": 20_000, "run.report.trajectory": 500,
                     "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU", **leg.get("set", {})},
             "cluster": {"kind": "local", "workers": 1}})
         t0 = time.perf_counter()
-        table = run_sweep(spec, tmp / f"leg{k}", progress=False)
+        table = run_sweep(spec, tmp / f"{part}{k}", progress=False)
         wall = time.perf_counter() - t0
         table["thermo_second_half_mean.pair"] = table["thermo_second_half_mean.pair"] / table["n_beads"]
         out[label] = {"wall_s": round(wall, 1), "runs_ok": int((table["status"] == "ok").sum()),
@@ -133,7 +133,7 @@ def _same_ensemble(tmp: Path, legs: dict[str, dict], seeds: int) -> dict:
 
 def batch(tmp: Path, seeds: int = 6) -> dict:
     """One run per task against all seeds as one replica batch (:mod:`exomembrane.batch`)."""
-    return _same_ensemble(tmp, {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}}, seeds)
+    return _same_ensemble(tmp, "batch", {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}}, seeds)
 
 
 def kernels(tmp: Path, seeds: int = 4) -> dict:
@@ -143,7 +143,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
     why = native.load("OpenCL")
     if why is not None:
         raise SystemExit(f"validation kernels: no native OpenCL kernel here ({why})")
-    return _same_ensemble(tmp, {"CPU, native CPU kernel": {},
+    return _same_ensemble(tmp, "kernels", {"CPU, native CPU kernel": {},
                                 "OpenCL, native GPU kernel": {"set": {"run.platform": "OpenCL"}}}, seeds)
 
 
