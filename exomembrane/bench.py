@@ -2,8 +2,8 @@
 
 ``exomembrane bench`` (or ``python -m exomembrane.bench``) builds flat Cooke bilayers of several
 sizes and reports steps/s and particle-steps/s per platform, for our full simulation (a run
-with production outputs and health checks) and for a raw OpenMM System of the same model written the textbook way, in one run,
-so the overhead (or gain) of our layer is visible.
+with production outputs and health checks) and for a raw OpenMM System of the same model written
+the textbook way, in one run, so the overhead (or gain) of our layer is visible.
 """
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ import exomembrane as em
 PLATFORMS = ("Reference", "CPU", "OpenCL", "CUDA")
 
 
-def _present(name: str) -> bool:
+def present(name: str) -> bool:
+    """Whether OpenMM has the platform ``name`` here."""
     try:
         mm.Platform.getPlatformByName(name)
         return True
@@ -27,7 +28,7 @@ def ff() -> em.ForceField:
 def platform(request: pytest.FixtureRequest) -> str:
     """Each OpenMM platform; those absent here are skipped with the reason."""
     name = request.param
-    if not _present(name):
+    if not present(name):
         pytest.skip(f"OpenMM platform {name} not available here "
                     f"({'no CUDA device/plugin' if name == 'CUDA' else 'install pocl-opencl-icd for OpenCL on the CPU'})")
     return name

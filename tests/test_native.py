@@ -9,6 +9,7 @@ import pytest
 import exomembrane as em
 from exomembrane import native
 from exomembrane.system import TERMS
+from conftest import present
 from test_forcefield import PAIRS, finite_difference_forces, ref_energies, two_molecules, with_molecules
 
 pytestmark = pytest.mark.skipif(native.load() is not None, reason=f"native pair kernel unavailable: {native.load()}")
@@ -146,8 +147,7 @@ def test_a_missing_compiler_is_reported(tmp_path, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.skipif("OpenCL" not in [mm.Platform.getPlatform(i).getName() for i in range(mm.Platform.getNumPlatforms())],
-                    reason="no OpenCL platform")
+@pytest.mark.skipif(not present("OpenCL"), reason="no OpenCL platform")
 def test_missing_gpu_headers_are_reported(tmp_path, monkeypatch):
     monkeypatch.setenv("EXOMEMBRANE_CACHE", str(tmp_path))
     monkeypatch.setattr(native, "_find_header", lambda name, roots: None)

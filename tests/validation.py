@@ -112,9 +112,11 @@ def _same_ensemble(tmp: Path, part: str, legs: dict[str, dict], seeds: int) -> d
     out: dict = {}
     for k, (label, leg) in enumerate(legs.items()):
         spec = Sweep.model_validate({
-            "name": f"{part}{k}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds, "batch": leg.get("batch", 1),
+            "name": f"{part}{k}", "scenario": str(SYSTEMS / "flat_bilayer.yaml"), "seeds": seeds,
+            "batch": leg.get("batch", 1),
             "set": {"builder.size": 16.0, "run.tension": None, "run.steps": 20_000, "run.report.trajectory": 500,
-                    "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU", **leg.get("set", {})},
+                    "run.report.thermo": 100, "run.report.checkpoint": 10_000, "run.platform": "CPU",
+                    **leg.get("set", {})},
             "cluster": {"kind": "local", "workers": 1}})
         t0 = time.perf_counter()
         table = run_sweep(spec, tmp / f"{part}{k}", progress=False)
@@ -133,7 +135,8 @@ def _same_ensemble(tmp: Path, part: str, legs: dict[str, dict], seeds: int) -> d
 
 def batch(tmp: Path, seeds: int = 6) -> dict:
     """One run per task against all seeds as one replica batch (:mod:`exomembrane.batch`)."""
-    return _same_ensemble(tmp, "batch", {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}}, seeds)
+    return _same_ensemble(tmp, "batch", {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}},
+                          seeds)
 
 
 def kernels(tmp: Path, seeds: int = 4) -> dict:

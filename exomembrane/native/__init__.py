@@ -107,8 +107,9 @@ def build(platform: str = "CPU") -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         out = Path(tmp) / target.name
-        command = [compiler, "-O3", "-march=native", "-fno-math-errno", "-Wno-deprecated-declarations", "-std=c++17", "-shared", "-fPIC",
-                   f"-I{include}", f"-I{include / 'openmm' / 'common'}", *[f for f in flags if not f.startswith("-l")],
+        command = [compiler, "-O3", "-march=native", "-fno-math-errno", "-Wno-deprecated-declarations",
+                   "-std=c++17", "-shared", "-fPIC", f"-I{include}", f"-I{include / 'openmm' / 'common'}",
+                   *[f for f in flags if not f.startswith("-l")],
                    str(SOURCES[platform]), f"-L{lib}", f"-L{lib / 'plugins'}", "-lOpenMM",
                    *[f for f in flags if f.startswith("-l")], f"-Wl,-rpath,{lib}:{lib / 'plugins'}", "-o", str(out)]
         try:
