@@ -381,6 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(measure(plat, size, args.seconds, args.precision, ranks))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     print(table(rows))
+    for plat in platforms:
+        print(f"{plat} pair force: {next(r['pair_kernel'] for r in rows if r['platform'] == plat)}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0

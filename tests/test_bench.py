@@ -16,7 +16,8 @@ def test_bench_reports_ours_and_raw(ff, tmp_path, capsys):
     rows = json.loads(out.read_text())
     assert len(rows) == 1 and rows[0]["beads"] == em.build.bilayer(ff, 8.0).n_beads and rows[0]["ours_steps_per_s"] > 0
     assert rows[0]["raw_steps_per_s"] > 0
-    assert "/raw" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "/raw" in printed and f"CPU pair force: {rows[0]['pair_kernel']}" in printed
 
 
 def test_raw_build_has_the_same_energy_as_ours(ff):
