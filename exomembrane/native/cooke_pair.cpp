@@ -156,8 +156,10 @@ private:
         return worst > limit2;
     }
 
-    // Cells of at least the list radius along each axis: atoms sorted by cell (their positions
-    // copied in that order), and the distinct cells around each cell.
+    // Cells of at least the list radius along each axis: atoms sorted by cell (their positions and
+    // replicas copied in that order), and for each cell the half stencil: the distinct cells
+    // around it with an index not below its own, as runs of consecutive indices, whose atoms lie
+    // one after another.
     void binAtoms(const float* posq, const float* box) {
         const float reach = cutoff + SKIN;
         for (int m = 0; m < 3; m++)
@@ -181,30 +183,42 @@ private:
         slot.resize(numAtoms);
         for (int m = 0; m < 3; m++)
             sorted[m].resize(numAtoms);
+        sortedReplica.resize(numAtoms);
         std::vector<int> fill(cellStart.begin(), cellStart.end() - 1);
         for (int i = 0; i < numAtoms; i++) {
             const int k = fill[cellOf[i]]++;
             cellAtoms[k] = i;
             slot[i] = k;
+            sortedReplica[k] = replica[i];
             for (int m = 0; m < 3; m++)
                 sorted[m][k] = posq[4 * i + m];
         }
-        if ((int) around.size() == numCells && aroundCells[0] == cells[0] && aroundCells[1] == cells[1])
+        if ((int) runs.size() == numCells && runCells[0] == cells[0] && runCells[1] == cells[1])
             return;  // same grid as before
         for (int m = 0; m < 3; m++)
-            aroundCells[m] = cells[m];
-        around.assign(numCells, std::vector<int>());
+            runCells[m] = cells[m];
+        runs.assign(numCells, std::vector<std::pair<int, int>>());
+        std::vector<int> list;
         for (int x = 0; x < cells[0]; x++)
             for (int y = 0; y < cells[1]; y++)
                 for (int z = 0; z < cells[2]; z++) {
-                    std::vector<int>& list = around[(x * cells[1] + y) * cells[2] + z];
+                    const int own = (x * cells[1] + y) * cells[2] + z;
+                    list.clear();
                     for (int dx = -1; dx <= 1; dx++)
                         for (int dy = -1; dy <= 1; dy++)
-                            for (int dz = -1; dz <= 1; dz++)
-                                list.push_back((((x + dx + cells[0]) % cells[0]) * cells[1] + (y + dy + cells[1]) % cells[1])
-                                               * cells[2] + (z + dz + cells[2]) % cells[2]);
+                            for (int dz = -1; dz <= 1; dz++) {
+                                const int cell = (((x + dx + cells[0]) % cells[0]) * cells[1] + (y + dy + cells[1]) % cells[1])
+                                                 * cells[2] + (z + dz + cells[2]) % cells[2];
+                                if (cell >= own)  // each pair once: j after i in cell order (the stencil is symmetric)
+                                    list.push_back(cell);
+                            }
                     std::sort(list.begin(), list.end());
                     list.erase(std::unique(list.begin(), list.end()), list.end());
+                    for (int cell : list)
+                        if (!runs[own].empty() && runs[own].back().second == cell - 1)
+                            runs[own].back().second = cell;
+                        else
+                            runs[own].emplace_back(cell, cell);
                 }
     }
 
@@ -220,10 +234,9 @@ private:
             begin[i] = used;
             const float xi = posq[4 * i], yi = posq[4 * i + 1], zi = posq[4 * i + 2];
             const int own = cellOf[i], rep = replica[i];
-            for (int cell : around[own]) {
-                if (cell < own)
-                    continue;  // each pair once: j after i in cell order (around is symmetric)
-                const int from = cell == own ? slot[i] + 1 : cellStart[cell], count = cellStart[cell + 1] - from;
+            for (const auto& run : runs[own]) {  // the first run starts with the own cell: atoms after i
+                const int from = run.first == own ? slot[i] + 1 : cellStart[run.first];
+                const int count = cellStart[run.second + 1] - from;
                 if (count <= 0)
                     continue;
                 d2.resize(count);
@@ -238,11 +251,11 @@ private:
                 if (list.size() < (size_t) (used + count))
                     list.resize(2 * (used + count));
                 int* out = &list[used];
-                const int* atoms = &cellAtoms[from];
+                const int *atoms = &cellAtoms[from], *reps = &sortedReplica[from];
                 int kept = 0;
                 for (int k = 0; k < count; k++) {  // branch-free compress
                     out[kept] = atoms[k];
-                    kept += (d2[k] < reach2) & (replica[atoms[k]] == rep);
+                    kept += (d2[k] < reach2) & (reps[k] == rep);
                 }
                 used += kept;
             }
@@ -341,8 +354,9 @@ private:
     std::vector<int> begin, end;  // atom i's neighbours: neighbors[its thread][begin[i] .. end[i])
     std::vector<int> cellOf, cellStart, cellAtoms, slot;  // cell of each atom; atoms by cell; atom's place there
     std::vector<float> sorted[3];  // positions in cellAtoms order
-    std::vector<std::vector<int>> around;  // the distinct cells next to (and including) each cell
-    int aroundCells[3] = {0, 0, 0};  // the grid around was made for
+    std::vector<int> sortedReplica;  // replicas in cellAtoms order
+    std::vector<std::vector<std::pair<int, int>>> runs;  // per cell: its half stencil as runs [first, last] of cells
+    int runCells[3] = {0, 0, 0};  // the grid the runs were made for
     int cells[3] = {1, 1, 1};
     float lastBox[3] = {0, 0, 0};
     std::vector<float> lastPositions;
