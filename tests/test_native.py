@@ -27,9 +27,10 @@ PLATFORMS = [_platform(name) for name in native.KERNELS]
 def native_context(s: em.Structure, platform: str = "CPU", deterministic: bool = False) -> mm.Context:
     system = em.create_system(s, w_c_max=2.0, native=True)
     assert type(system.getForce(0)).__name__ == "Force" and system.getForce(0).getName() == "pair"
-    props = {"DeterministicForces": "true"} if deterministic else {}
     if platform != "CPU":
         props = {"Precision": "mixed"}
+    else:
+        props = {"DeterministicForces": "true"} if deterministic else {}
     ctx = mm.Context(system, mm.VerletIntegrator(0.001), mm.Platform.getPlatformByName(platform), props)
     ctx.setPositions(s.positions)
     return ctx
