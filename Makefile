@@ -1,11 +1,12 @@
 # Entry points: `make demo` (set up, run the small ILV budding scenario headless, print and draw the
-# budding summary), `make test`, and `make validate` (long validation runs; results in tests/validation.md).
+# budding summary), `make lint` (ruff, mypy), `make test`, `make test-fast` (no slow MD, no browser)
+# and `make validate` (long validation runs; results in tests/validation.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast validate bench clean
+.PHONY: setup demo lint test test-fast validate bench clean
 
 setup: $(STAMP)
 
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) || { echo "could not create a virtual environment: install python3-venv (apt-get install python3-venv)"; exit 1; }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[notebook,test,hpc,peer]'
-	$(BIN)/python -m exomembrane.native
+	$(BIN)/python -m exomembrane.engine.native
 	@touch $(STAMP)
 
 demo: setup
@@ -22,8 +23,12 @@ demo: setup
 	$(BIN)/exomembrane analyze runs/demo
 	@echo 'the membrane cut open from the side: runs/demo/analysis/section.png'
 
+lint: setup
+	$(BIN)/ruff check exomembrane tests
+	$(BIN)/mypy
+
 test: setup
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -m "not slow and not browser"

@@ -27,19 +27,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
-from . import analysis
-from .config import ConfigError
-from .system import TERMS
-from .health import SimulationError
-from .platform import ALL, PRECISIONS, available, select_platform
-from .run import MANIFEST, SCENARIO, Run, load_thermo, load_trajectory
-from .scenario import load_scenario
+from exomembrane.config import ConfigError
+from exomembrane.engine.health import SimulationError
+from exomembrane.engine.platform import ALL, PRECISIONS, available, select_platform
+from exomembrane.run.directory import Run
+from exomembrane.run.report import ANALYSIS, SUMMARY, analyze, describe
+from exomembrane.scenario import load_scenario
 
 EXIT_CONFIG, EXIT_SIMULATION, EXIT_FILE = 2, 3, 4
-ANALYSIS = "analysis"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -188,9 +185,9 @@ def _drive(run: Run, quiet: bool) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from .cluster import ClusterSection
-    from .config import parse
-    from .sweep import PLOTS, TABLE, load_sweep, run_sweep
+    from exomembrane.config import parse
+    from exomembrane.sweep import PLOTS, TABLE, load_sweep, run_sweep
+    from exomembrane.sweep.cluster import ClusterSection
 
     if (args.sweep is None) == (args.resume is None):
         raise ConfigError("sweep: give a sweep file, or --resume DIR to finish an interrupted sweep (not both)")
@@ -232,201 +229,14 @@ def _analyze(args: argparse.Namespace) -> int:
     summary = analyze(args.directory)
     if not args.quiet:
         print(json.dumps({k: v for k, v in summary.items() if k != "series"}, indent=1))
-        if "budding" in summary:
-            print(budding_report(summary["budding"]))
-        print(f"wrote {args.directory / ANALYSIS}/summary.json and {len(summary['plots'])} plots")
+        for text in describe(summary):
+            print(text)
+        print(f"wrote {args.directory / ANALYSIS}/{SUMMARY} and {len(summary['plots'])} plots")
     return 0
 
 
-def analyze(directory: str | Path) -> dict[str, Any]:
-    """Analyse a run directory; writes ``analysis/summary.json`` and PNG plots there.
-
-    Always: energies and kinetic temperature, box, number of membranes (per frame). Flat bilayers:
-    lipid order, area per lipid, bending rigidity (kT) and lateral diffusion (sigma^2/tau); lipid
-    gas (self-assembly): lipid order; vesicles: radius and asphericity; MVB membranes (budding):
-    bud height and direction (from the recorded sides), neck radius, scission, ILV diameter, cargo
-    enrichment with its interval, and a picture of the membrane cut open (``section.png``).
-    Estimates that need more data than the run has are null, with the reason.
-
-    Returns
-    -------
-    The summary: scalars (means over the second half of the frames), per-frame ``series`` and
-    the ``plots`` written.
-    """
-    directory = Path(directory)
-    if not (directory / MANIFEST).is_file():
-        raise FileNotFoundError(f"{directory}: not a run directory (no {MANIFEST})")
-    scenario = load_scenario(directory / SCENARIO)
-    manifest = json.loads((directory / MANIFEST).read_text())
-    thermo = load_thermo(directory)
-    traj = load_trajectory(directory)
-    out = directory / ANALYSIS
-    out.mkdir(exist_ok=True)
-    kind = scenario.builder.kind
-    late = slice(traj.n_frames // 2, None)
-
-    series: dict[str, np.ndarray] = {"time": traj.time, "membranes": analysis.count_membranes(traj)}
-    summary: dict[str, Any] = {
-        "run": str(directory), "scenario": scenario.name, "builder": kind, "n_beads": traj.n_atoms,
-        "steps_done": manifest["steps_done"], "frames": traj.n_frames,
-        "time_tau": [float(traj.time[0]), float(traj.time[-1])],
-        "platform": manifest["segments"][-1]["platform"],
-        "thermo_second_half_mean": {k: float(v[len(v) // 2:].mean()) for k, v in thermo.items()
-                                    if k not in ("step", "time")},
-        "membranes": {"first": int(series["membranes"][0]), "last": int(series["membranes"][-1]),
-                      "changes_at_tau": traj.time[1:][np.diff(series["membranes"]) != 0].tolist()},
-    }
-    if kind in ("bilayer", "gas"):  # a sheet: S near 1; self-assembly raises it from ~0
-        series["lipid_order"] = analysis.lipid_order(traj)[0]
-        summary["lipid_order_S"] = _mean_std(series["lipid_order"][late])
-    if kind == "bilayer":
-        series["area_per_lipid"] = analysis.area_per_lipid(traj)
-        summary["area_per_lipid_sigma2"] = _mean_std(series["area_per_lipid"][late])
-        summary["bending_rigidity_kT"] = _estimate(analysis.bending_rigidity, traj[late])
-        summary["diffusion_sigma2_per_tau"] = _estimate(analysis.diffusion_coefficient, traj[late])
-    if kind == "vesicle":
-        shape = analysis.vesicle_shape(traj)
-        for key in ("radius", "midplane_radius", "asphericity"):
-            series[key] = shape[key]
-            summary[f"vesicle_{key}"] = _mean_std(shape[key][late])
-
-    plots = []
-    if kind in ("mvb_patch", "mvb_vesicle"):
-        budding, picture = _budding(traj, scenario, manifest["sides"], out)
-        summary["budding"] = budding.pop("scalars")
-        series.update(budding)
-        plots.append(picture)
-    plots += [_plot_energies(thermo, scenario.run.kT, out), _plot_box(thermo, out)]
-    plots += [_plot_series(series, key, out) for key in series if key != "time"]
-    summary["plots"] = [p.name for p in plots]
-    summary["series"] = {k: [x if np.isfinite(x) else None for x in np.asarray(v, float).tolist()]
-                         for k, v in series.items()}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
-
-
-def budding_report(b: dict[str, Any]) -> str:
-    """A few lines that tell what happened to the membrane, from ``summary["budding"]``."""
-    def num(x: float | None, unit: str = " sigma") -> str:
-        return "-" if x is None else f"{x:.1f}{unit}"
-
-    lines = [f"budding (lumen on the {b['lumen']} side):",
-             f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
-             f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
-             "  scission        " + ("none" if b["scission_frame"] < 0 else
-                                      f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
-                                      f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
-    for name, e in b["enrichment"].items():
-        ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
-        lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
-                     f"{e['molecules']} molecules, {e['kind']})")
-    return "\n".join(lines)
-
-
-def _budding(traj: Any, scenario: Any, sides: dict[str, str], out: Path) -> tuple[dict[str, Any], Path]:
-    """Budding series and scalars (``"scalars"``) of an MVB run, and its cut-open picture."""
-    from .section import cross_section
-
-    lumen = sides["lumen"]
-    cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
-             for p in scenario.builder.proteins}
-    b = analysis.budding_summary(traj, lumen, cargo)
-    frame = b["scission_frame"]
-    peak = int(np.nanargmax(b["bud_height"]))
-    scalars = {
-        "lumen": lumen,
-        "bud_height_max_sigma": float(np.nanmax(b["bud_height"])),
-        "direction": {1: "into the lumen", -1: "into the cytosol", 0: "none"}[int(b["direction"][peak])],
-        "neck_radius_min_sigma": None if np.all(np.isnan(b["neck_radius"])) else float(np.nanmin(b["neck_radius"])),
-        "scission_frame": frame, "scission_time_tau": None if frame < 0 else b["scission_time"],
-        "ilv_side": {1: "lumen", -1: "cytosol", 0: None}[b["ilv_side"]],
-        "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b["ilv_diameter"][frame:])),
-        "enrichment": {name: {"ratio": _finite(e["ratio"]), "ci": [_finite(v) for v in e["ci"]],
-                              "confidence": e["confidence"], "kind": e["kind"], "molecules": e["n_molecules"]}
-                       for name, e in b["enrichment"].items()},
-    }
-    series = {key: b[key] for key in ("bud_height", "neck_radius", "ilv_diameter")}
-    fig = cross_section(traj, -1, sides=sides, title=f"{scenario.name}: last frame, t = {traj.time[-1]:.0f} tau")
-    return {"scalars": scalars, **series}, _save(fig, out / "section.png")
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-LABELS = {"membranes": "separate membranes", "bud_height": "bud height (sigma)", "neck_radius": "neck radius (sigma)",
-          "ilv_diameter": "ILV diameter (sigma)", "area_per_lipid": "area per lipid (sigma^2)",
-          "lipid_order": "lipid nematic order S",
-          "radius": "vesicle head radius (sigma)", "midplane_radius": "vesicle midplane radius (sigma)",
-          "asphericity": "asphericity"}
-
-
-def _mean_std(values: np.ndarray) -> dict[str, float]:
-    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
-
-
-def _estimate(function: Any, traj: Any) -> dict[str, Any]:
-    """``{"value", "err"}`` of an estimator, or ``{"value": None, "reason"}`` if the data are too few."""
-    try:
-        value, err = function(traj)
-    except ValueError as why:
-        return {"value": None, "reason": str(why)}
-    return {"value": value, "err": err}
-
-
-def _figure(rows: int, height: float) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
-
-    fig = Figure(figsize=(7, height))
-    return fig, fig.subplots(rows, 1, sharex=True)
-
-
-def _plot_energies(thermo: dict[str, np.ndarray], kT: float, out: Path) -> Path:
-    fig, (top, bottom) = _figure(2, 6)
-    for key in ("potential", "kinetic", *TERMS):
-        top.plot(thermo["time"], thermo[key], label=key)
-    top.set_ylabel("energy (eps)")
-    top.legend(fontsize="small")
-    bottom.plot(thermo["time"], thermo["kT"], label="kinetic")
-    bottom.axhline(kT, color="grey", linestyle="--", label="thermostat")
-    bottom.set_ylabel("kT (eps)")
-    bottom.legend(fontsize="small")
-    bottom.set_xlabel("time (tau)")
-    return _save(fig, out / "energies.png")
-
-
-def _plot_box(thermo: dict[str, np.ndarray], out: Path) -> Path:
-    fig, (top, bottom) = _figure(2, 5)
-    for key in ("box_x", "box_y", "box_z"):
-        top.plot(thermo["time"], thermo[key], label=key)
-    top.set_ylabel("box length (sigma)")
-    top.legend(fontsize="small")
-    bottom.plot(thermo["time"], thermo["box_x"] * thermo["box_y"])
-    bottom.set_ylabel("box area xy (sigma^2)")
-    bottom.set_xlabel("time (tau)")
-    return _save(fig, out / "box.png")
-
-
-def _plot_series(series: dict[str, np.ndarray], key: str, out: Path) -> Path:
-    from matplotlib.ticker import MaxNLocator
-
-    fig, ax = _figure(1, 3.5)
-    ax.plot(series["time"], series[key], drawstyle="steps-post" if key == "membranes" else "default")
-    if key == "membranes":
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("time (tau)")
-    ax.set_ylabel(LABELS[key])
-    return _save(fig, out / f"{key}.png")
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    return path
-
-
 def _platforms(args: argparse.Namespace) -> int:
-    from . import native
+    from exomembrane.engine import native
 
     for name, why in available().items():
         print(f"{name:10s} {'usable' if why is None else 'not usable: ' + why}")
@@ -439,7 +249,7 @@ def _platforms(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from .bench import main as bench_main
+    from exomembrane.bench import main as bench_main
 
     return bench_main(args.args)
 

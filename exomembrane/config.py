@@ -6,6 +6,7 @@ before anything is written or any OpenMM Context exists.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,18 +26,35 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """One readable paragraph from a pydantic error: ``source: key.path: problem (got value)``."""
+def format_validation_error(err: ValidationError, source: str, overrides: Mapping[str, Any] = {},
+                            unions: Mapping[str, Sequence[str]] = {}) -> str:
+    """One line per problem: ``source: key.path: problem (got value) [from --set]``.
+
+    ``overrides``: the ``--set`` keys, marked where a problem comes from one. ``unions``: for each
+    discriminated-union field (``"builder"``), its ``kind`` values: pydantic names the chosen
+    member as a level of the path that the file does not have, and a bad or missing kind is
+    reported as ``<field>.kind`` with the allowed values.
+    """
     lines = []
     for e in err.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = [str(p) for p in e["loc"]]
+        field = ".".join(loc)
+        for key, tags in unions.items():
+            depth = len(key.split("."))
+            if loc[:depth] == key.split(".") and len(loc) > depth and loc[depth] in tags:
+                del loc[depth]
+        path = ".".join(loc) or "(top level)"
         if e["type"] == "extra_forbidden":
             msg = "unknown key; remove it or check its spelling"
+        elif e["type"] in ("union_tag_invalid", "union_tag_not_found") and field in unions:
+            path, msg = f"{field}.kind", f"must be one of {list(unions[field])}"
+            e = {**e, "input": e.get("ctx", {}).get("tag", "nothing")}
         else:
             msg = e["msg"]
         got = e.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{source}: {path}: {msg}{shown}")
+        shown = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
+        origin = " [from --set]" if path in overrides else ""
+        lines.append(f"{source}: {path}: {msg}{shown}{origin}")
     return "\n".join(lines)
 
 

@@ -1,48 +1,25 @@
 """Analysis functions against analytic geometries, synthetic ensembles and a short real run."""
 from __future__ import annotations
 
-import mdtraj
 import numpy as np
 import openmm.unit as unit
 import pytest
+from synthetic import HEAD, combined_structures, shifted_positions, structure_trajectory
 
 import exomembrane as em
 from exomembrane import analysis as an
 from exomembrane.analysis.leaflets import sheet_components
-from exomembrane.build.vesicle import leaflet_counts
-
-HEAD_OFFSET = 0.5 + 2 * 0.97  # head distance from the midplane of a straight built lipid (sigma)
-
-
-def trajectory(structure: em.Structure, xyz: np.ndarray | None = None, box: np.ndarray | None = None,
-               **kwargs) -> mdtraj.Trajectory:
-    """mdtraj Trajectory of ``structure`` with frames ``xyz`` (F, n, 3) (default: its positions)."""
-    xyz = structure.positions[None] if xyz is None else np.asarray(xyz)
-    box = np.tile(structure.box if box is None else box, (len(xyz), 1))
-    return mdtraj.Trajectory(xyz.astype(np.float32), structure.to_mdtraj().topology, unitcell_lengths=box,
-                             unitcell_angles=np.full((len(xyz), 3), 90.0), **kwargs)
-
-
-def shifted(structure: em.Structure, shift) -> np.ndarray:
-    """Positions translated by ``shift`` and wrapped bead by bead (lipids split across the box)."""
-    return np.mod(structure.positions + shift, structure.box)
-
-
-def combine(a: em.Structure, b: em.Structure, offset, box) -> em.Structure:
-    assert a.species == b.species
-    return em.Structure(a.forcefield, a.species, np.concatenate([a.molecule_species, b.molecule_species]),
-                        np.concatenate([a.positions, b.positions + offset]), np.asarray(box, float),
-                        np.concatenate([a.leaflet, b.leaflet]))
+from exomembrane.builders.vesicle import leaflet_counts
 
 
 @pytest.fixture(scope="module")
 def sheet(ff) -> em.Structure:
-    return em.build.bilayer(ff, 10.0, upper={"LIP": 0.7, "LYSO": 0.3}, lower={"LIP": 0.8, "CER": 0.2})
+    return em.builders.bilayer(ff, 10.0, upper={"LIP": 0.7, "LYSO": 0.3}, lower={"LIP": 0.8, "CER": 0.2})
 
 
 @pytest.fixture(scope="module")
 def ves(ff) -> em.Structure:
-    return em.build.vesicle(ff, 8.0, padding=2.0)
+    return em.builders.vesicle(ff, 8.0, padding=2.0)
 
 
 def test_lipid_indices_skip_other_residues(sheet):
@@ -58,8 +35,8 @@ def test_lipid_indices_skip_other_residues(sheet):
 
 def test_flat_bilayer_leaflets_area_and_one_membrane(sheet):
     upper = np.where(sheet.leaflet > 0, 0, 1)
-    frames = [sheet.positions, shifted(sheet, [3.3, 7.1, sheet.box[2] / 2])]  # second: across z and xy
-    traj = trajectory(sheet, np.stack(frames))
+    frames = [sheet.positions, shifted_positions(sheet, [3.3, 7.1, sheet.box[2] / 2])]  # second: across z and xy
+    traj = structure_trajectory(sheet, np.stack(frames))
     np.testing.assert_array_equal(an.assign_leaflets(traj), np.stack([upper, upper]))
     np.testing.assert_array_equal(an.count_membranes(traj), [1, 1])
     np.testing.assert_allclose(an.area_per_lipid(traj), 1.2, rtol=1e-6)  # builder lattice: exactly 1.2 sigma^2
@@ -69,7 +46,7 @@ def test_flat_bilayer_leaflets_area_and_one_membrane(sheet):
 def test_lone_lipids_are_strays(sheet):
     pos = sheet.positions.copy()
     pos[0:3] = [2.0, 2.0, 17.0] + np.outer(np.arange(3), [0.97, 0, 0])  # lipid 0 in the solvent
-    traj = trajectory(sheet, pos[None])
+    traj = structure_trajectory(sheet, pos[None])
     leaf, memb = an.assign_leaflets(traj)[0], an.membrane_clusters(traj)[0]
     assert leaf[0] == -1 and memb[0] == -1
     assert set(leaf[1:]) == {0, 1} and set(memb[1:]) == {0}
@@ -86,7 +63,7 @@ def test_flip_flopping_lipids_do_not_merge_leaflets(sheet):
         u = np.array([np.sin(np.radians(angle)), 0.0, np.cos(np.radians(angle))])
         head = np.array([*anchor, c + dz])
         pos[3 * lipid: 3 * lipid + 3] = head - np.outer(np.arange(3) * 0.97, u)
-    leaf = an.assign_leaflets(trajectory(sheet, pos[None]))[0]
+    leaf = an.assign_leaflets(structure_trajectory(sheet, pos[None]))[0]
     np.testing.assert_array_equal(leaf[3:], np.where(sheet.leaflet[3:] > 0, 0, 1))
 
 
@@ -102,7 +79,7 @@ def test_thread_of_tilting_lipids_does_not_merge_leaflets(sheet):
         u = np.array([np.sin(np.pi * k / 5), 0.0, np.cos(np.pi * k / 5)])
         head = np.array([anchor[0] + 0.3 * k, anchor[1], top - (top - bottom) * k / 5])
         pos[3 * (k - 1): 3 * k] = head - np.outer(np.arange(3) * 0.97, u)
-    leaf = an.assign_leaflets(trajectory(sheet, pos[None]))[0]
+    leaf = an.assign_leaflets(structure_trajectory(sheet, pos[None]))[0]
     np.testing.assert_array_equal(leaf[4:], np.where(sheet.leaflet[4:] > 0, 0, 1))
     np.testing.assert_array_equal(leaf[:4], [0, 0, 1, 1])  # in transit: the side the head points to
 
@@ -111,14 +88,14 @@ def test_thread_of_tilting_lipids_does_not_merge_leaflets(sheet):
 def test_hot_bilayer_keeps_two_whole_leaflets(ff):
     """Near melting (kT 1.3) lipids tilt and flip often: every frame still has exactly two
     leaflets (no piece of a leaflet gets a label of its own, no bridge joins them)."""
-    s = em.build.bilayer(ff, 12.0, seed=2)
+    s = em.builders.bilayer(ff, 12.0, seed=2)
     sim = em.create_simulation(s, platform="CPU", kT=1.3, tension=0.0, seed=2)
     sim.step(2000)
     frames = []
     for _ in range(40):
         sim.step(250)
         frames.append(sim.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer))
-    leaf = an.assign_leaflets(trajectory(s, np.array(frames)))
+    leaf = an.assign_leaflets(structure_trajectory(s, np.array(frames)))
     n = leaf.shape[1]
     assert leaf.max() == 1
     assert np.all((leaf == 0).sum(axis=1) > 0.45 * n) and np.all((leaf == 1).sum(axis=1) > 0.45 * n)
@@ -127,8 +104,8 @@ def test_hot_bilayer_keeps_two_whole_leaflets(ff):
 def test_smallest_vesicle_keeps_its_curved_inner_leaflet(ff):
     """R = 5 sigma, the builder's smallest: inner heads at radius ~3, so neighbouring normals
     differ by up to ~30 degrees and must still link."""
-    v = em.build.vesicle(ff, 5.0, padding=2.0)
-    np.testing.assert_array_equal(an.assign_leaflets(trajectory(v))[0], np.where(v.leaflet > 0, 0, 1))
+    v = em.builders.vesicle(ff, 5.0, padding=2.0)
+    np.testing.assert_array_equal(an.assign_leaflets(structure_trajectory(v))[0], np.where(v.leaflet > 0, 0, 1))
 
 
 def sheets(n_upper: int, n_lower: int, gap_columns: tuple[int, ...]) -> tuple[np.ndarray, ...]:
@@ -165,14 +142,14 @@ def test_fragment_with_a_lipid_outside_the_membrane_still_joins():
 def test_vesicle_radius_leaflets_across_boundary(ves):
     radius = 8.0
     n_out, n_in = leaflet_counts(radius, 1.2)
-    traj = trajectory(ves, np.stack([ves.positions, shifted(ves, ves.box / 2 + [0.3, -1.1, 0.7])]))
+    traj = structure_trajectory(ves, np.stack([ves.positions, shifted_positions(ves, ves.box / 2 + [0.3, -1.1, 0.7])]))
     leaf = an.assign_leaflets(traj)
     np.testing.assert_array_equal(leaf, np.tile(np.where(ves.leaflet > 0, 0, 1), (2, 1)))
     shape = an.vesicle_shape(traj)
     np.testing.assert_allclose(shape["midplane_radius"], radius, atol=1e-3)
-    np.testing.assert_allclose(shape["outer_radius"], radius + HEAD_OFFSET, atol=1e-3)
-    np.testing.assert_allclose(shape["inner_radius"], radius - HEAD_OFFSET, atol=1e-3)
-    expected = radius + HEAD_OFFSET * (n_out - n_in) / (n_out + n_in)  # count-weighted head distance
+    np.testing.assert_allclose(shape["outer_radius"], radius + HEAD, atol=1e-3)
+    np.testing.assert_allclose(shape["inner_radius"], radius - HEAD, atol=1e-3)
+    expected = radius + HEAD * (n_out - n_in) / (n_out + n_in)  # count-weighted head distance
     np.testing.assert_allclose(an.vesicle_radius(traj), expected, atol=1e-3)
     np.testing.assert_allclose(shape["centre"][1], np.mod(ves.box / 2 + ves.box / 2 + [0.3, -1.1, 0.7], ves.box),
                                atol=1e-3)
@@ -183,15 +160,16 @@ def test_vesicle_radius_leaflets_across_boundary(ves):
 def test_vesicle_shape_sees_ellipsoid(ves):
     c = ves.box / 2
     pos = c + (ves.positions - c) * [1.5, 1.0, 1.0]  # prolate
-    shape = an.vesicle_shape(trajectory(ves, pos[None], ves.box * [1.5, 1, 1]))
+    shape = an.vesicle_shape(structure_trajectory(ves, pos[None], ves.box * [1.5, 1, 1]))
     # Prolate spheroid of semi-axes 1.5 r, r, r: eigenvalues ~ (2.25, 1, 1): (3/2)(7.0625)/4.25^2 - 1/2.
     assert shape["asphericity"][0] == pytest.approx(1.5 * (2.25**2 + 2) / 4.25**2 - 0.5, rel=0.05)
 
 
 def test_two_vesicles_two_membranes_four_leaflets(ff, ves):
     side = ves.box[0]
-    pair = combine(ves, em.build.vesicle(ff, 8.0, padding=2.0, seed=3), [side, 0, 0], [2 * side, side, side])
-    traj = trajectory(pair, shifted(pair, [side / 2, 0, 0])[None])  # both across a boundary
+    pair = combined_structures(ves, em.builders.vesicle(ff, 8.0, padding=2.0, seed=3), [side, 0, 0],
+                               [2 * side, side, side])
+    traj = structure_trajectory(pair, shifted_positions(pair, [side / 2, 0, 0])[None])  # both across a boundary
     n1 = ves.n_lipids
     memb = an.membrane_clusters(traj)[0]
     assert an.count_membranes(traj)[0] == 2
@@ -209,12 +187,12 @@ def test_two_vesicles_two_membranes_four_leaflets(ff, ves):
 
 def test_apposed_vesicles_stay_separate_until_tails_touch(ff, ves):
     side = ves.box[0]
-    b = em.build.vesicle(ff, 8.0, padding=2.0, seed=3)
-    gap = 2 * (8.0 + HEAD_OFFSET)  # centre distance at which outer heads touch
-    near = combine(ves, b, [gap + 1.0, 0, 0], [3 * side, side, side])  # heads 1 sigma apart
-    fused = combine(ves, b, [gap - 4.0, 0, 0], [3 * side, side, side])  # overlapping: tails in contact
-    assert an.count_membranes(trajectory(near))[0] == 2
-    assert an.count_membranes(trajectory(fused))[0] == 1
+    b = em.builders.vesicle(ff, 8.0, padding=2.0, seed=3)
+    gap = 2 * (8.0 + HEAD)  # centre distance at which outer heads touch
+    near = combined_structures(ves, b, [gap + 1.0, 0, 0], [3 * side, side, side])  # heads 1 sigma apart
+    fused = combined_structures(ves, b, [gap - 4.0, 0, 0], [3 * side, side, side])  # overlapping: tails in contact
+    assert an.count_membranes(structure_trajectory(near))[0] == 2
+    assert an.count_membranes(structure_trajectory(fused))[0] == 1
 
 
 @pytest.mark.parametrize("seed", [0, 2, 5])
@@ -240,19 +218,19 @@ def test_fast_tail_components_equal_brute_force(seed):
 
 
 def test_gas_has_no_membrane(ff):
-    gas = em.build.gas(ff, 300, 40.0, seed=2)
-    traj = trajectory(gas)
+    gas = em.builders.gas(ff, 300, 40.0, seed=2)
+    traj = structure_trajectory(gas)
     assert an.count_membranes(traj)[0] == 0
     assert np.all(an.membrane_clusters(traj) == -1)
     assert np.all(an.assign_leaflets(traj) == -1)
 
 
 def test_height_field_and_spectrum_of_a_cosine(ff):
-    s = em.build.bilayer(ff, 32.0)
+    s = em.builders.bilayer(ff, 32.0)
     lx, a, n = s.box[0], 1.0, 16
     pos = s.positions.copy()
     pos[:, 2] += a * np.cos(2 * np.pi * pos[:, 0] / lx) + s.box[2] / 2  # and across the z boundary
-    traj = trajectory(s, np.mod(pos, s.box)[None])
+    traj = structure_trajectory(s, np.mod(pos, s.box)[None])
     h = an.height_field(traj, n)
     assert h.shape == (1, n, n)
     x = (np.arange(n) + 0.5) * lx / n
@@ -267,7 +245,7 @@ def test_height_field_and_spectrum_of_a_cosine(ff):
 def test_spectrum_undoes_cell_averaging(ff):
     """Lipids at random lateral positions on h = a cos(2 pi 3 x / L): the 16-cell grid damps this
     mode's power by sinc^2(3/16) = 0.89; the spectrum must give back a^2/8."""
-    s = em.build.bilayer(ff, 32.0, area_per_lipid=0.3)  # dense, to sample the surface finely
+    s = em.builders.bilayer(ff, 32.0, area_per_lipid=0.3)  # dense, to sample the surface finely
     rng = np.random.default_rng(4)
     lx, a, n_frames = s.box[0], 1.0, 4
     xyz = np.repeat(s.positions[None], n_frames, 0)
@@ -275,7 +253,7 @@ def test_spectrum_undoes_cell_averaging(ff):
     for f in range(n_frames):
         xyz[f, :, :2] += rng.uniform(0, lx, (s.n_lipids, 2))[lipid]
         xyz[f, :, 2] += a * np.cos(2 * np.pi * 3 * xyz[f, :, 0] / lx)
-    q, spec = an.undulation_spectrum(trajectory(s, np.mod(xyz, s.box)), 16)
+    q, spec = an.undulation_spectrum(structure_trajectory(s, np.mod(xyz, s.box)), 16)
     peak = np.argmin(np.abs(q - 2 * np.pi * 3 / lx))
     assert spec[peak] == pytest.approx(a**2 / 8, rel=0.03)
 
@@ -300,9 +278,9 @@ def random_surfaces(s: em.Structure, kappa: float, n_frames: int, rng, q_cut: fl
 
 
 def test_bending_rigidity_of_synthetic_helfrich_membrane(ff):
-    s = em.build.bilayer(ff, 32.0)
+    s = em.builders.bilayer(ff, 32.0)
     kappa = 10.0
-    traj = trajectory(s, random_surfaces(s, kappa, 60, np.random.default_rng(7)))
+    traj = structure_trajectory(s, random_surfaces(s, kappa, 60, np.random.default_rng(7)))
     k, err = an.bending_rigidity(traj)
     assert abs(k - kappa) < max(3 * err, 0.05 * kappa) and abs(k - kappa) < 0.15 * kappa
     assert 0.01 * kappa < err < 0.2 * kappa
@@ -315,7 +293,7 @@ def test_bending_rigidity_of_synthetic_helfrich_membrane(ff):
 
 
 def test_diffusion_of_random_walks_with_drift(ff):
-    s = em.build.bilayer(ff, 20.0)
+    s = em.builders.bilayer(ff, 20.0)
     rng = np.random.default_rng(1)
     d_true, dt, n_frames = 0.05, 2.0, 150
     steps = rng.normal(0, np.sqrt(2 * d_true * dt), (n_frames, s.n_lipids, 2))
@@ -326,7 +304,7 @@ def test_diffusion_of_random_walks_with_drift(ff):
     per_bead = np.repeat(walk + drift, 3, axis=1)
     xyz = np.repeat(s.positions[None], n_frames, 0)
     xyz[..., :2] += per_bead
-    traj = trajectory(s, np.mod(xyz, s.box), time=np.arange(n_frames) * dt)
+    traj = structure_trajectory(s, np.mod(xyz, s.box), time=np.arange(n_frames) * dt)
     t, msd = an.lateral_msd(traj)
     np.testing.assert_allclose(t, np.arange(n_frames) * dt)
     assert msd[0] == pytest.approx(0, abs=1e-6)
@@ -338,18 +316,18 @@ def test_diffusion_of_random_walks_with_drift(ff):
 
 
 def test_short_simulation_keeps_leaflets(ff):
-    s = em.build.bilayer(ff, 10.0)
+    s = em.builders.bilayer(ff, 10.0)
     sim = em.create_simulation(s, platform="CPU", seed=3)
     frames = []
     for _ in range(6):
         sim.step(250)
         frames.append(sim.context.getState(getPositions=True).getPositions(asNumpy=True).value_in_unit(unit.nanometer))
-    traj = trajectory(s, np.array(frames), time=np.arange(1, 7) * 2.5)
+    traj = structure_trajectory(s, np.array(frames), time=np.arange(1, 7) * 2.5)
     leaf = an.assign_leaflets(traj)
     built = np.where(s.leaflet > 0, 0, 1)
     assert np.all((leaf >= 0).mean(axis=1) >= 0.98)  # a lipid mid-flip is left unassigned by design
     assert np.all((leaf == built).mean(axis=1) >= 0.96)  # rare flip-flops allowed in a 162-lipid patch
-    _, orient = an.selection._lipid_geometry(traj, *an.lipid_indices(traj.topology))
+    _, orient = an.selection.lipid_geometry(traj, *an.lipid_indices(traj.topology))
     assigned = leaf >= 0
     assert np.mean((orient[..., 2] > 0)[assigned] == (leaf == 0)[assigned]) > 0.99  # labels follow orientation
     np.testing.assert_array_equal(an.count_membranes(traj), 1)
@@ -360,7 +338,7 @@ def test_short_simulation_keeps_leaflets(ff):
 
 
 def test_frames_on_threads_give_the_same_labels(ff, ves):
-    traj = trajectory(ves, np.stack([shifted(ves, (k, 2 * k, 0.5 * k)) for k in range(5)]))
+    traj = structure_trajectory(ves, np.stack([shifted_positions(ves, (k, 2 * k, 0.5 * k)) for k in range(5)]))
     for fn in (an.assign_leaflets, an.membrane_clusters):
         np.testing.assert_array_equal(fn(traj, workers=1), fn(traj, workers=3))
     for fn in (an.assign_leaflets, an.count_membranes):
@@ -370,15 +348,15 @@ def test_frames_on_threads_give_the_same_labels(ff, ves):
 
 
 def test_lipid_order_of_sheet_tilted_sheet_gas_and_vesicle(ff, sheet, ves):
-    s, n = an.lipid_order(trajectory(sheet))
+    s, n = an.lipid_order(structure_trajectory(sheet))
     assert s[0] == pytest.approx(1.0, abs=1e-6) and abs(n[0, 2]) == pytest.approx(1.0, abs=1e-6)
     theta = np.radians(30)  # the same sheet rotated about x: order unchanged, director follows
     rot = np.array([[1, 0, 0], [0, np.cos(theta), -np.sin(theta)], [0, np.sin(theta), np.cos(theta)]])
-    tilted = trajectory(sheet, (sheet.positions @ rot.T)[None], box=np.full(3, 100.0))
+    tilted = structure_trajectory(sheet, (sheet.positions @ rot.T)[None], box=np.full(3, 100.0))
     s, n = an.lipid_order(tilted)
     assert s[0] == pytest.approx(1.0, abs=1e-5) and abs(n[0] @ rot[:, 2]) == pytest.approx(1.0, abs=1e-5)
-    assert an.lipid_order(em.build.gas(ff, 300, (20.0, 20.0, 20.0), seed=1).to_mdtraj())[0][0] < 0.2
-    assert abs(an.lipid_order(trajectory(ves))[0][0]) < 0.05
+    assert an.lipid_order(em.builders.gas(ff, 300, (20.0, 20.0, 20.0), seed=1).to_mdtraj())[0][0] < 0.2
+    assert abs(an.lipid_order(structure_trajectory(ves))[0][0]) < 0.05
 
 
 def test_flip_flops_count_leaflet_changes_not_excursions(sheet):
@@ -389,7 +367,7 @@ def test_flip_flops_count_leaflet_changes_not_excursions(sheet):
     def moved(pos, lipid, down, xy=None):
         u = np.array([0.0, 0.0, -1.0 if down else 1.0])
         base = pos[3 * lipid, :2] if xy is None else xy
-        head = np.array([*base, c + (-HEAD_OFFSET if down else HEAD_OFFSET)])
+        head = np.array([*base, c + (-HEAD if down else HEAD)])
         pos[3 * lipid: 3 * lipid + 3] = head - np.outer(np.arange(3) * 0.97, u)
         return pos
 
@@ -399,9 +377,9 @@ def test_flip_flops_count_leaflet_changes_not_excursions(sheet):
     assert len(upper) == 3  # the builder lays the upper leaflet first
     for f in (2, 3):
         moved(frames[f], 0, True, lower_xy)
-    frames[1][3:6] = sheet.positions[3] + np.array([[0, 0, 0], [0.97, 0, 0], [1.94, 0, 0]]) - [0, 0, HEAD_OFFSET]
+    frames[1][3:6] = sheet.positions[3] + np.array([[0, 0, 0], [0.97, 0, 0], [1.94, 0, 0]]) - [0, 0, HEAD]
     moved(frames[2], 2, True, lower_xy + [0, 3.0])
-    traj = trajectory(sheet, np.stack(frames))
+    traj = structure_trajectory(sheet, np.stack(frames))
     traj.time = np.arange(4) * 100.0
     f = an.flip_flops(traj)
     assert an.assign_leaflets(traj)[1, 1] == -1  # lipid 1 lies in the core: in no leaflet

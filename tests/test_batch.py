@@ -6,11 +6,12 @@ import numpy as np
 import openmm as mm
 import pytest
 
-from exomembrane import ConfigError, SimulationError, create_system, native
-from exomembrane.batch import Batch, stack
+from exomembrane import ConfigError, SimulationError, create_system
+from exomembrane.engine import native
+from exomembrane.engine.system import TERMS
 from exomembrane.run import CHECKPOINT, Run, load_thermo, load_trajectory
+from exomembrane.run.batch import Batch, stack
 from exomembrane.scenario import load_scenario
-from exomembrane.system import TERMS
 
 SMALL = {"builder.kind": "bilayer", "builder.size": 8.0, "builder.box_z": 16.0, "run.tension": "null",
          "run.platform": "Reference", "run.report.trajectory": 100, "run.report.thermo": 50,
@@ -84,6 +85,7 @@ def test_batched_replicas_follow_their_single_runs(tmp_path) -> None:
     assert np.abs(first[-1] - load_trajectory(tmp_path / "batch-2").xyz[-1]).max() > 0.1  # seeds differ
 
 
+@pytest.mark.slow  # an end-to-end MD run of several thousand steps
 def test_batch_samples_the_single_run_ensemble(tmp_path) -> None:
     """Langevin: the thermo averages of batched replicas match those of single runs."""
     base = scenario(**{"run.steps": 3000, "run.platform": "CPU", "run.report.thermo": 20})

@@ -82,7 +82,8 @@ def jupyterlab(root: Path, env: dict[str, str] | None = None, timeout: float = 9
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + (root / "jupyterlab.log").read_text()[-3000:])
+                    raise RuntimeError("JupyterLab did not start:\n"
+                                       + (root / "jupyterlab.log").read_text()[-3000:]) from None
                 time.sleep(0.5)
         yield base, token
     finally:

@@ -1,263 +1,50 @@
 """Budding analysis against hand-built geometries with known answers: flat patch, Omega-shaped bud
 (plane + fillet + neck tube + spherical bud), detached vesicle, open cup, MVB with an inward bud.
 
-Lipids are 3-bead Cooke lipids laid straight along the local surface normal as the builders lay
-them (head 2.44 sigma from the midplane, beads 0.97 apart, 1.2 sigma^2 per lipid per leaflet), so
-the membrane and leaflet detection sees them as it sees a real membrane.
+The geometries come from the shared kit ``tests/synthetic.py``: 3-bead Cooke lipids laid straight
+along the local surface normal as the builders lay them (head 2.44 sigma from the midplane, beads
+0.97 apart, 1.2 sigma^2 per lipid per leaflet), so the membrane and leaflet detection sees them as
+it sees a real membrane.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import mdtraj
 import numpy as np
 import pytest
+from synthetic import (
+    CORNER,
+    LZ,
+    MVB,
+    OFFSETS,
+    PATCH,
+    SIDE,
+    Omega,
+    Surface,
+    assert_same_place,
+    circle,
+    plane,
+    profile,
+    regions,
+    revolve,
+    rough,
+    sphere,
+    surfaces_trajectory,
+    transmembrane,
+)
 
 from exomembrane import analysis as an
-
-HEAD = 0.5 + 2 * 0.97  # head distance from the midplane of a straight built lipid (sigma)
-OFFSETS = np.array([HEAD, HEAD - 0.97, HEAD - 2 * 0.97])  # H, T1, T2 along the normal from the midplane
-INTERFACE = 1.5  # lipids are counted on the surface this far from the midplane (as the vesicle builder)
-SPACING = np.sqrt(1.2)  # 1.2 sigma^2 per lipid per leaflet
-CELLS = 27  # flat patch: CELLS x CELLS lattice sites per leaflet
-SIDE = CELLS * SPACING  # patch box edge, 29.6 sigma
-LZ = 50.0
-
-
-@dataclass
-class Surface:
-    """Lipids as midplane feet (n, 3), unit normals toward their heads (n, 3) and a region tag each."""
-
-    mid: np.ndarray
-    normal: np.ndarray
-    region: np.ndarray
-
-    def __add__(self, other: Surface) -> Surface:
-        return Surface(*(np.concatenate([a, b]) for a, b in zip(self.astuple(), other.astuple())))
-
-    def astuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.mid, self.normal, self.region
-
-    def moved(self, shift) -> Surface:
-        return Surface(self.mid + shift, self.normal, self.region)
-
-    def mirrored(self) -> Surface:
-        """Reflected through the plane z = 0."""
-        flip = np.array([1.0, 1.0, -1.0])
-        return Surface(self.mid * flip, self.normal * flip, self.region)
-
-    def beads(self) -> np.ndarray:
-        """(n, 3, 3) H, T1, T2 positions."""
-        return self.mid[:, None] + OFFSETS[None, :, None] * self.normal[:, None]
-
-
-def arc(points: np.ndarray, normals: np.ndarray, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return points, normals, np.full(len(points), tag)
-
-
-def profile(*pieces) -> tuple[np.ndarray, ...]:
-    """Concatenated (rho, z) points, (n_rho, n_z) normals and tags of profile pieces."""
-    return tuple(np.concatenate(p) for p in zip(*pieces))
-
-
-def circle(centre, radius: float, angles: np.ndarray, tag: str, inward: bool = False):
-    """Arc of a circle in the (rho, z) plane at the given angles (from +rho toward +z)."""
-    u = np.c_[np.cos(angles), np.sin(angles)]
-    return arc(np.asarray(centre) + radius * u, -u if inward else u, tag)
-
-
-def revolve(points: np.ndarray, normals: np.ndarray, tags: np.ndarray, rng: np.random.Generator) -> Surface:
-    """Both leaflets of the surface of revolution about the z axis of a (rho, z) midplane profile.
-
-    Each leaflet is laid in rings spaced ``SPACING`` along its interface curve (``INTERFACE``
-    from the midplane), each ring with ``SPACING`` between lipids, at a random phase.
-    """
-    out = []
-    for side in (1.0, -1.0):
-        q = points + side * INTERFACE * normals
-        s = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(q, axis=0), axis=1))]
-        n_ring = max(1, round(s[-1] / SPACING))
-        at = (np.arange(n_ring) + 0.5) * s[-1] / n_ring
-        rz = np.stack([np.interp(at, s, points[:, k]) for k in range(2)], 1)
-        nrz = np.stack([np.interp(at, s, normals[:, k]) for k in range(2)], 1)
-        nrz /= np.linalg.norm(nrz, axis=1, keepdims=True)
-        tag = tags[np.minimum(np.searchsorted(s, at), len(s) - 1)]
-        radius = np.abs(rz[:, 0] + side * INTERFACE * nrz[:, 0])
-        count = np.maximum(1, np.round(2 * np.pi * radius / SPACING)).astype(int)
-        ring = np.repeat(np.arange(n_ring), count)
-        phi = rng.uniform(0, 2 * np.pi, n_ring)[ring] + 2 * np.pi * (np.arange(ring.size) - np.repeat(
-            np.cumsum(count) - count, count)) / count[ring]
-        c, s_ = np.cos(phi), np.sin(phi)
-        mid = np.c_[rz[ring, 0] * c, rz[ring, 0] * s_, rz[ring, 1]]
-        normal = side * np.c_[nrz[ring, 0] * c, nrz[ring, 0] * s_, nrz[ring, 1]]
-        out.append(Surface(mid, normal, tag[ring]))
-    return out[0] + out[1]
-
-
-def plane(hole: float = 0.0, centre=(SIDE / 2, SIDE / 2)) -> Surface:
-    """Flat bilayer at z = 0 filling the SIDE x SIDE patch, without the disc of radius ``hole`` at ``centre``."""
-    g = (np.arange(CELLS) + 0.5) * SPACING
-    xy = np.stack(np.meshgrid(g, g, indexing="ij"), -1).reshape(-1, 2)
-    d = xy - centre
-    d -= SIDE * np.round(d / SIDE)
-    xy = xy[np.linalg.norm(d, axis=1) >= hole]
-    mid = np.c_[xy, np.zeros(len(xy))]
-    up = np.tile([0.0, 0.0, 1.0], (len(xy), 1))
-    return Surface(np.concatenate([mid, mid]), np.concatenate([up, -up]), np.full(2 * len(xy), "flat"))
-
-
-@dataclass(frozen=True)
-class Omega:
-    """Plane z = 0, a quarter-torus fillet of radius ``fillet``, a neck tube of midplane radius ``neck``
-    and length ``tube``, and a spherical bud of midplane radius ``bud`` on top, bulging toward +z."""
-
-    neck: float = 3.5
-    bud: float = 6.0
-    fillet: float = 3.0
-    tube: float = 3.0
-
-    @property
-    def bud_centre_height(self) -> float:
-        return self.fillet + self.tube + np.sqrt(self.bud**2 - self.neck**2)
-
-    @property
-    def height(self) -> float:
-        """Midplane height of the bud's tip above the plane."""
-        return self.bud_centre_height + self.bud
-
-    def surface(self, rng: np.random.Generator, centre=(SIDE / 2, SIDE / 2)) -> Surface:
-        a, rf, t, r = self.neck, self.fillet, self.tube, self.bud
-        z = np.linspace(rf, rf + t, 400)
-        psi0 = np.pi - np.arcsin(a / r)
-        prof = profile(circle((a + rf, rf), rf, np.linspace(-np.pi / 2, -np.pi, 400), "fillet", inward=True),
-                       arc(np.c_[np.full_like(z, a), z], np.tile([1.0, 0.0], (z.size, 1)), "tube"),
-                       circle((0.0, self.bud_centre_height), r, np.pi / 2 - np.linspace(psi0, 0.0, 1500), "bud"))
-        return plane(a + rf, centre) + revolve(*prof, rng).moved([*centre, 0.0])
-
-
-def sphere(radius: float, centre, rng: np.random.Generator, tag: str = "vesicle", opening: float = 0.0) -> Surface:
-    """Closed spherical bilayer, or with ``opening`` (radians) a cup open at the bottom whose edge is
-    a half-cylinder of lipids joining its two leaflets, as at a real pore rim."""
-    psi = np.linspace(np.pi - opening, 0.0, 2000)  # polar angle from +z
-    surf = revolve(*circle((0.0, 0.0), radius, np.pi / 2 - psi, tag), rng)
-    if opening:
-        psi_e = np.pi - opening
-        n_e, t_e = np.array([np.sin(psi_e), np.cos(psi_e)]), np.array([np.cos(psi_e), -np.sin(psi_e)])
-        rows = np.pi * (np.arange(7) + 0.5) / 7  # head spacing ~1.1 sigma around the rim
-        u = np.cos(rows)[:, None] * n_e + np.sin(rows)[:, None] * t_e
-        rho_e = radius * np.sin(psi_e)
-        count = np.round(2 * np.pi * (rho_e + INTERFACE * u[:, 0]) / SPACING).astype(int)
-        row = np.repeat(np.arange(rows.size), count)
-        phi = 2 * np.pi * (np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)) / count[row]
-        c, s = np.cos(phi), np.sin(phi)
-        mid = np.c_[rho_e * c, rho_e * s, np.full(row.size, radius * np.cos(psi_e))]
-        surf = surf + Surface(mid, np.c_[u[row, 0] * c, u[row, 0] * s, u[row, 1]], np.full(row.size, "rim"))
-    return surf.moved(centre)
-
-
-@dataclass(frozen=True)
-class MVB:
-    """Closed MVB sphere (midplane ``radius``, centre at the origin) with an inward bud at its north
-    pole: a fillet, a neck tube going inward and a spherical bud; the profile's normals point to the
-    cytosol (out of the MVB, into the bud)."""
-
-    radius: float = 18.0
-    neck: float = 3.5
-    bud: float = 5.0
-    fillet: float = 3.0
-    tube: float = 2.0
-
-    @property
-    def fillet_centre(self) -> np.ndarray:
-        r = self.neck + self.fillet
-        return np.array([r, np.sqrt((self.radius - self.fillet) ** 2 - r**2)])
-
-    @property
-    def bud_centre_z(self) -> float:
-        return self.fillet_centre[1] - self.tube - np.sqrt(self.bud**2 - self.neck**2)
-
-    @property
-    def depth(self) -> float:
-        """Midplane displacement of the bud's deepest point from the MVB sphere, toward the centre."""
-        return self.radius - (self.bud_centre_z - self.bud)
-
-    def surface(self, rng: np.random.Generator) -> Surface:
-        f, rf, a, r = self.fillet_centre, self.fillet, self.neck, self.bud
-        joint = np.arctan2(f[0], f[1])  # polar angle of the MVB point the fillet touches
-        z = np.linspace(f[1], f[1] - self.tube, 300)
-        psi0 = np.arcsin(a / r)
-        prof = profile(circle((0.0, 0.0), self.radius, np.pi / 2 - np.linspace(np.pi, joint, 4000), "mvb"),
-                       circle(f, rf, np.linspace(np.arctan2(f[1], f[0]), np.pi, 400), "fillet"),
-                       arc(np.c_[np.full_like(z, a), z], np.tile([-1.0, 0.0], (z.size, 1)), "tube"),
-                       circle((0.0, self.bud_centre_z), r, np.pi / 2 - np.linspace(psi0, np.pi, 1500), "bud",
-                              inward=True))
-        return revolve(*prof, rng)
-
-
-def trajectory(frames: list[Surface], box, cargo: dict[str, list[np.ndarray]] | None = None,
-               park: tuple[float, float] = (-24.0, -6.0)) -> mdtraj.Trajectory:
-    """Trajectory of lipid frames (wrapped bead by bead), padded to a common lipid count with lone
-    lipids parked on a sparse grid in the z range ``park`` (never a membrane), plus cargo residues
-    named by the keys of ``cargo``: per frame an (n_molecules, n_beads, 3) array."""
-    box = np.asarray(box, float)
-    n = max(len(s.mid) for s in frames)
-    g = np.arange(0.5, box[0] / 2.6) * 2.6
-    layers = np.arange(park[0], park[1] - 2.0, 4.0)
-    spots = np.stack(np.meshgrid(g, g, layers, indexing="ij"), -1).reshape(-1, 3)
-    xyz = []
-    for k, s in enumerate(frames):
-        extra = n - len(s.mid)
-        assert extra <= len(spots), "not enough parking"
-        parked = Surface(spots[:extra], np.tile([0.0, 0.0, 1.0], (extra, 1)), np.full(extra, "parked"))
-        beads = [(s + parked).beads().reshape(-1, 3)]
-        beads += [np.asarray(c[k]).reshape(-1, 3) for c in (cargo or {}).values()]
-        xyz.append(np.concatenate(beads))
-    top = mdtraj.Topology()
-    chain = top.add_chain()
-    for _ in range(n):
-        res = top.add_residue("LIP", chain)
-        for name in ("H", "T1", "T2"):
-            top.add_atom(name, None, res)
-    for name, per_frame in (cargo or {}).items():
-        n_mol, n_bead = np.shape(per_frame[0])[:2]
-        for _ in range(n_mol):
-            res = top.add_residue(name, chain)
-            for b in range(n_bead):
-                top.add_atom(f"C{b + 1}", None, res)
-    nf = len(frames)
-    return mdtraj.Trajectory(np.mod(np.array(xyz), box).astype(np.float32), top, time=np.arange(nf) * 10.0,
-                             unitcell_lengths=np.tile(box, (nf, 1)), unitcell_angles=np.full((nf, 3), 90.0))
-
-
-PATCH = (SIDE, SIDE, LZ)
-CORNER = (0.0, 0.0)  # a bud here straddles the x and y boundaries (and the lower leaflet the z one)
-
-
-def assert_same_place(a, b, box, atol: float) -> None:
-    """Points a and b (..., 3) coincide within ``atol`` up to periodic images."""
-    d = np.asarray(a) - np.asarray(b)
-    np.testing.assert_allclose(d - box * np.round(d / box), 0.0, atol=atol)
-
-
-def regions(surf: Surface, n_lipids: int) -> np.ndarray:
-    """(n_lipids,) region tag of each lipid of a trajectory frame built from ``surf``."""
-    tags = np.full(n_lipids, "parked", dtype=object)
-    tags[: len(surf.region)] = surf.region
-    return tags
-
 
 # ---------------------------------------------------------------------------------------------- bud
 
 
 @pytest.mark.parametrize("z0", [0.0, LZ / 2 + 0.3])
 def test_flat_bilayer_has_no_bud(z0):
-    traj = trajectory([plane().moved([0.3, 0.0, z0])], PATCH)
+    traj = surfaces_trajectory([plane().moved([0.3, 0.0, z0])], PATCH)
     g = an.bud_geometry(traj, "+z")
-    assert g["direction"][0] == 0
-    assert abs(g["lumen_height"][0]) < 1e-3 and abs(g["cytosol_height"][0]) < 1e-3  # midplane feet exact
-    np.testing.assert_allclose(g["base"][0], np.mod(z0, LZ), atol=1e-3)
-    np.testing.assert_allclose(g["leaflet_offset"][0], OFFSETS.mean(), atol=1e-3)
-    assert np.isnan(g["neck_radius"][0]) and np.isnan(g["bud_radius"][0]) and not g["bud"].any()
+    assert g.direction[0] == 0
+    assert abs(g.lumen_height[0]) < 1e-3 and abs(g.cytosol_height[0]) < 1e-3  # midplane feet exact
+    np.testing.assert_allclose(g.base[0], np.mod(z0, LZ), atol=1e-3)
+    np.testing.assert_allclose(g.leaflet_offset[0], OFFSETS.mean(), atol=1e-3)
+    assert np.isnan(g.neck_radius[0]) and np.isnan(g.bud_radius[0]) and not g.bud.any()
 
 
 @pytest.mark.parametrize("centre, z0", [((SIDE / 2, SIDE / 2), LZ / 2), (CORNER, 0.0)])
@@ -267,45 +54,45 @@ def test_omega_bud_into_the_lumen(centre, z0):
     the sampling of the top ring (< 0.05) and the neck is exact on the tube's slabs."""
     shape = Omega(neck=3.5, bud=6.0)
     surf = shape.surface(np.random.default_rng(1), centre)
-    traj = trajectory([surf.moved([0, 0, z0])], PATCH)
+    traj = surfaces_trajectory([surf.moved([0, 0, z0])], PATCH)
     g = an.bud_geometry(traj, "+z")
-    assert g["direction"][0] == 1
-    assert g["lumen_height"][0] == pytest.approx(surf.mid[:, 2].max(), abs=0.01)  # the top ring's feet
-    assert g["lumen_height"][0] == pytest.approx(shape.height, abs=0.05)  # ... which lie < 0.05 below the pole
-    assert abs(g["cytosol_height"][0]) < 1e-3
-    assert g["neck_radius"][0] == pytest.approx(shape.neck, abs=0.02)
-    assert shape.fillet < g["neck_height"][0] < shape.fillet + shape.tube
-    assert g["bud_radius"][0] == pytest.approx(shape.bud, abs=0.05)
+    assert g.direction[0] == 1
+    assert g.lumen_height[0] == pytest.approx(surf.mid[:, 2].max(), abs=0.01)  # the top ring's feet
+    assert g.lumen_height[0] == pytest.approx(shape.height, abs=0.05)  # ... which lie < 0.05 below the pole
+    assert abs(g.cytosol_height[0]) < 1e-3
+    assert g.neck_radius[0] == pytest.approx(shape.neck, abs=0.02)
+    assert shape.fillet < g.neck_height[0] < shape.fillet + shape.tube
+    assert g.bud_radius[0] == pytest.approx(shape.bud, abs=0.05)
     expect = np.r_[[*centre, 0.0]] + [0, 0, z0 + shape.bud_centre_height]
-    assert_same_place(g["bud_centre"][0], expect, PATCH, atol=0.05)
-    tags = regions(surf, g["bud"].shape[1])
-    assert g["bud"][0][tags == "bud"].all() and not g["bud"][0][(tags == "flat") | (tags == "fillet")].any()
+    assert_same_place(g.bud_centre[0], expect, PATCH, atol=0.05)
+    tags = regions(surf, g.bud.shape[1])
+    assert g.bud[0][tags == "bud"].all() and not g.bud[0][(tags == "flat") | (tags == "fillet")].any()
     # the caller's threshold decides what is a bud
-    assert an.bud_geometry(traj, "+z", threshold=shape.height + 1)["direction"][0] == 0
+    assert an.bud_geometry(traj, "+z", threshold=shape.height + 1).direction[0] == 0
 
 
 def test_direction_follows_the_lumen_argument():
     shape = Omega()
     surf = shape.surface(np.random.default_rng(2))
-    up = trajectory([surf.moved([0, 0, LZ / 2])], PATCH)
-    down = trajectory([surf.mirrored().moved([0, 0, LZ / 2])], PATCH)  # the bud toward -z
+    up = surfaces_trajectory([surf.moved([0, 0, LZ / 2])], PATCH)
+    down = surfaces_trajectory([surf.mirrored().moved([0, 0, LZ / 2])], PATCH)  # the bud toward -z
     ref = an.bud_geometry(up, "+z")
     for traj, lumen, direction in ((up, "-z", -1), (down, "-z", 1), (down, "+z", -1)):
         g = an.bud_geometry(traj, lumen)
-        assert g["direction"][0] == direction
+        assert g.direction[0] == direction
         key = "lumen_height" if direction > 0 else "cytosol_height"
-        assert g[key][0] == pytest.approx(ref["lumen_height"][0], abs=1e-3)
-        assert g["neck_radius"][0] == pytest.approx(ref["neck_radius"][0], abs=1e-3)
+        assert getattr(g, key)[0] == pytest.approx(ref.lumen_height[0], abs=1e-3)
+        assert g.neck_radius[0] == pytest.approx(ref.neck_radius[0], abs=1e-3)
 
 
 def test_neck_narrows_frame_by_frame():
     necks = [5.0, 4.5, 4.0, 3.5, 3.0]
     rng = np.random.default_rng(3)
-    traj = trajectory([Omega(neck=a, bud=6.0).surface(rng) for a in necks], PATCH)
+    traj = surfaces_trajectory([Omega(neck=a, bud=6.0).surface(rng) for a in necks], PATCH)
     g = an.bud_geometry(traj, "+z", workers=2)
-    np.testing.assert_array_equal(g["direction"], 1)
-    np.testing.assert_allclose(g["neck_radius"], necks, atol=0.02)
-    np.testing.assert_allclose(g["lumen_height"], [Omega(neck=a).height for a in necks], atol=0.05)
+    np.testing.assert_array_equal(g.direction, 1)
+    np.testing.assert_allclose(g.neck_radius, necks, atol=0.02)
+    np.testing.assert_allclose(g.lumen_height, [Omega(neck=a).height for a in necks], atol=0.05)
 
 
 def test_dome_has_a_height_but_no_neck():
@@ -317,17 +104,9 @@ def test_dome_has_a_height_but_no_neck():
     prof = profile(circle((xf, rf), rf, np.linspace(-np.pi / 2, -np.pi + touch, 400), "fillet", inward=True),
                    circle((0.0, -sink), r, np.linspace(touch, np.pi / 2, 1000), "bud"))
     surf = plane(xf) + revolve(*prof, np.random.default_rng(10)).moved([SIDE / 2, SIDE / 2, 0])
-    g = an.bud_geometry(trajectory([surf], PATCH), "+z")
-    assert g["direction"][0] == 1 and g["lumen_height"][0] == pytest.approx(r - sink, abs=0.05)
-    assert np.isnan(g["neck_radius"][0]) and np.isnan(g["bud_radius"][0]) and not g["bud"].any()
-
-
-def rough(surf: Surface, rng: np.random.Generator) -> Surface:
-    """Thermal-like disorder: feet jittered 0.25 sigma along the normal and 0.15 sigma each way,
-    lipids tilted ~11 degrees rms."""
-    n = surf.normal + rng.normal(0, 0.2, surf.normal.shape)
-    mid = surf.mid + surf.normal * rng.normal(0, 0.25, (len(n), 1)) + rng.normal(0, 0.15, n.shape)
-    return Surface(mid, n / np.linalg.norm(n, axis=1, keepdims=True), surf.region)
+    g = an.bud_geometry(surfaces_trajectory([surf], PATCH), "+z")
+    assert g.direction[0] == 1 and g.lumen_height[0] == pytest.approx(r - sink, abs=0.05)
+    assert np.isnan(g.neck_radius[0]) and np.isnan(g.bud_radius[0]) and not g.bud.any()
 
 
 def test_rough_membrane_keeps_bud_and_neck():
@@ -336,16 +115,16 @@ def test_rough_membrane_keeps_bud_and_neck():
     for seeds 0-4; a rough flat patch reads ~1 sigma), far below the 5 sigma threshold."""
     rng = np.random.default_rng(9)
     necks = [5.0, 4.0, 3.5]
-    g = an.bud_geometry(trajectory([rough(Omega(neck=a).surface(rng), rng) for a in necks], PATCH), "+z")
-    np.testing.assert_array_equal(g["direction"], 1)
-    np.testing.assert_allclose(g["neck_radius"], necks, atol=0.25)
-    assert np.all(np.diff(g["neck_radius"]) < 0)
+    g = an.bud_geometry(surfaces_trajectory([rough(Omega(neck=a).surface(rng), rng) for a in necks], PATCH), "+z")
+    np.testing.assert_array_equal(g.direction, 1)
+    np.testing.assert_allclose(g.neck_radius, necks, atol=0.25)
+    assert np.all(np.diff(g.neck_radius) < 0)
     built = np.array([Omega(neck=a).height for a in necks])
-    assert np.all((g["lumen_height"] > built - 0.1) & (g["lumen_height"] < built + 1.0))
-    np.testing.assert_allclose(g["bud_radius"], 6.0, atol=0.25)
-    assert np.all(g["cytosol_height"] < 1.5)
-    flat = an.bud_geometry(trajectory([rough(plane(), rng)], PATCH), "+z")
-    assert flat["direction"][0] == 0 and max(flat["lumen_height"][0], flat["cytosol_height"][0]) < 1.5
+    assert np.all((g.lumen_height > built - 0.1) & (g.lumen_height < built + 1.0))
+    np.testing.assert_allclose(g.bud_radius, 6.0, atol=0.25)
+    assert np.all(g.cytosol_height < 1.5)
+    flat = an.bud_geometry(surfaces_trajectory([rough(plane(), rng)], PATCH), "+z")
+    assert flat.direction[0] == 0 and max(flat.lumen_height[0], flat.cytosol_height[0]) < 1.5
 
 
 # ------------------------------------------------------------------------------------------ scission
@@ -372,52 +151,52 @@ def scission_frames(kinds: list[str], centre=(SIDE / 2, SIDE / 2), z0: float = L
 @pytest.mark.parametrize("centre, z0", [((SIDE / 2, SIDE / 2), LZ / 2), (CORNER, 0.0)])
 def test_scission_when_the_bud_detaches(centre, z0):
     frames = scission_frames(["bud4.5", "bud3.5", "vesicle", "vesicle"], centre, z0)
-    traj = trajectory(frames, PATCH, park=(z0 - 24, z0 - 6))
+    traj = surfaces_trajectory(frames, PATCH, park=(z0 - 24, z0 - 6))
     s = an.scission(traj)
-    assert s["scission_frame"] == 2
-    np.testing.assert_array_equal(s["n_membranes"], [1, 1, 2, 2])
-    np.testing.assert_array_equal(s["n_closed"], [0, 0, 1, 1])
-    assert np.isnan(s["ilv_diameter"][:2]).all()
-    np.testing.assert_allclose(s["ilv_diameter"][2:], 2 * 6.0, atol=0.02)
-    tags = regions(frames[2], s["ilv"].shape[1])
-    np.testing.assert_array_equal(s["ilv"][2], tags == "vesicle")
-    assert_same_place(s["ilv_centre"][3], [*centre, z0 + Omega(bud=6.0).bud_centre_height + LIFT], PATCH, 0.05)
+    assert s.scission_frame == 2
+    np.testing.assert_array_equal(s.n_membranes, [1, 1, 2, 2])
+    np.testing.assert_array_equal(s.n_closed, [0, 0, 1, 1])
+    assert np.isnan(s.ilv_diameter[:2]).all()
+    np.testing.assert_allclose(s.ilv_diameter[2:], 2 * 6.0, atol=0.02)
+    tags = regions(frames[2], s.ilv.shape[1])
+    np.testing.assert_array_equal(s.ilv[2], tags == "vesicle")
+    assert_same_place(s.ilv_centre[3], [*centre, z0 + Omega(bud=6.0).bud_centre_height + LIFT], PATCH, 0.05)
 
     summary = an.budding_summary(traj, "+z")
-    assert summary["scission_frame"] == 2 and summary["scission_time"] == traj.time[2]
-    assert summary["ilv_side"] == 1  # the ILV formed in the lumen
-    np.testing.assert_array_equal(summary["direction"], [1, 1, 0, 0])  # the parent is flat again
-    np.testing.assert_allclose(summary["neck_radius"][:2], [4.5, 3.5], atol=0.02)
-    assert np.isnan(summary["neck_radius"][2:]).all()
-    assert an.budding_summary(traj, "-z")["ilv_side"] == -1
+    assert summary.scission_frame == 2 and summary.scission_time == traj.time[2]
+    assert summary.ilv_side == 1  # the ILV formed in the lumen
+    np.testing.assert_array_equal(summary.direction, [1, 1, 0, 0])  # the parent is flat again
+    np.testing.assert_allclose(summary.neck_radius[:2], [4.5, 3.5], atol=0.02)
+    assert np.isnan(summary.neck_radius[2:]).all()
+    assert an.budding_summary(traj, "-z").ilv_side == -1
     ilv = an.bud_geometry(traj[2:], "inside", lipids=tags == "vesicle")  # a mask picks a smaller membrane
-    np.testing.assert_array_equal(ilv["membrane"][0], tags == "vesicle")
-    assert ilv["direction"][0] == 0 and ilv["base"][0] == pytest.approx(6.0, abs=0.01)
+    np.testing.assert_array_equal(ilv.membrane[0], tags == "vesicle")
+    assert ilv.direction[0] == 0 and ilv.base[0] == pytest.approx(6.0, abs=0.01)
 
 
 def test_open_cup_is_not_scission():
     """A cup that is separate but open (its rim joins its leaflets) is not a vesicle: no scission
     while it stays open, scission when it closes."""
-    traj = trajectory(scission_frames(["bud3.5", "cup", "cup"]), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
+    traj = surfaces_trajectory(scission_frames(["bud3.5", "cup", "cup"]), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
     cup = an.membrane_clusters(traj)[1] == 1
     assert len(set(an.assign_leaflets(traj)[1][cup])) == 1  # the rim joins the cup's two leaflets
     assert an.vesicle_shape(traj[1], cup)["asphericity"][0] < 0.15  # so only the leaflets tell it is open
     s = an.scission(traj)
-    np.testing.assert_array_equal(s["n_membranes"], [1, 2, 2])
-    assert s["scission_frame"] == -1 and np.isnan(s["ilv_diameter"]).all() and not s["ilv"].any()
-    closing = trajectory(scission_frames(["bud3.5", "cup", "vesicle"]), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
-    assert an.scission(closing)["scission_frame"] == 2
+    np.testing.assert_array_equal(s.n_membranes, [1, 2, 2])
+    assert s.scission_frame == -1 and np.isnan(s.ilv_diameter).all() and not s.ilv.any()
+    closing = surfaces_trajectory(scission_frames(["bud3.5", "cup", "vesicle"]), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
+    assert an.scission(closing).scission_frame == 2
 
 
 def test_scission_must_last():
     """A vesicle that fuses back is no scission; the frame counted is the one from which it stays."""
     kinds = ["bud4.0", "vesicle", "bud3.5", "vesicle", "vesicle"]
-    traj = trajectory(scission_frames(kinds), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
+    traj = surfaces_trajectory(scission_frames(kinds), PATCH, park=(LZ / 2 - 24, LZ / 2 - 6))
     s = an.scission(traj)
-    np.testing.assert_array_equal(s["n_closed"], [0, 1, 0, 1, 1])
-    assert s["scission_frame"] == 3
-    assert np.isnan(s["ilv_diameter"][:3]).all() and np.isfinite(s["ilv_diameter"][3:]).all()
-    assert an.scission(traj[:4])["scission_frame"] == 3 and an.scission(traj[:3])["scission_frame"] == -1
+    np.testing.assert_array_equal(s.n_closed, [0, 1, 0, 1, 1])
+    assert s.scission_frame == 3
+    assert np.isnan(s.ilv_diameter[:3]).all() and np.isfinite(s.ilv_diameter[3:]).all()
+    assert an.scission(traj[:4]).scission_frame == 3 and an.scission(traj[:3]).scission_frame == -1
 
 
 # ------------------------------------------------------------------------------------------------ MVB
@@ -434,31 +213,26 @@ def test_mvb_with_an_inward_bud(mvb, centre):
     """Closed MVB, lumen inside: the bud goes toward the centre (+1). In the second case the MVB
     straddles the x boundary and its bud the z boundary."""
     shape, surf = mvb
-    traj = trajectory([surf.moved(centre)], (48.0, 48.0, 48.0))
+    traj = surfaces_trajectory([surf.moved(centre)], (48.0, 48.0, 48.0))
     g = an.bud_geometry(traj, "inside")
-    assert g["direction"][0] == 1
+    assert g.direction[0] == 1
     deepest = shape.radius - np.linalg.norm(surf.mid, axis=1).min()  # the bottom ring's feet
-    assert g["lumen_height"][0] == pytest.approx(deepest, abs=0.01)
-    assert g["lumen_height"][0] == pytest.approx(shape.depth, abs=0.06)  # a ring lies < 0.06 above the pole
-    assert abs(g["cytosol_height"][0]) < 0.01
-    np.testing.assert_allclose(g["base"][0], shape.radius, atol=0.01)
-    assert_same_place(g["base_centre"][0], centre, 48.0, atol=0.01)
-    assert g["neck_radius"][0] == pytest.approx(shape.neck, abs=0.05)
-    assert g["bud_radius"][0] == pytest.approx(shape.bud, abs=0.05)
-    assert_same_place(g["bud_centre"][0], np.add(centre, [0, 0, shape.bud_centre_z]), 48.0, atol=0.05)
-    tags = regions(surf, g["bud"].shape[1])
-    assert g["bud"][0][tags == "bud"].all() and not g["bud"][0][tags == "mvb"].any()
+    assert g.lumen_height[0] == pytest.approx(deepest, abs=0.01)
+    assert g.lumen_height[0] == pytest.approx(shape.depth, abs=0.06)  # a ring lies < 0.06 above the pole
+    assert abs(g.cytosol_height[0]) < 0.01
+    np.testing.assert_allclose(g.base[0], shape.radius, atol=0.01)
+    assert_same_place(g.base_centre[0], centre, 48.0, atol=0.01)
+    assert g.neck_radius[0] == pytest.approx(shape.neck, abs=0.05)
+    assert g.bud_radius[0] == pytest.approx(shape.bud, abs=0.05)
+    assert_same_place(g.bud_centre[0], np.add(centre, [0, 0, shape.bud_centre_z]), 48.0, atol=0.05)
+    tags = regions(surf, g.bud.shape[1])
+    assert g.bud[0][tags == "bud"].all() and not g.bud[0][tags == "mvb"].any()
     out = an.bud_geometry(traj, "outside")  # same membrane, lumen declared outside: budding into the cytosol
-    assert out["direction"][0] == -1 and out["cytosol_height"][0] == g["lumen_height"][0]
-    assert out["neck_radius"][0] == g["neck_radius"][0]
+    assert out.direction[0] == -1 and out.cytosol_height[0] == g.lumen_height[0]
+    assert out.neck_radius[0] == g.neck_radius[0]
 
 
 # -------------------------------------------------------------------------------------------- cargo
-
-
-def transmembrane(surf: Surface, pick: np.ndarray) -> np.ndarray:
-    """(n, 3, 3) three-bead rods across the bilayer at the feet of lipids ``pick``."""
-    return surf.mid[pick, None] + np.array([-1.5, 0.0, 1.5])[None, :, None] * surf.normal[pick, None]
 
 
 def test_membrane_cargo_enriched_in_the_bud():
@@ -467,16 +241,16 @@ def test_membrane_cargo_enriched_in_the_bud():
     bud, flat = np.flatnonzero(surf.region == "bud"), np.flatnonzero(surf.region == "flat")
     sorted_ = np.r_[rng.choice(bud, 24, replace=False), rng.choice(flat, 6, replace=False)]
     uniform = np.arange(0, len(surf.mid), 10)  # every tenth lipid: in proportion to the lipids
-    traj = trajectory([surf], PATCH, cargo={"CD63": [transmembrane(surf, sorted_)],
-                                            "CARG": [transmembrane(surf, uniform)]})
+    traj = surfaces_trajectory([surf], PATCH, cargo={"CD63": [transmembrane(surf, sorted_)],
+                                                     "CARG": [transmembrane(surf, uniform)]})
     e = an.cargo_enrichment(traj, "+z", "CD63")
-    assert e["n_bud"][0] == 24 and e["n_parent"][0] == 6 and e["n_molecules"] == 30
-    expected = (24 / e["lipids_bud"][0]) / (6 / e["lipids_parent"][0])
-    assert e["ratio"] == pytest.approx(expected) and e["ratio"] > 1
-    assert 1 < e["ci"][0] < e["ratio"] < e["ci"][1]
+    assert e.n_bud[0] == 24 and e.n_parent[0] == 6 and e.n_molecules == 30
+    expected = (24 / e.lipids_bud[0]) / (6 / e.lipids_parent[0])
+    assert e.ratio == pytest.approx(expected) and e.ratio > 1
+    assert 1 < e.ci[0] < e.ratio < e.ci[1]
     u = an.cargo_enrichment(traj, "+z", "CARG")
-    assert u["n_bud"][0] + u["n_parent"][0] == uniform.size
-    assert u["ratio"] == pytest.approx(1.0, abs=0.15) and u["ci"][0] < 1 < u["ci"][1]
+    assert u.n_bud[0] + u.n_parent[0] == uniform.size
+    assert u.ratio == pytest.approx(1.0, abs=0.15) and u.ci[0] < 1 < u.ci[1]
 
 
 def test_cargo_in_the_bud_then_in_the_ilv():
@@ -494,31 +268,31 @@ def test_cargo_in_the_bud_then_in_the_ilv():
         centre = np.array([SIDE / 2, SIDE / 2, z0 + Omega(bud=6.0).bud_centre_height + lift])
         beside = centre + [[[8.5, 0, 0], [9.0, 0, 0]]]  # in the lumen next to the bud, outside its sphere
         soluble.append(np.concatenate([centre + offsets, cytosol, beside]))
-    traj = trajectory(frames, PATCH, cargo={"CD63": tm, "RNA": soluble}, park=(z0 - 24, z0 - 6))
+    traj = surfaces_trajectory(frames, PATCH, cargo={"CD63": tm, "RNA": soluble}, park=(z0 - 24, z0 - 6))
     s = an.budding_summary(traj, "+z", cargo={"CD63": "membrane", "RNA": "lumen"})
-    assert s["scission_frame"] == 1
-    cd63, rna = s["enrichment"]["CD63"], s["enrichment"]["RNA"]
-    np.testing.assert_array_equal(cd63["frames"], [1, 2])
-    np.testing.assert_array_equal(cd63["n_bud"], 18)  # frame 0 (bud) is counted too, but not pooled
-    np.testing.assert_array_equal(cd63["n_parent"], 6)
-    np.testing.assert_array_equal(rna["n_bud"], 15)
-    np.testing.assert_array_equal(rna["n_parent"], 6)
+    assert s.scission_frame == 1
+    cd63, rna = s.enrichment["CD63"], s.enrichment["RNA"]
+    np.testing.assert_array_equal(cd63.frames, [1, 2])
+    np.testing.assert_array_equal(cd63.n_bud, 18)  # frame 0 (bud) is counted too, but not pooled
+    np.testing.assert_array_equal(cd63.n_parent, 6)
+    np.testing.assert_array_equal(rna.n_bud, 15)
+    np.testing.assert_array_equal(rna.n_parent, 6)
     for e in (cd63, rna):
-        assert e["ratio"] > 1 and e["ci"][0] > 1
-    lipids = cd63["lipids_parent"][1:].sum() / cd63["lipids_bud"][1:].sum()
-    assert cd63["ratio"] == pytest.approx(3 * lipids) and rna["ratio"] == pytest.approx(2.5 * lipids)
+        assert e.ratio > 1 and e.ci[0] > 1
+    lipids = cd63.lipids_parent[1:].sum() / cd63.lipids_bud[1:].sum()
+    assert cd63.ratio == pytest.approx(3 * lipids) and rna.ratio == pytest.approx(2.5 * lipids)
     pre = an.cargo_enrichment(traj, "+z", "RNA", kind="lumen", frames=[0])  # the bud's sphere
-    np.testing.assert_array_equal(pre["frames"], [0])
-    assert pre["n_bud"][0] == 15 and pre["n_parent"][0] == 6
-    assert pre["ratio"] == pytest.approx(2.5 * pre["lipids_parent"][0] / pre["lipids_bud"][0])
+    np.testing.assert_array_equal(pre.frames, [0])
+    assert pre.n_bud[0] == 15 and pre.n_parent[0] == 6
+    assert pre.ratio == pytest.approx(2.5 * pre.lipids_parent[0] / pre.lipids_bud[0])
 
 
 # ------------------------------------------------------------------------------------------- errors
 
 
 def test_bad_input_names_the_argument():
-    traj = trajectory([Omega().surface(np.random.default_rng(8)).moved([0, 0, LZ / 2])], PATCH,
-                      cargo={"CD63": [np.zeros((2, 3, 3))]})
+    traj = surfaces_trajectory([Omega().surface(np.random.default_rng(8)).moved([0, 0, LZ / 2])], PATCH,
+                               cargo={"CD63": [np.zeros((2, 3, 3))]})
     n = an.lipid_indices(traj.topology)[0].size
     with pytest.raises(ValueError, match=r"lumen: must be one of '\+z', '-z', 'inside', 'outside' \(got 'up'\)"):
         an.bud_geometry(traj, "up")

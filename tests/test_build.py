@@ -8,8 +8,8 @@ import pytest
 from scipy.spatial import cKDTree
 
 import exomembrane as em
-from exomembrane.forcefield import BOND
-from exomembrane.build.vesicle import leaflet_counts
+from exomembrane.builders.vesicle import leaflet_counts
+from exomembrane.model.forcefield import BOND
 
 
 def min_intermolecular_distance(s: em.Structure) -> float:
@@ -31,9 +31,9 @@ def bond_lengths(s: em.Structure) -> np.ndarray:
 
 def builders(ff):
     return {
-        "bilayer": lambda seed: em.build.bilayer(ff, 12.0, upper={"LIP": 0.7, "CER": 0.3}, lower="LYSO", seed=seed),
-        "vesicle": lambda seed: em.build.vesicle(ff, 8.0, outer={"LIP": 0.9, "LYSO": 0.1}, inner="LIP", seed=seed),
-        "gas": lambda seed: em.build.gas(ff, 300, 30.0, composition={"LIP": 0.5, "CER": 0.5}, seed=seed),
+        "bilayer": lambda seed: em.builders.bilayer(ff, 12.0, upper={"LIP": 0.7, "CER": 0.3}, lower="LYSO", seed=seed),
+        "vesicle": lambda seed: em.builders.vesicle(ff, 8.0, outer={"LIP": 0.9, "LYSO": 0.1}, inner="LIP", seed=seed),
+        "gas": lambda seed: em.builders.gas(ff, 300, 30.0, composition={"LIP": 0.5, "CER": 0.5}, seed=seed),
     }
 
 
@@ -52,7 +52,7 @@ def test_geometry_and_determinism(ff, kind):
 
 
 def test_bilayer_counts_and_asymmetry(ff):
-    s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.7, "CER": 0.3}, lower="LYSO", area_per_lipid=1.2)
+    s = em.builders.bilayer(ff, 12.0, upper={"LIP": 0.7, "CER": 0.3}, lower="LYSO", area_per_lipid=1.2)
     n = int(round(12.0 / np.sqrt(1.2))) ** 2
     assert s.n_lipids == 2 * n
     names = np.array(s.species)[s.molecule_species]
@@ -65,7 +65,7 @@ def test_bilayer_counts_and_asymmetry(ff):
 
 def test_vesicle_leaflets(ff):
     radius = 10.0
-    s = em.build.vesicle(ff, radius)
+    s = em.builders.vesicle(ff, radius)
     n_out, n_in = leaflet_counts(radius, 1.2)
     assert (s.leaflet == 1).sum() == n_out and (s.leaflet == -1).sum() == n_in
     assert n_out / n_in == pytest.approx(((radius + 1.5) / (radius - 2.0)) ** 2, rel=0.01)
@@ -76,14 +76,14 @@ def test_vesicle_leaflets(ff):
 
 
 @pytest.mark.parametrize("call,field", [
-    (lambda ff: em.build.bilayer(ff, -5.0), "size"),
-    (lambda ff: em.build.bilayer(ff, 10.0, upper="POPC"), "upper"),
-    (lambda ff: em.build.bilayer(ff, 10.0, upper={"LIP": 0.5, "CER": 0.4}), "upper"),
-    (lambda ff: em.build.bilayer(ff, 10.0, area_per_lipid=0), "area_per_lipid"),
-    (lambda ff: em.build.vesicle(ff, 2.0), "radius"),
-    (lambda ff: em.build.vesicle(ff, 8.0, inner={"LIP": -1.0, "CER": 2.0}), "inner.LIP"),
-    (lambda ff: em.build.gas(ff, 0, 20.0), "n_lipids"),
-    (lambda ff: em.build.gas(ff, 1000, 10.0), "box"),
+    (lambda ff: em.builders.bilayer(ff, -5.0), "size"),
+    (lambda ff: em.builders.bilayer(ff, 10.0, upper="POPC"), "upper"),
+    (lambda ff: em.builders.bilayer(ff, 10.0, upper={"LIP": 0.5, "CER": 0.4}), "upper"),
+    (lambda ff: em.builders.bilayer(ff, 10.0, area_per_lipid=0), "area_per_lipid"),
+    (lambda ff: em.builders.vesicle(ff, 2.0), "radius"),
+    (lambda ff: em.builders.vesicle(ff, 8.0, inner={"LIP": -1.0, "CER": 2.0}), "inner.LIP"),
+    (lambda ff: em.builders.gas(ff, 0, 20.0), "n_lipids"),
+    (lambda ff: em.builders.gas(ff, 1000, 10.0), "box"),
 ])
 def test_bad_input_names_the_field(ff, call, field):
     with pytest.raises(em.ConfigError, match=field):
@@ -91,7 +91,7 @@ def test_bad_input_names_the_field(ff, call, field):
 
 
 def test_box_smaller_than_twice_the_cutoff_is_refused_before_a_context(ff):
-    s = em.build.bilayer(ff, 4.0)
+    s = em.builders.bilayer(ff, 4.0)
     with pytest.raises(em.ConfigError, match="box"):
         em.create_simulation(s, platform="Reference")
 
@@ -100,7 +100,7 @@ def test_million_bead_bilayer_builds_a_system_quickly(ff):
     """Target: < 10 s for a 1,000,000-bead bilayer into an OpenMM System. Measured as CPU time
     of this process (single-threaded work), so a busy machine does not make it flaky."""
     t0, c0 = time.perf_counter(), time.process_time()
-    s = em.build.bilayer(ff, 455.0)
+    s = em.builders.bilayer(ff, 455.0)
     system = em.create_system(s)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert system.getNumParticles() == s.n_beads >= 1_000_000

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exomembrane.reporters import read_checkpoint
 from exomembrane.run import CHECKPOINT, load_thermo, load_trajectory
+from exomembrane.run.reporters import read_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "exomembrane.cli"]

@@ -4,16 +4,16 @@ from __future__ import annotations
 import numpy as np
 import openmm as mm
 import pytest
+from conftest import present
 
 import exomembrane as em
-from conftest import present
-from exomembrane.engine import KB, ramp_expression
-from exomembrane.platform import select_platform
+from exomembrane.engine.platform import select_platform
+from exomembrane.engine.simulation import KB, ramp_expression
 
 
 @pytest.fixture(scope="module")
 def membrane(ff) -> em.Structure:
-    return em.build.bilayer(ff, 10.0, seed=3)
+    return em.builders.bilayer(ff, 10.0, seed=3)
 
 
 def kinetic_kT(sim: em.Simulation) -> float:

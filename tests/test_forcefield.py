@@ -6,8 +6,8 @@ import openmm as mm
 import pytest
 
 import exomembrane as em
-from exomembrane.build.lipids import lay
-from exomembrane.system import TERMS
+from exomembrane.builders.lipids import lay
+from exomembrane.engine.system import TERMS
 
 RC = 2 ** (1 / 6)
 
@@ -160,7 +160,7 @@ def legacy_pair(species: list[str]) -> str:
 def test_lipid_only_energies_equal_the_lipid_model(ff):
     """The pair table reproduces the former lipid-only model to <= 1e-12 per term (Reference)."""
     rng = np.random.default_rng(4)
-    s = em.build.bilayer(ff, 9.0, upper={"LIP": 0.5, "CER": 0.3, "LYSO": 0.2}, lower={"LIP": 0.7, "CER": 0.3})
+    s = em.builders.bilayer(ff, 9.0, upper={"LIP": 0.5, "CER": 0.3, "LYSO": 0.2}, lower={"LIP": 0.7, "CER": 0.3})
     s = em.Structure(ff, s.species, s.molecule_species, s.positions + rng.normal(scale=0.08, size=s.positions.shape),
                      s.box)
     system = em.create_system(s)
@@ -260,7 +260,7 @@ def test_forces_match_finite_differences(ff_angles, names, seed):
 
 def test_forces_agree_across_platforms(ff, platform):
     rng = np.random.default_rng(1)
-    s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
+    s = em.builders.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
                          seed=1)
     s = with_molecules(s, "RNA", np.array([[2.0, 2.0, 17.0], [8.0, 8.0, 3.0]]), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
     s = with_molecules(s, "TSPN", np.array([[6.0, 6.0, 10.0]]), np.array([[0, 0, 1.0]]))
@@ -356,7 +356,7 @@ def test_user_species_file_adds_a_species(tmp_path):
                  "  - {name: T2, type: T}\n  - {name: T3, type: T}\nfene: [[0, 1], [1, 2], [2, 3]]\n"
                  "bend: [[0, 2], [1, 3]]\n")
     ff = em.load_forcefield(species=(f,))
-    s = em.build.bilayer(ff, 8.0, upper={"LIP": 0.5, "LONG": 0.5})
+    s = em.builders.bilayer(ff, 8.0, upper={"LIP": 0.5, "LONG": 0.5})
     system = em.create_system(s)
     assert system.getNumParticles() == s.n_beads
     assert (s.bead_names() == "T3").sum() == (s.molecule_species == s.species.index("LONG")).sum()

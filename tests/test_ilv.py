@@ -11,8 +11,9 @@ import pytest
 from scipy.spatial import cKDTree
 
 from exomembrane import analysis as an
-from exomembrane.cli import analyze, budding_report
 from exomembrane.run import Run, load_trajectory
+from exomembrane.run.report import analyze
+from exomembrane.run.reports.budding import budding_report
 from exomembrane.scenario import load_scenario
 
 SYSTEMS = Path(__file__).resolve().parent.parent / "systems"
@@ -28,7 +29,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, name: str, steps: int, **overr
     return out
 
 
-def budding(directory: Path, cargo: dict[str, str] | None = None) -> dict:
+def budding(directory: Path, cargo: dict[str, str] | None = None) -> an.BuddingSummary:
     traj = load_trajectory(directory)
     lumen = json.loads((directory / "manifest.json").read_text())["sides"]["lumen"]
     return an.budding_summary(traj, lumen, cargo or {})
@@ -39,20 +40,22 @@ def ceramide(tmp_path_factory):
     return run(tmp_path_factory, "ilv_ceramide_small", 12_000)
 
 
+@pytest.mark.slow
 def test_ceramide_platform_buds_into_the_lumen_pinches_off_and_sorts_cargo(ceramide):
     b = budding(ceramide, CARGO)
-    k = b["scission_frame"]
+    k = b.scission_frame
     assert k > 0, "no scission"  # the neck closed: a separate, closed two-leaflet vesicle that stays
-    assert b["ilv_side"] == 1  # ... in the lumen
+    assert b.ilv_side == 1  # ... in the lumen
     before = slice(None, k)
-    budded = b["direction"][before] != 0
-    assert budded.any() and np.all(b["direction"][before][budded] == 1)  # never a bud into the cytosol
-    assert b["lumen_height"][before].max() > 7.0
-    assert 6.0 < np.nanmean(b["ilv_diameter"][k:]) < 14.0  # sigma, midplane: the platform's area closed up
-    e = b["enrichment"]["CARG"]
-    assert e["ci"][0] > 1.0, e  # cargo with an affinity for the platform is enriched in the ILV
+    budded = b.direction[before] != 0
+    assert budded.any() and np.all(b.direction[before][budded] == 1)  # never a bud into the cytosol
+    assert b.lumen_height[before].max() > 7.0
+    assert 6.0 < np.nanmean(b.ilv_diameter[k:]) < 14.0  # sigma, midplane: the platform's area closed up
+    e = b.enrichment["CARG"]
+    assert e.ci[0] > 1.0, e  # cargo with an affinity for the platform is enriched in the ILV
 
 
+@pytest.mark.slow
 def test_analyze_reports_the_ilv_and_draws_it(ceramide):
     summary = analyze(ceramide)
     b = summary["budding"]
@@ -63,17 +66,19 @@ def test_analyze_reports_the_ilv_and_draws_it(ceramide):
     assert {"bud_height.png", "neck_radius.png", "ilv_diameter.png", "section.png"} <= set(summary["plots"])
 
 
+@pytest.mark.slow
 def test_no_platform_no_bud(tmp_path_factory):
     b = budding(run(tmp_path_factory, "ilv_ceramide_small", 2_000, **{"builder.domains": "[]"}))
-    assert np.all(b["direction"] == 0) and b["lumen_height"].max() < 5.0
+    assert np.all(b.direction == 0) and b.lumen_height.max() < 5.0
 
 
+@pytest.mark.slow
 def test_ceramide_on_the_luminal_side_buds_into_the_cytosol(tmp_path_factory):
     flipped = ("[{leaflet: luminal, radius: 9.0, composition: CER}, "
                "{leaflet: cytosolic, radius: 9.0, composition: SM}]")
     b = budding(run(tmp_path_factory, "ilv_ceramide_small", 4_000, **{"builder.domains": flipped}))
-    assert b["direction"][-1] == -1 and b["cytosol_height"][-1] > b["lumen_height"][-1] + 3.0
-    assert not np.any(b["direction"] == 1)
+    assert b.direction[-1] == -1 and b.cytosol_height[-1] > b.lumen_height[-1] + 3.0
+    assert not np.any(b.direction == 1)
 
 
 def platform_share(directory: Path) -> tuple[int, int, float]:
@@ -95,6 +100,7 @@ def platform_share(directory: Path) -> tuple[int, int, float]:
     return int(np.sum(per_cargo)), len(per_cargo), share
 
 
+@pytest.mark.slow
 def test_cargo_without_affinity_does_not_gather_on_the_platform(ceramide, tmp_path_factory):
     """Control: with the affinity on, CARG gathers on the platform (then in the ILV); with equal
     affinity for all tails it sits on the platform only as often as the platform's share of lipids
@@ -109,6 +115,7 @@ def test_cargo_without_affinity_does_not_gather_on_the_platform(ceramide, tmp_pa
     assert ci.low <= off[2] <= ci.high, off
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("up,sign", [("lumen", 1), ("cytosol", -1)])
 def test_cones_bend_the_membrane_towards_their_wide_end(tmp_path_factory, up, sign):
     """Tetraspanin-like cones with the wide end to the lumen bulge the membrane into the lumen; the
@@ -116,8 +123,8 @@ def test_cones_bend_the_membrane_towards_their_wide_end(tmp_path_factory, up, si
     proteins = (f"[{{species: TSPN, where: membrane, up: {up}, count: 19, arrangement: packed}}, "
                 "{species: CARG, where: membrane, up: lumen, count: 16}]")
     b = budding(run(tmp_path_factory, "ilv_cones_small", 5_000, **{"builder.proteins": proteins}))
-    toward, away = (b["lumen_height"], b["cytosol_height"]) if sign > 0 else (b["cytosol_height"], b["lumen_height"])
-    late = slice(len(b["time"]) // 2, None)  # 25-50 tau: a cluster of 19 cones bends a 40 sigma patch by ~1-2 sigma
+    toward, away = (b.lumen_height, b.cytosol_height) if sign > 0 else (b.cytosol_height, b.lumen_height)
+    late = slice(len(b.time) // 2, None)  # 25-50 tau: a cluster of 19 cones bends a 40 sigma patch by ~1-2 sigma
     assert toward[late].mean() > away[late].mean() + 0.3
 
 

@@ -7,9 +7,9 @@ from scipy.spatial import cKDTree
 
 import exomembrane as em
 from exomembrane.analysis import lipid_indices
-from exomembrane.build import Domain, Placement
-from exomembrane.build.place import CLEAR
-from exomembrane.system import TERMS, WALL_AT
+from exomembrane.builders import Domain, Placement
+from exomembrane.builders.place import CLEAR
+from exomembrane.engine.system import TERMS, WALL_AT
 
 
 def closest_between_molecules(s: em.Structure) -> float:
@@ -33,7 +33,7 @@ def heads_to_lumen(s: em.Structure) -> np.ndarray:
 
 @pytest.mark.parametrize("lumen", ["+z", "-z"])
 def test_patch_knows_its_sides_and_leaflets(ff, lumen):
-    s = em.build.mvb_patch(ff, 16.0, cytosolic="LIP4", luminal="LIP", lumen=lumen)
+    s = em.builders.mvb_patch(ff, 16.0, cytosolic="LIP4", luminal="LIP", lumen=lumen)
     assert s.sides == {"lumen": lumen, "cytosol": "-z" if lumen == "+z" else "+z"}
     names = np.array(s.species)[s.molecule_species]
     into_lumen = heads_to_lumen(s)
@@ -42,7 +42,7 @@ def test_patch_knows_its_sides_and_leaflets(ff, lumen):
 
 
 def test_domain_sits_in_the_cytosolic_leaflet_around_the_centre(ff):
-    s = em.build.mvb_patch(ff, 30.0, domains=[Domain(radius=7.0, composition={"CER": 1.0})], seed=2)
+    s = em.builders.mvb_patch(ff, 30.0, domains=[Domain(radius=7.0, composition={"CER": 1.0})], seed=2)
     cer = s.of_species("CER")
     tails = s.positions[s.molecule_start + 2]
     r = np.linalg.norm(tails[:, :2] - s.box[:2] / 2, axis=1)
@@ -51,14 +51,14 @@ def test_domain_sits_in_the_cytosolic_leaflet_around_the_centre(ff):
     # every cytosolic lipid inside the radius is ceramide; the luminal leaflet is untouched
     inside = (r <= 7.0) & ~heads_to_lumen(s)
     assert np.all(cer[inside])
-    assert s.n_beads == em.build.mvb_patch(ff, 30.0).n_beads
+    assert s.n_beads == em.builders.mvb_patch(ff, 30.0).n_beads
 
 
 def test_proteins_placed_without_overlaps_and_lipids_cleared(ff):
     placements = [Placement(species="TSPN", count=5, up="lumen", within=12.0),
                   Placement(species="CARG", density=0.01),
                   Placement(species="RNA", count=6, where="cytosol")]
-    s = em.build.mvb_patch(ff, 30.0, proteins=placements, seed=3)
+    s = em.builders.mvb_patch(ff, 30.0, proteins=placements, seed=3)
     counts = {n: int(s.of_species(n).sum()) for n in ("TSPN", "CARG", "RNA")}
     assert counts == {"TSPN": 5, "CARG": round(0.01 * s.box[0] * s.box[1]), "RNA": 6}
     assert closest_between_molecules(s) > 0.9
@@ -80,13 +80,13 @@ def test_proteins_placed_without_overlaps_and_lipids_cleared(ff):
     assert np.all(rna[:, 2] < mid - 2) and np.all(rna[:, 2] > WALL_AT)
     np.testing.assert_array_equal(s.confined, s.of_species("RNA"))
     # cones the other way up point their wide end to the cytosol
-    flipped = em.build.mvb_patch(ff, 30.0, proteins=[Placement(species="TSPN", count=1, up="cytosol")], seed=3)
+    flipped = em.builders.mvb_patch(ff, 30.0, proteins=[Placement(species="TSPN", count=1, up="cytosol")], seed=3)
     c = flipped.positions[flipped.of_species("TSPN")[flipped.bead_molecule()]]
     assert np.ptp(c[c[:, 2] < mid - 1.5, :2], axis=0).max() > np.ptp(c[c[:, 2] > mid + 1.5, :2], axis=0).max()
 
 
 def test_walls_hold_confined_cargo_only(ff):
-    s = em.build.mvb_patch(ff, 12.0, proteins=[Placement(species="RNA", count=2, where="lumen")], box_z=30.0)
+    s = em.builders.mvb_patch(ff, 12.0, proteins=[Placement(species="RNA", count=2, where="lumen")], box_z=30.0)
     system = em.create_system(s)
     wall = next(f for f in system.getForces() if f.getName() == "wall")
     assert wall.getForceGroup() == TERMS["wall"] and wall.getNumParticles() == 20
@@ -96,11 +96,11 @@ def test_walls_hold_confined_cargo_only(ff):
     sim.context.setPositions(pos)
     e = sim.context.getState(getEnergy=True, groups={TERMS["wall"]}).getPotentialEnergy()._value
     assert e == pytest.approx(0.5 * 100.0 * 0.4 ** 2)
-    assert "wall" not in {f.getName() for f in em.create_system(em.build.mvb_patch(ff, 12.0)).getForces()}
+    assert "wall" not in {f.getName() for f in em.create_system(em.builders.mvb_patch(ff, 12.0)).getForces()}
 
 
 def test_closed_mvb_lumen_inside_with_proteins(ff):
-    s = em.build.mvb_vesicle(ff, 10.0, cytosolic={"LIP": 0.8, "CER": 0.2}, luminal="LIP",
+    s = em.builders.mvb_vesicle(ff, 10.0, cytosolic={"LIP": 0.8, "CER": 0.2}, luminal="LIP",
                              proteins=[Placement(species="TSPN", count=3), Placement(species="RNA", count=2,
                                                                                    where="lumen")], seed=1)
     assert s.sides == {"lumen": "inside", "cytosol": "outside"}
@@ -116,7 +116,7 @@ def test_closed_mvb_lumen_inside_with_proteins(ff):
 
 
 def test_analysis_selects_lipids_by_role_with_proteins_present(ff):
-    s = em.build.mvb_patch(ff, 16.0, cytosolic="LIP4", luminal={"LIP": 0.5, "CER": 0.5},
+    s = em.builders.mvb_patch(ff, 16.0, cytosolic="LIP4", luminal={"LIP": 0.5, "CER": 0.5},
                            proteins=[Placement(species="TSPN", count=1), Placement(species="RNA", count=1,
                                                                                  where="cytosol")])
     heads, tails = lipid_indices(s.to_mdtraj().topology)
@@ -127,7 +127,7 @@ def test_analysis_selects_lipids_by_role_with_proteins_present(ff):
 
 def test_builders_are_deterministic(ff):
     kw = dict(domains=[Domain(radius=5.0, composition="CER")], proteins=[Placement(species="TSPN", count=2)], seed=7)
-    a, b = em.build.mvb_patch(ff, 20.0, **kw), em.build.mvb_patch(ff, 20.0, **kw)
+    a, b = em.builders.mvb_patch(ff, 20.0, **kw), em.builders.mvb_patch(ff, 20.0, **kw)
     np.testing.assert_array_equal(a.positions, b.positions)
     assert a.species == b.species
 
@@ -135,18 +135,18 @@ def test_builders_are_deterministic(ff):
 @pytest.mark.parametrize("call,message", [
     (lambda ff: Placement(species="TSPN", density=-0.1), r"density"),
     (lambda ff: Placement(species="TSPN"), r"exactly one of count and density"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, proteins=[Placement(species="NOPE", count=1)]),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, proteins=[Placement(species="NOPE", count=1)]),
      r"proteins\.0\.species: unknown species 'NOPE'"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, proteins=[Placement(species="LIP", count=1)]),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, proteins=[Placement(species="LIP", count=1)]),
      r"proteins\.0\.species: LIP is a lipid"),
-    (lambda ff: em.build.mvb_patch(ff, 12.0, proteins=[Placement(species="TSPN", count=40)]),
+    (lambda ff: em.builders.mvb_patch(ff, 12.0, proteins=[Placement(species="TSPN", count=40)]),
      r"proteins\.0: could place only \d+ of 40 TSPN without overlaps"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, proteins=[Placement(species="CARG", density=1e-4)]),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, proteins=[Placement(species="CARG", density=1e-4)]),
      r"proteins\.0\.density: 0\.0001 gives 0\.04 molecules"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, cytosolic="TSPN"), r"cytosolic|lower|upper"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, domains=[Domain(radius=5.0, composition={"CARG": 1.0})]),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, cytosolic="TSPN"), r"cytosolic|lower|upper"),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, domains=[Domain(radius=5.0, composition={"CARG": 1.0})]),
      r"domains\.0\.composition\.CARG: species CARG is a protein, not a lipid"),
-    (lambda ff: em.build.mvb_patch(ff, 20.0, lumen="up"), r"lumen: must be '\+z' or '-z'"),
+    (lambda ff: em.builders.mvb_patch(ff, 20.0, lumen="up"), r"lumen: must be '\+z' or '-z'"),
 ])
 def test_bad_input_names_the_field(ff, call, message):
     with pytest.raises((em.ConfigError, ValueError), match=message):
@@ -154,7 +154,7 @@ def test_bad_input_names_the_field(ff, call, message):
 
 
 def test_packed_cones_form_a_cluster_around_the_centre(ff):
-    s = em.build.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=7, arrangement="packed")])
+    s = em.builders.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=7, arrangement="packed")])
     centres = s.positions[s.of_species("TSPN")[s.bead_molecule()]].reshape(7, -1, 3).mean(1)[:, :2]
     d = np.linalg.norm(centres[:, None] - centres[None], axis=-1) + np.eye(7) * 99
     widest = 2 * np.linalg.norm(ff.get("TSPN").template[:, :2], axis=1).max()
@@ -162,6 +162,6 @@ def test_packed_cones_form_a_cluster_around_the_centre(ff):
     assert np.linalg.norm(centres.mean(0) - s.box[:2] / 2) < 1.0  # a hexagon and its centre
     assert closest_between_molecules(s) > 0.9
     with pytest.raises(em.ConfigError, match=r"proteins\.0: 19 packed TSPN reach .* beyond within = 5"):
-        em.build.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=19, arrangement="packed", within=5)])
+        em.builders.mvb_patch(ff, 40.0, proteins=[Placement(species="TSPN", count=19, arrangement="packed", within=5)])
     with pytest.raises(em.ConfigError, match=r"proteins\.0\.arrangement: 'packed' places molecules in or on a flat"):
-        em.build.mvb_vesicle(ff, 12.0, proteins=[Placement(species="TSPN", count=3, arrangement="packed")])
+        em.builders.mvb_vesicle(ff, 12.0, proteins=[Placement(species="TSPN", count=3, arrangement="packed")])

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import openmm as mm
 import pytest
-
-import exomembrane as em
-from exomembrane import native
-from exomembrane.system import TERMS
 from conftest import present
 from test_forcefield import PAIRS, finite_difference_forces, ref_energies, two_molecules, with_molecules
+
+import exomembrane as em
+from exomembrane.engine import native
+from exomembrane.engine.system import TERMS
 
 pytestmark = pytest.mark.skipif(native.load() is not None, reason=f"native pair kernel unavailable: {native.load()}")
 
@@ -73,7 +73,7 @@ def test_native_forces_match_finite_differences(ff_angles, names, platform):
 def test_native_matches_the_custom_force_on_a_mixed_membrane(ff, platform):
     """Lipids of four species, cones with their elastic network (excluded pairs), RNA; jittered."""
     rng = np.random.default_rng(1)
-    s = em.build.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
+    s = em.builders.bilayer(ff, 12.0, upper={"LIP": 0.6, "CER": 0.2, "LYSO": 0.2}, lower={"LIP4": 0.5, "LIP": 0.5},
                          seed=1)
     s = with_molecules(s, "RNA", np.array([[2.0, 2.0, 17.0], [8.0, 8.0, 3.0]]), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
     s = with_molecules(s, "TSPN", np.array([[6.0, 6.0, 10.0]]), np.array([[0, 0, 1.0]]))
@@ -94,7 +94,7 @@ def test_native_matches_the_custom_force_on_a_mixed_membrane(ff, platform):
 
 
 def test_deterministic_forces_repeat_bitwise(ff):
-    s = em.build.bilayer(ff, 16.0, seed=4)
+    s = em.builders.bilayer(ff, 16.0, seed=4)
     ctx = native_context(s, deterministic=True)
     first = pair(ctx)
     for _ in range(3):
@@ -104,7 +104,7 @@ def test_deterministic_forces_repeat_bitwise(ff):
 
 
 def test_simulations_on_the_cpu_use_it_and_say_so(ff, monkeypatch):
-    s = em.build.bilayer(ff, 8.0)
+    s = em.builders.bilayer(ff, 8.0)
     assert em.create_simulation(s, platform="CPU").pair_kernel.startswith("native plugin")
     assert em.create_simulation(s, platform="Reference").pair_kernel.startswith("CustomNonbondedForce")
     monkeypatch.setenv("EXOMEMBRANE_NATIVE", "0")
@@ -121,7 +121,7 @@ def test_simulations_on_the_cpu_use_it_and_say_so(ff, monkeypatch):
 
 @pytest.mark.parametrize("platform", [p for p in PLATFORMS if p.values[0] != "CPU"])
 def test_gpu_simulations_use_it_and_fall_back_when_it_fails(ff, platform, monkeypatch):
-    s = em.build.bilayer(ff, 8.0, seed=2)
+    s = em.builders.bilayer(ff, 8.0, seed=2)
     sim = em.create_simulation(s, platform=platform, seed=5)
     assert sim.pair_kernel == f"native plugin ({native.KERNELS[platform]})"
     sim.step(20)

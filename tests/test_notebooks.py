@@ -52,6 +52,7 @@ def test_analysis_runs_on_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "runs" / "analysis-demo" / "manifest.json").is_file()
 
 
+@pytest.mark.slow  # an end-to-end MD run of several thousand steps
 def test_ilv_budding_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = "\n".join(execute("ilv_budding.ipynb", tmp_path, monkeypatch))
     assert "sides {'lumen': '+z', 'cytosol': '-z'}" in out and "'finished'" in out
@@ -60,6 +61,7 @@ def test_ilv_budding_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert (run / "checkpoint.chk").is_file() and (run / "trajectory.xtc").stat().st_size > 0
 
 
+@pytest.mark.slow  # an end-to-end MD run of several thousand steps
 def test_sweeps_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = "\n".join(execute("sweeps.ipynb", tmp_path, monkeypatch))
     assert "3 points x 2 seeds" in out and "lipid_order_S.mean.png" in out

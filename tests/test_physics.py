@@ -49,7 +49,7 @@ def test_lipid_gas_self_assembles_into_a_bilayer(ff):
     two leaflets into one, so the per-frame leaflet labels are recorded but the bilayer test uses
     the orientations: a sheet has nematic order S > 0.4 (micelles and the gas ~0), and a bilayer
     has as many lipids pointing up the director as down it (a monolayer or a bent micelle would not)."""
-    gas = em.build.gas(ff, 512, (17.5, 17.5, 26.0), seed=1)
+    gas = em.builders.gas(ff, 512, (17.5, 17.5, 26.0), seed=1)
     assert analysis.count_membranes(gas.to_mdtraj())[0] == 0
     assert analysis.lipid_order(gas.to_mdtraj())[0][0] < 0.2
     sim = em.create_simulation(gas, platform="CPU", tension=0.0, seed=1)
@@ -59,7 +59,7 @@ def test_lipid_gas_self_assembles_into_a_bilayer(ff):
     leaflets = analysis.assign_leaflets(traj)
     order, director = analysis.lipid_order(traj)
     heads, tails = analysis.lipid_indices(traj.topology)
-    _, orient = analysis.selection._lipid_geometry(traj, heads, tails)
+    _, orient = analysis.selection.lipid_geometry(traj, heads, tails)
     along = np.einsum("fli,fi->fl", orient, director)
     up, down = (along > 0.5).mean(axis=1), (along < -0.5).mean(axis=1)
     in_largest = (clusters == 0).mean(axis=1)
@@ -79,7 +79,7 @@ def test_lipid_gas_self_assembles_into_a_bilayer(ff):
 def tensionless(ff) -> mdtraj.Trajectory:
     """A tension-free 24 x 24 sigma Cooke bilayer (w_c 1.6, kT 1.1) after 5,000 steps, then
     150 frames 500 steps apart."""
-    membrane = em.build.bilayer(ff, 24.0, seed=1)
+    membrane = em.builders.bilayer(ff, 24.0, seed=1)
     sim = em.create_simulation(membrane, platform="CPU", kT=1.1, tension=0.0, seed=1)
     sim.step(5_000)
     return sample(sim, membrane, 150, 500)

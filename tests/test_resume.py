@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from exomembrane import ConfigError
-from exomembrane.reporters import read_checkpoint
 from exomembrane.run import CHECKPOINT, MANIFEST, THERMO, TOPOLOGY, TRAJECTORY, Run, load_thermo, load_trajectory
+from exomembrane.run.reporters import read_checkpoint
 from exomembrane.scenario import load_scenario
 
 STEPS, FRAME_EVERY, ROW_EVERY, CHECKPOINT_EVERY = 2000, 40, 20, 200

@@ -17,10 +17,10 @@ import yaml
 from matplotlib.image import imread
 
 from exomembrane import ConfigError
-from exomembrane.cluster import ClusterSection, slots
-from exomembrane.platform import properties, select_platform
+from exomembrane.engine.platform import properties, select_platform
 from exomembrane.run import MANIFEST, SCENARIO
 from exomembrane.sweep import RESULT, Sweep, load_sweep, plot_sweep, run_sweep, tasks
+from exomembrane.sweep.cluster import ClusterSection, slots
 
 CHECKPOINT_EVERY = 500
 TINY = {"name": "tiny", "builder": {"kind": "bilayer", "size": 10.0},

@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 
 import exomembrane as em
+from exomembrane.notebook.view import (
+    ANGSTROM,
+    BeadTrajectory,
+    label_sides,
+    legend,
+    load,
+    shade,
+    show,
+    species_colors,
+    tint,
+)
 from exomembrane.run import Run, load_trajectory
 from exomembrane.scenario import load_scenario
-from exomembrane.view import (ANGSTROM, BeadTrajectory, label_sides, legend, load, shade, show, species_colors,
-                              tint)
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +45,7 @@ def messages(view: nglview.NGLWidget, method: str) -> list[dict]:
 
 
 def test_structure_above_100k_beads_keeps_serials_names_and_bonds(ff: em.ForceField) -> None:
-    structure = em.build.bilayer(ff, 145.0, upper={"LIP": 0.5, "LYSO": 0.5}, lower="CER")
+    structure = em.builders.bilayer(ff, 145.0, upper={"LIP": 0.5, "LYSO": 0.5}, lower="CER")
     assert structure.n_beads > 100_000
     text = load(structure).get_structure_string()
     atoms, bonds = parse_mol2(text)
@@ -55,7 +63,7 @@ def test_structure_above_100k_beads_keeps_serials_names_and_bonds(ff: em.ForceFi
 
 
 def test_frames_are_made_whole_across_the_box(ff: em.ForceField) -> None:
-    structure = em.build.gas(ff, 100, 12.0, composition={"LIP": 0.5, "LYSO": 0.5}, seed=3)
+    structure = em.builders.gas(ff, 100, 12.0, composition={"LIP": 0.5, "LYSO": 0.5}, seed=3)
     wrapped = (structure.positions + 0.5 * structure.box + 0.37) % structure.box
     bonds = structure.fene_bonds()
     raw = np.linalg.norm(wrapped[bonds[:, 0]] - wrapped[bonds[:, 1]], axis=1)
@@ -70,7 +78,7 @@ def test_frames_are_made_whole_across_the_box(ff: em.ForceField) -> None:
 
 
 def test_beads_styled_per_species_and_role(ff: em.ForceField) -> None:
-    structure = em.build.vesicle(ff, 6.0, outer={"LIP": 0.5, "LYSO": 0.5}, inner="CER")
+    structure = em.builders.vesicle(ff, 6.0, outer={"LIP": 0.5, "LYSO": 0.5}, inner="CER")
     view = show(structure, scale=0.8, cutaway=50, colors={"CER": "#112233"})
     reps = {m["kwargs"]["sele"]: m["kwargs"] for m in messages(view, "addRepresentation")
             if m["args"] == ["spacefill"]}
@@ -98,8 +106,8 @@ def test_beads_styled_per_species_and_role(ff: em.ForceField) -> None:
 @pytest.fixture(scope="module")
 def patch(ff: em.ForceField) -> em.Structure:
     """A small MVB patch with a tetraspanin cone in the membrane and an RNA polymer in the cytosol."""
-    return em.build.mvb_patch(ff, 16.0, proteins=[em.build.Placement(species="TSPN", count=1),
-                                                  em.build.Placement(species="RNA", count=1, where="cytosol")])
+    return em.builders.mvb_patch(ff, 16.0, proteins=[em.builders.Placement(species="TSPN", count=1),
+                                                  em.builders.Placement(species="RNA", count=1, where="cytosol")])
 
 
 def test_proteins_and_cargo_have_their_own_colours_and_sticks(patch: em.Structure) -> None:
@@ -146,7 +154,7 @@ def test_sides_are_labelled(patch: em.Structure) -> None:
 
 
 def test_long_trajectories_are_subsampled(ff: em.ForceField) -> None:
-    structure = em.build.bilayer(ff, 6.0)
+    structure = em.builders.bilayer(ff, 6.0)
     top = structure.to_mdtraj()
     n = 1201
     xyz = structure.positions[None] + np.linspace(0, 1, n)[:, None, None]
@@ -161,7 +169,7 @@ def test_long_trajectories_are_subsampled(ff: em.ForceField) -> None:
 
 
 def test_simulation_shows_its_current_state(ff: em.ForceField) -> None:
-    sim = em.create_simulation(em.build.bilayer(ff, 6.0), platform="Reference", seed=1)
+    sim = em.create_simulation(em.builders.bilayer(ff, 6.0), platform="Reference", seed=1)
     sim.step(20)
     frames = load(sim)
     state = sim.context.getState(getPositions=True, enforcePeriodicBox=True)

@@ -13,12 +13,13 @@ import numpy as np
 import pytest
 
 from exomembrane import analysis, cli
-from exomembrane.engine import KB
-from exomembrane.health import SimulationError
-from exomembrane.reporters import read_checkpoint
+from exomembrane.engine.health import SimulationError
+from exomembrane.engine.simulation import KB
+from exomembrane.notebook.live import LiveRun, sparkline
 from exomembrane.run import CHECKPOINT, Run, load_thermo, load_trajectory
+from exomembrane.run.reporters import read_checkpoint
+from exomembrane.run.runner import Runner
 from exomembrane.scenario import load_scenario
-from exomembrane.widgets import LiveRun, Runner, sparkline
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 50

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from exomembrane import analysis as an
-from exomembrane.platform import cpu_model
+from exomembrane.engine.platform import cpu_model
 from exomembrane.run import Run, load_trajectory
 from exomembrane.scenario import Scenario, load_scenario
 
@@ -68,15 +68,15 @@ def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
         d = tmp / f"ilv_{seed}"
         info = _run(sc, d)
         b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane", "RNA": "lumen"})
-        k = b["scission_frame"]
-        out[seed] = {**info, "bud_height_max": round(float(np.nanmax(b["bud_height"])), 2),
-                     "neck_radius_min": round(float(np.nanmin(b["neck_radius"])), 2)
-                     if np.isfinite(b["neck_radius"]).any() else None,
-                     "scission_time_tau": None if k < 0 else float(b["scission_time"]),
-                     "ilv_side": b["ilv_side"],
-                     "ilv_diameter": None if k < 0 else round(float(np.nanmean(b["ilv_diameter"][k:])), 2),
-                     "enrichment": {n: {"ratio": round(float(e["ratio"]), 2), "ci": [round(float(c), 2) for c in e["ci"]],
-                                        "molecules": e["n_molecules"]} for n, e in b["enrichment"].items()}}
+        k = b.scission_frame
+        out[seed] = {**info, "bud_height_max": round(float(np.nanmax(b.bud_height)), 2),
+                     "neck_radius_min": round(float(np.nanmin(b.neck_radius)), 2)
+                     if np.isfinite(b.neck_radius).any() else None,
+                     "scission_time_tau": None if k < 0 else float(b.scission_time),
+                     "ilv_side": b.ilv_side,
+                     "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
+                     "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
+                                        "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
         print(seed, out[seed], flush=True)
     return out
 
@@ -90,11 +90,11 @@ def cones(tmp: Path) -> dict:
         d = tmp / label.replace(" ", "_")
         info = _run(sc, d)
         b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane"})
-        out[label] = {**info, "lumen_height_last": round(float(b["lumen_height"][-1]), 2),
-                      "cytosol_height_last": round(float(b["cytosol_height"][-1]), 2),
-                      "direction_last": int(b["direction"][-1]),
-                      "scission_time_tau": None if b["scission_frame"] < 0 else float(b["scission_time"]),
-                      "enrichment_CARG": round(float(b["enrichment"]["CARG"]["ratio"]), 2)}
+        out[label] = {**info, "lumen_height_last": round(float(b.lumen_height[-1]), 2),
+                      "cytosol_height_last": round(float(b.cytosol_height[-1]), 2),
+                      "direction_last": int(b.direction[-1]),
+                      "scission_time_tau": None if b.scission_frame < 0 else float(b.scission_time),
+                      "enrichment_CARG": round(float(b.enrichment["CARG"].ratio), 2)}
         print(label, out[label], flush=True)
     return out
 
@@ -134,14 +134,14 @@ def _same_ensemble(tmp: Path, part: str, legs: dict[str, dict], seeds: int) -> d
 
 
 def batch(tmp: Path, seeds: int = 6) -> dict:
-    """One run per task against all seeds as one replica batch (:mod:`exomembrane.batch`)."""
+    """One run per task against all seeds as one replica batch (:mod:`exomembrane.run.batch`)."""
     return _same_ensemble(tmp, "batch", {"one run per task": {}, f"{seeds} replicas per Context": {"batch": seeds}},
                           seeds)
 
 
 def kernels(tmp: Path, seeds: int = 4) -> dict:
     """The native CPU kernel against the native GPU kernel, run on OpenCL (a GPU, or PoCL on the CPU)."""
-    from exomembrane import native
+    from exomembrane.engine import native
 
     why = native.load("OpenCL")
     if why is not None:
@@ -178,7 +178,7 @@ def markdown(results: dict) -> str:
         lines += ["| ilv_ceramide_small seed | scission (tau) | ILV diameter (sigma) | ILV side | CARG enrichment "
                   "(95 % CI) | RNA enrichment | beads | wall (s) | steps/s |", "|---|---|---|---|---|---|---|---|---|"]
         for seed, r in results["scission"].items():
-            e = r["enrichment"]
+            e = r.enrichment
             lines.append(f"| {seed} | {r['scission_time_tau']} | {r['ilv_diameter']} | "
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from ._pbc import box_of
+from .pbc import box_of
 from .selection import lipid_indices
 
 

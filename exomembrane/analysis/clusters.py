@@ -5,11 +5,15 @@ import mdtraj
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
-from ._frames import map_frames
-from ._pbc import box_of, wrap
+from .frames import map_frames
+from .pbc import box_of, periodic_tree
 from .selection import lipid_indices
+
+#: Tail-bead contact distance (sigma) that joins lipids into one membrane.
+TAIL_CONTACT = 1.5
+#: Smallest cluster of lipids that counts as a membrane.
+MIN_LIPIDS = 10
 
 
 def rank_components(labels: np.ndarray, min_size: int) -> np.ndarray:
@@ -20,11 +24,6 @@ def rank_components(labels: np.ndarray, min_size: int) -> np.ndarray:
     rank[order] = np.arange(order.size)
     rank[sizes < min_size] = -1
     return rank[labels]
-
-
-def periodic_tree(points: np.ndarray, box: np.ndarray) -> cKDTree:
-    """cKDTree of points (n, 3) nm in the periodic orthorhombic box (3,)."""
-    return cKDTree(wrap(points, box), boxsize=box, balanced_tree=False, compact_nodes=False)
 
 
 def components(points: np.ndarray, box: np.ndarray, cutoff: float, node: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -66,7 +65,7 @@ def tail_components(points: np.ndarray, lipid: np.ndarray, ends: np.ndarray, box
     which[big] = np.arange(big.size)
     w = which[sub[lipid]]
     groups = [np.flatnonzero(w == k) for k in range(big.size)] + [np.flatnonzero(w < 0)]
-    trees = [periodic_tree(points[g], box) if g.size else None for g in groups]
+    trees = [periodic_tree(points[g], box) for g in groups]  # an empty group's tree is never queried
     pairs = []  # (i, j) point indices that may join two pieces
     if groups[-1].size:
         pp = trees[-1].query_pairs(cutoff, output_type="ndarray")
@@ -83,7 +82,7 @@ def tail_components(points: np.ndarray, lipid: np.ndarray, ends: np.ndarray, box
     return connected_components(graph, directed=False)[1][sub]
 
 
-def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
+def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS,
                       workers: int | None = None) -> np.ndarray:
     """Label of the membrane (connected lipid aggregate) each lipid belongs to, per frame.
 
@@ -130,7 +129,7 @@ def membrane_clusters(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: 
     return out
 
 
-def count_membranes(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
+def count_membranes(traj: mdtraj.Trajectory, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS,
                     workers: int | None = None) -> np.ndarray:
     """Number of separate membranes (bilayers, vesicles, micelles of >= ``min_lipids`` lipids) per frame.
 
@@ -146,3 +145,15 @@ def count_membranes(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
     """
     labels = membrane_clusters(traj, cutoff, min_lipids, workers)
     return labels.max(axis=1, initial=-1) + 1
+
+
+def parent_labels(memb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(n_frames,) the membrane label holding most of the selected lipids (ties: the larger), -1 if none."""
+    n_f = memb.shape[0]
+    n_lab = int(memb.max(initial=-1)) + 1
+    if n_lab == 0:
+        return np.full(n_f, -1)
+    sel = mask & (memb >= 0)
+    key = (np.arange(n_f)[:, None] * n_lab + memb)[sel]
+    counts = np.bincount(key, minlength=n_f * n_lab).reshape(n_f, n_lab)
+    return np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1)

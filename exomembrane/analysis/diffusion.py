@@ -4,8 +4,8 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from ._pbc import box_of, minimum_image
-from .selection import _lipid_geometry, lipid_indices
+from .pbc import box_of, minimum_image
+from .selection import lipid_geometry, lipid_indices
 
 
 def _frame_time(traj: mdtraj.Trajectory, dt: float | None) -> float:
@@ -28,7 +28,7 @@ def _lateral_paths(traj: mdtraj.Trajectory) -> np.ndarray:
     chunk = max(1, 2_000_000 // max(heads.size, 1))
     prev = total = None
     for f0 in range(0, traj.n_frames, chunk):
-        c = _lipid_geometry(traj, heads, tails, slice(f0, f0 + chunk))[0][..., :2]
+        c = lipid_geometry(traj, heads, tails, slice(f0, f0 + chunk))[0][..., :2]
         first = c[:1] if prev is None else prev
         step = minimum_image(np.diff(np.concatenate([first, c]), axis=0), box[f0:f0 + len(c), None])
         path = np.cumsum(step, axis=0) + (0.0 if total is None else total)

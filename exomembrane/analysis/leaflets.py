@@ -6,10 +6,10 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.spatial import cKDTree
 
-from ._frames import map_frames
-from ._pbc import box_of, minimum_image, periodic_centre
-from .clusters import link_components, periodic_tree, rank_components, tail_components
-from .selection import _lipid_geometry, lipid_indices
+from .clusters import MIN_LIPIDS, TAIL_CONTACT, link_components, rank_components, tail_components
+from .frames import map_frames
+from .pbc import box_of, minimum_image, periodic_centre, periodic_tree
+from .selection import lipid_geometry, lipid_indices
 
 #: A leaflet whose mean lipid orientation has at least this length is treated as flat (sheet
 #: spanning the box): its side is the sign of that mean along its dominant axis (+z: upper).
@@ -114,8 +114,8 @@ def _frame_leaflets(head: np.ndarray, orient: np.ndarray, membrane: np.ndarray, 
     return lipid_label
 
 
-def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: int = 10,
-                    membrane_cutoff: float = 1.5, workers: int | None = None) -> np.ndarray:
+def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS,
+                    membrane_cutoff: float = TAIL_CONTACT, workers: int | None = None) -> np.ndarray:
     """Leaflet label of each lipid in each frame, for flat bilayers, vesicles and several membranes.
 
     A leaflet is a connected sheet of heads (:func:`sheet_components`): heads within ``cutoff`` of
@@ -171,7 +171,7 @@ def assign_leaflets(traj: mdtraj.Trajectory, cutoff: float = 1.5, min_lipids: in
         memb = (rank_components(tail_components(traj.xyz[f, idx].astype(np.float64), lipid, ends, box[f],
                                                 membrane_cutoff, heads.size), min_lipids)
                 if idx.size else np.full(heads.size, -1))
-        _, orient = _lipid_geometry(traj, heads, tails, slice(f, f + 1))
+        _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
         return _frame_leaflets(traj.xyz[f, heads].astype(np.float64), orient[0], memb, box[f], cutoff, min_lipids)
 
     out = np.empty((traj.n_frames, heads.size), np.int64)

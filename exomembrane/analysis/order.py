@@ -4,7 +4,7 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from .selection import _lipid_geometry, lipid_indices
+from .selection import lipid_geometry, lipid_indices
 
 
 def lipid_order(traj: mdtraj.Trajectory) -> tuple[np.ndarray, np.ndarray]:
@@ -29,7 +29,7 @@ def lipid_order(traj: mdtraj.Trajectory) -> tuple[np.ndarray, np.ndarray]:
     heads, tails = lipid_indices(traj.topology)
     if heads.size == 0:
         raise ValueError("traj: has no lipids (residues whose first atom is named H)")
-    _, u = _lipid_geometry(traj, heads, tails)
+    _, u = lipid_geometry(traj, heads, tails)
     q = 1.5 * np.einsum("fli,flj->fij", u, u) / heads.size - 0.5 * np.eye(3)
     values, vectors = np.linalg.eigh(q)
     return values[:, -1], vectors[:, :, -1]

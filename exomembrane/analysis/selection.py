@@ -4,7 +4,15 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from ._pbc import box_of, minimum_image
+from .pbc import box_of, minimum_image
+
+#: Name of the first (lowest-index) bead of every lipid, and of no other molecule.
+LIPID_HEAD = "H"
+
+
+def is_lipid_residue(residue: mdtraj.core.topology.Residue) -> bool:
+    """Whether an mdtraj residue is a lipid: its first atom is named ``H`` (:data:`LIPID_HEAD`)."""
+    return residue.n_atoms > 0 and next(iter(residue.atoms)).name == LIPID_HEAD
 
 
 def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +48,7 @@ def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     rs = res[order]
     start = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]])
     size = np.diff(np.r_[start, rs.size])
-    is_lipid = names[order[start]] == "H"
+    is_lipid = names[order[start]] == LIPID_HEAD
     heads = order[start[is_lipid]]
     group = np.repeat(np.arange(start.size), size)
     sel = is_lipid[group] & np.char.startswith(names[order].astype(str), "T")
@@ -53,7 +61,7 @@ def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     return heads, tails
 
 
-def _lipid_geometry(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarray,
+def lipid_geometry(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarray,
                     frames: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
     """(centre (F, L, 3), orientation (F, L, 3)) of each lipid in ``frames``.
 
@@ -74,3 +82,31 @@ def _lipid_geometry(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarra
     orient = -tail_sum / n_t
     orient /= np.maximum(np.linalg.norm(orient, axis=-1, keepdims=True), 1e-12)
     return centre, orient
+
+
+def lipid_mask(lipids: np.ndarray | None, n_frames: int, n_lipids: int) -> np.ndarray:
+    """(n_frames, n_lipids) bool from None (all), a mask (n_lipids,) or (n_frames, n_lipids), or indices."""
+    if lipids is None:
+        return np.ones((n_frames, n_lipids), bool)
+    a = np.asarray(lipids)
+    if a.dtype == bool and a.shape in ((n_lipids,), (n_frames, n_lipids)):
+        return np.broadcast_to(a, (n_frames, n_lipids))
+    if a.dtype != bool and np.issubdtype(a.dtype, np.integer) and a.ndim == 1:
+        if a.size and (a.min() < 0 or a.max() >= n_lipids):
+            raise ValueError(f"lipids: indices must lie in [0, {n_lipids}) (got {a.min()} .. {a.max()})")
+        mask = np.zeros(n_lipids, bool)
+        mask[a] = True
+        return np.broadcast_to(mask, (n_frames, n_lipids))
+    raise ValueError(f"lipids: must be a bool mask of shape (n_lipids,) = ({n_lipids},) or (n_frames, n_lipids) = "
+                     f"({n_frames}, {n_lipids}), or 1-D lipid indices; got a {a.dtype} array of shape {a.shape}")
+
+
+def species_residues(top: mdtraj.Topology, species: str) -> tuple[np.ndarray, np.ndarray]:
+    """(atom indices, molecule number of each) of the residues named ``species`` that are not lipids."""
+    res = [r for r in top.residues if r.name == species and r.n_atoms and not is_lipid_residue(r)]
+    if not res:
+        names = sorted({r.name for r in top.residues})
+        raise ValueError(f"species: no non-lipid residue named {species!r} in the topology "
+                         f"(residue names present: {', '.join(names) or 'none'})")
+    atoms = [np.array([a.index for a in r.atoms]) for r in res]
+    return np.concatenate(atoms), np.repeat(np.arange(len(res)), [a.size for a in atoms])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from ._pbc import box_of, minimum_image, periodic_centre
-from .selection import _lipid_geometry, lipid_indices
+from .pbc import box_of, minimum_image, periodic_centre
+from .selection import lipid_geometry, lipid_indices
 
 
 def vesicle_shape(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -13,8 +13,9 @@ def vesicle_shape(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None) -> 
 
     The centre is the centroid of the lipids' centres (their centre of mass for lipids of equal
     size), found periodically (circular mean, then the mean of minimum images around it), so a
-    vesicle across the box boundary is fine as long as it is smaller than the box. Radii are head-bead distances from that centre. A lipid is
-    in the outer leaflet when its orientation (tail centroid -> head) points away from the centre.
+    vesicle across the box boundary is fine as long as it is smaller than the box. Radii are
+    head-bead distances from that centre. A lipid is in the outer leaflet when its orientation
+    (tail centroid -> head) points away from the centre.
 
     Parameters
     ----------
@@ -54,7 +55,7 @@ def vesicle_shape(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None) -> 
     chunk = max(1, 2_000_000 // max(heads.size, 1))
     for f0 in range(0, n_f, chunk):
         fr = slice(f0, f0 + chunk)
-        com, orient = _lipid_geometry(traj, heads, tails, fr)
+        com, orient = lipid_geometry(traj, heads, tails, fr)
         for k in range(len(com)):
             f = f0 + k
             centre = periodic_centre(com[k], box[f])[0]

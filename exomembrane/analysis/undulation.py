@@ -11,8 +11,8 @@ from __future__ import annotations
 import mdtraj
 import numpy as np
 
-from ._pbc import box_of, minimum_image, wrap
-from .selection import _lipid_geometry, lipid_indices
+from .pbc import box_of, minimum_image, wrap
+from .selection import lipid_geometry, lipid_indices
 
 #: Default grid spacing (sigma): ~3 lipids per leaflet per cell, so cells are almost never empty.
 CELL = 2.0
@@ -58,7 +58,7 @@ def height_field(traj: mdtraj.Trajectory, n_grid: int | None = None) -> np.ndarr
     chunk = max(1, 4_000_000 // max(idx.size, 1))
     for f0 in range(0, traj.n_frames, chunk):
         fr = slice(f0, f0 + chunk)
-        _, orient = _lipid_geometry(traj, heads, tails, fr)
+        _, orient = lipid_geometry(traj, heads, tails, fr)
         out[fr] = _grid_heights(traj.xyz[fr][:, idx].astype(np.float64), orient[:, lipid, 2] > 0, box[fr], n)
     return out
 

@@ -1,0 +1,11 @@
+"""Builders of starting structures (vectorised numpy, deterministic under a seed), each module a
+builder function with its scenario section registered in :mod:`.registry`."""
+# The import order below is the registration order, i.e. the order of the kinds in messages.
+# isort: skip_file
+from .bilayer import bilayer
+from .vesicle import vesicle
+from .place import Domain, Placement, place, with_domain
+from .mvb import mvb_patch, mvb_vesicle
+from .gas import gas
+
+__all__ = ["Domain", "Placement", "bilayer", "gas", "mvb_patch", "mvb_vesicle", "place", "vesicle", "with_domain"]

@@ -1,4 +1,0 @@
-"""``python -m exomembrane.native``: build the native pair kernel and say whether it is used."""
-from . import main
-
-raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Report of an MVB membrane (ILV budding): bud height and direction from the recorded sides, neck
+radius, scission, ILV diameter, cargo enrichment with its interval, and the membrane cut open."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from exomembrane import analysis
+from exomembrane.run.plots import save
+from exomembrane.run.report import Part, RunData, finite, report
+from exomembrane.run.section import cross_section
+
+LABELS = {"bud_height": "bud height (sigma)", "neck_radius": "neck radius (sigma)",
+          "ilv_diameter": "ILV diameter (sigma)"}
+
+
+def budding_report(b: dict[str, Any]) -> str:
+    """A few lines that tell what happened to the membrane, from ``summary["budding"]``."""
+    def num(x: float | None, unit: str = " sigma") -> str:
+        return "-" if x is None else f"{x:.1f}{unit}"
+
+    lines = [f"budding (lumen on the {b['lumen']} side):",
+             f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
+             f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
+             "  scission        " + ("none" if b["scission_frame"] < 0 else
+                                      f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
+                                      f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
+    for name, e in b["enrichment"].items():
+        ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+        lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
+                     f"{e['molecules']} molecules, {e['kind']})")
+    return "\n".join(lines)
+
+
+@report("mvb_patch", "mvb_vesicle", text=("budding", budding_report))
+def budding(run: RunData) -> Part:
+    """Budding series and the ``budding`` scalars of an MVB run, and its cut-open picture (``section.png``)."""
+    traj, scenario, sides = run.traj, run.scenario, run.manifest["sides"]
+    lumen = sides["lumen"]
+    cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
+             for p in scenario.builder.placements().values()}
+    b = analysis.budding_summary(traj, lumen, cargo)
+    frame = b.scission_frame
+    peak = int(np.nanargmax(b.bud_height))
+    scalars = {
+        "lumen": lumen,
+        "bud_height_max_sigma": float(np.nanmax(b.bud_height)),
+        "direction": {1: "into the lumen", -1: "into the cytosol", 0: "none"}[int(b.direction[peak])],
+        "neck_radius_min_sigma": None if np.all(np.isnan(b.neck_radius)) else float(np.nanmin(b.neck_radius)),
+        "scission_frame": frame, "scission_time_tau": None if frame < 0 else b.scission_time,
+        "ilv_side": {1: "lumen", -1: "cytosol", 0: None}[b.ilv_side],
+        "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b.ilv_diameter[frame:])),
+        "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
+                              "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
+                       for name, e in b.enrichment.items()},
+    }
+    fig = cross_section(traj, -1, sides=sides, title=f"{scenario.name}: last frame, t = {traj.time[-1]:.0f} tau")
+    return Part({"budding": scalars}, {k: getattr(b, k) for k in LABELS}, LABELS, [save(fig, run.out / "section.png")])
