@@ -7,14 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from exomembrane.builders.registry import kinds
-from exomembrane.config import ConfigError, format_validation_error, load_yaml
+from exomembrane.config import ConfigError, load_yaml
 from exomembrane.resources import data_dir
-from exomembrane.scenario.checks import check_semantics
 from exomembrane.scenario.overrides import apply_overrides
-from exomembrane.scenario.schema import Scenario
+from exomembrane.scenario.schema import Scenario, validate
 
 
 def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
@@ -55,13 +51,3 @@ def load_scenario(path: str | Path, overrides: Mapping[str, Any] | None = None) 
             ff["species"] = [str((path.parent / s).resolve()) if isinstance(s, str) else s for s in ff["species"]]
         data["forcefield"] = ff
     return validate(data, source, overrides or {})
-
-
-def validate(data: dict, source: str, overrides: Mapping[str, Any]) -> Scenario:
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source, overrides, unions={"builder": kinds()})) from None
-    scenario._source = source
-    check_semantics(scenario, source)
-    return scenario

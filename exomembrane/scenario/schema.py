@@ -4,71 +4,26 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import yaml
-from pydantic import BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, PrivateAttr
+from pydantic import Field, PrivateAttr, ValidationError
 
 from exomembrane import builders  # noqa: F401  (registers the builders' sections)
-from exomembrane.builders.registry import Section, sections
-from exomembrane.config import ConfigError, Strict
-from exomembrane.engine.platform import ALL
+from exomembrane.builders.registry import Section, kinds, sections
+from exomembrane.config import ConfigError, Strict, format_validation_error
 from exomembrane.engine.simulation import Simulation, create_simulation
 from exomembrane.model.forcefield import ForceField, load_forcefield
 from exomembrane.model.structure import Structure
-
-SEED_MAX = 2**31 - 1  # OpenMM seeds are 32-bit ints; 0 would mean "pick one at random"
-
-
-def _platform_name(value: Any) -> Any:
-    return {p.lower(): p for p in ALL}.get(value.lower(), value) if isinstance(value, str) else value
-
+from exomembrane.scenario.checks import check_files, check_semantics
+from exomembrane.scenario.overrides import apply_overrides
+from exomembrane.scenario.sections import SEED_MAX, ForceFieldSection, Keyframes, RunSection
 
 #: ``builder:``: one of the registered builder sections, chosen by ``kind``.
 if TYPE_CHECKING:
     Builder = Section
 else:
     Builder = Annotated[Union[sections()], Field(discriminator="kind")]  # noqa: UP007 (a runtime tuple)
-
-
-class ForceFieldSection(Strict):
-    """Force field by name (``forcefields/<name>.yaml``) or path, extra species files, w_c override
-    and starting values of pair-table parameters (``{eps_T_T: 1.1, ...}``, eps)."""
-
-    name: str = "cooke"
-    species: list[str] = []
-    w_c: PositiveFloat | None = None  # sigma; None: the force field's
-    params: dict[str, NonNegativeFloat] = {}
-
-
-class Report(Strict):
-    """Steps between trajectory frames, thermo rows and checkpoints."""
-
-    trajectory: PositiveInt = 1000
-    thermo: PositiveInt = 100
-    checkpoint: PositiveInt = 10000
-
-
-class RunSection(Strict):
-    """Thermostat, barostat, time step, length, seed and platform of a run."""
-
-    kT: PositiveFloat = 1.1  # eps
-    dt: PositiveFloat = 0.01  # tau
-    friction: NonNegativeFloat = 1.0  # 1/tau
-    integrator: Literal["langevin", "dpd", "verlet"] = "langevin"
-    tension: NonNegativeFloat | None = None  # eps/sigma^2; None: constant area
-    barostat_interval: PositiveInt = 100
-    steps: NonNegativeInt = 10000
-    seed: int | None = Field(default=None, ge=1, le=SEED_MAX)  # None: drawn when a run is created
-    platform: Annotated[Literal["CUDA", "OpenCL", "CPU", "Reference"] | None, BeforeValidator(_platform_name)] = None
-    precision: Literal["single", "mixed", "double"] = "mixed"
-    device: NonNegativeInt | None = None  # GPU index (CUDA/OpenCL DeviceIndex); None: EXOMEMBRANE_DEVICE or OpenMM's
-    deterministic: bool = False
-    health_interval: NonNegativeInt = 1000
-    report: Report = Report()
-
-
-Keyframes = Annotated[list[tuple[NonNegativeFloat, float]], Field(min_length=1)]
 
 
 class Scenario(Strict):
@@ -128,9 +83,6 @@ class Scenario(Strict):
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
         """A re-validated copy with ``{"key.path": value}`` replaced (string values are read as YAML)."""
-        from exomembrane.scenario.load import validate
-        from exomembrane.scenario.overrides import apply_overrides
-
         return validate(apply_overrides(self.model_dump(mode="json"), overrides, self._source), self._source,
                         overrides)
 
@@ -143,3 +95,16 @@ class Scenario(Strict):
     def to_yaml(self) -> str:
         """All settings, defaults filled, as YAML that :func:`load_scenario` reads back."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
+
+
+def validate(data: dict, source: str, overrides: Mapping[str, Any]) -> Scenario:
+    """``data`` as a :class:`Scenario` from ``source``, checked; ConfigError naming file, key and value otherwise."""
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source, overrides, unions={"builder": kinds()})) from None
+    scenario._source = source
+    check_files(scenario.forcefield, source)
+    check_semantics(scenario.load_forcefield(), scenario.forcefield, scenario.builder, scenario.protocol,
+                    scenario.run, source)
+    return scenario
