@@ -53,35 +53,43 @@ CORNER = (0.0, 0.0)  # a bud here straddles the x and y boundaries (and the lowe
 
 @dataclass
 class Surface:
-    """Lipids as midplane feet (n, 3), unit normals toward their heads (n, 3) and a region tag each."""
+    """Lipids as midplane feet (n, 3), unit normals toward their heads (n, 3), a region tag each and
+    the leaflet each was laid in (``side``: +1 upper/outer, heads along the profile's normal; -1
+    lower/inner; default the sign of the normal's z component)."""
 
     mid: np.ndarray
     normal: np.ndarray
     region: np.ndarray
+    side: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.side is None:
+            self.side = np.where(np.asarray(self.normal)[:, 2] >= 0, 1, -1) if len(self.normal) else np.zeros(0, int)
 
     def __add__(self, other: Surface) -> Surface:
         return Surface(*(np.concatenate([a, b]) for a, b in zip(self.astuple(), other.astuple())))
 
-    def astuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.mid, self.normal, self.region
+    def astuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        assert self.side is not None
+        return self.mid, self.normal, self.region, self.side
 
     def moved(self, shift) -> Surface:
         """Translated by ``shift`` (3,) sigma, not wrapped."""
-        return Surface(self.mid + shift, self.normal, self.region)
+        return Surface(self.mid + shift, self.normal, self.region, self.side)
 
     def shifted(self, shift, box) -> Surface:
         """Translated by ``shift`` (3,) and the feet wrapped into [0, ``box``): the shape straddles
         the periodic boundary wherever the shift takes it (lipids split there by the trajectory)."""
-        return Surface(np.mod(self.mid + shift, np.asarray(box, float)), self.normal, self.region)
+        return Surface(np.mod(self.mid + shift, np.asarray(box, float)), self.normal, self.region, self.side)
 
     def mirrored(self) -> Surface:
         """Reflected through the plane z = 0."""
         flip = np.array([1.0, 1.0, -1.0])
-        return Surface(self.mid * flip, self.normal * flip, self.region)
+        return Surface(self.mid * flip, self.normal * flip, self.region, self.side)
 
     def tagged(self, tag: str) -> Surface:
         """The same lipids, all with region ``tag``."""
-        return Surface(self.mid, self.normal, np.full(len(self.mid), tag))
+        return Surface(self.mid, self.normal, np.full(len(self.mid), tag), self.side)
 
     def beads(self) -> np.ndarray:
         """(n, 3, 3) H, T1, T2 positions."""
@@ -140,7 +148,7 @@ def revolve(points: np.ndarray, normals: np.ndarray, tags: np.ndarray, rng: np.r
         c, s_ = np.cos(phi), np.sin(phi)
         mid = np.c_[rz[ring, 0] * c, rz[ring, 0] * s_, rz[ring, 1]]
         normal = side * np.c_[nrz[ring, 0] * c, nrz[ring, 0] * s_, nrz[ring, 1]]
-        out.append(Surface(mid, normal, tag[ring]))
+        out.append(Surface(mid, normal, tag[ring], np.full(ring.size, int(side))))
     total = out[0]
     for more in out[1:]:
         total = total + more
@@ -162,7 +170,8 @@ def rim(edge, outward, along, tag: str = "rim", rows: int = 7) -> Surface:
     phi = 2 * np.pi * (np.arange(row.size) - np.repeat(np.cumsum(count) - count, count)) / count[row]
     c, s = np.cos(phi), np.sin(phi)
     mid = np.c_[rho_e * c, rho_e * s, np.full(row.size, z_e)]
-    return Surface(mid, np.c_[u[row, 0] * c, u[row, 0] * s, u[row, 1]], np.full(row.size, tag))
+    side = np.where(np.arange(rows) < rows / 2, 1, -1)[row]  # the rows fanning from ``outward`` continue its leaflet
+    return Surface(mid, np.c_[u[row, 0] * c, u[row, 0] * s, u[row, 1]], np.full(row.size, tag), side)
 
 
 # --------------------------------------------------------------------------------------- flat sheets
@@ -469,7 +478,7 @@ def rough(surf: Surface, rng: np.random.Generator) -> Surface:
     lipids tilted ~11 degrees rms."""
     n = surf.normal + rng.normal(0, 0.2, surf.normal.shape)
     mid = surf.mid + surf.normal * rng.normal(0, 0.25, (len(n), 1)) + rng.normal(0, 0.15, n.shape)
-    return Surface(mid, n / np.linalg.norm(n, axis=1, keepdims=True), surf.region)
+    return Surface(mid, n / np.linalg.norm(n, axis=1, keepdims=True), surf.region, surf.side)
 
 
 def transmembrane(surf: Surface, pick: np.ndarray) -> np.ndarray:
@@ -549,3 +558,13 @@ def combined_structures(a: em.Structure, b: em.Structure, offset, box) -> em.Str
     return em.Structure(a.forcefield, a.species, np.concatenate([a.molecule_species, b.molecule_species]),
                         np.concatenate([a.positions, b.positions + offset]), np.asarray(box, float),
                         np.concatenate([a.leaflet, b.leaflet]))
+
+
+def sides_of(frames: list[Surface], n_lipids: int) -> np.ndarray:
+    """(n_frames, n_lipids) int: the leaflet each lipid of a :func:`surfaces_trajectory` frame was laid
+    in (+1 upper/outer, -1 lower/inner), 0 for the parked lone lipids that pad it."""
+    out = np.zeros((len(frames), n_lipids), int)
+    for k, s in enumerate(frames):
+        assert s.side is not None
+        out[k, :len(s.side)] = s.side
+    return out

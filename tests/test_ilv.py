@@ -62,6 +62,11 @@ def test_analyze_reports_the_ilv_and_draws_it(ceramide):
     assert b["direction"] == "into the lumen" and b["ilv_side"] == "lumen" and b["scission_time_tau"] > 0
     report = budding_report(b)
     assert "scission        at t =" in report and "CARG" in report and "RNA" in report
+    # the parent membrane is named for what its topology shows: resealed in time (fission) or left open (rupture)
+    assert b["event"] in ("fission", "rupture") and "parent membrane " in report
+    late = b["leak_end_tau"] is None or b["leak_end_tau"] > b["scission_time_tau"] + 20.0
+    assert (b["event"] == "rupture") == (b["leak_start_tau"] is not None and late)
+    assert "topology" in summary and "largest_pore.png" in summary["plots"]
     assert (ceramide / "analysis" / "section.png").stat().st_size > 10_000
     assert {"bud_height.png", "neck_radius.png", "ilv_diameter.png", "section.png"} <= set(summary["plots"])
 

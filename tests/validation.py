@@ -21,7 +21,7 @@ import numpy as np
 
 from exomembrane import analysis as an
 from exomembrane.engine.platform import cpu_model
-from exomembrane.run import Run, load_trajectory
+from exomembrane.run import Run, load_compartments, load_trajectory
 from exomembrane.scenario import Scenario, load_scenario
 
 HERE = Path(__file__).resolve().parent
@@ -61,20 +61,28 @@ def flipflop(tmp: Path) -> dict:
 
 
 def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
-    """The small ceramide-platform scenario run to its end: scission time, ILV size, cargo inside."""
+    """The small ceramide-platform scenario run to its end: scission time, ILV size, cargo inside, and
+    what happened to the parent membrane (fission or rupture, its leak and largest pore)."""
     out = {}
     for seed in seeds:
         sc = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", {"run.seed": seed})
         d = tmp / f"ilv_{seed}"
         info = _run(sc, d)
-        b = an.budding_summary(load_trajectory(d), "+z", {"CARG": "membrane", "RNA": "lumen"})
-        k = b.scission_frame
+        traj = load_trajectory(d)
+        membranes, membrane, leaflet = load_compartments(d)
+        lipid = np.array([r.n_atoms > 0 and next(iter(r.atoms)).name == "H" for r in traj.topology.residues])
+        b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
+                               membrane=membrane[lipid], leaflet=leaflet[lipid])
+        k, sep = b.scission_frame, b.separation
         out[seed] = {**info, "bud_height_max": round(float(np.nanmax(b.bud_height)), 2),
                      "neck_radius_min": round(float(np.nanmin(b.neck_radius)), 2)
                      if np.isfinite(b.neck_radius).any() else None,
                      "scission_time_tau": None if k < 0 else float(b.scission_time),
                      "ilv_side": b.ilv_side,
                      "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
+                     "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
+                     "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
+                     "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
                      "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
                                         "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
         print(seed, out[seed], flush=True)
@@ -175,11 +183,15 @@ def markdown(results: dict) -> str:
                          f"| {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
         lines.append("")
     if "scission" in results:
-        lines += ["| ilv_ceramide_small seed | scission (tau) | ILV diameter (sigma) | ILV side | CARG enrichment "
-                  "(95 % CI) | RNA enrichment | beads | wall (s) | steps/s |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| ilv_ceramide_small seed | scission (tau) | parent membrane | leak (tau) | largest pore (sigma) "
+                  "| ILV diameter (sigma) | ILV side | CARG enrichment (95 % CI) | RNA enrichment | beads | wall (s) "
+                  "| steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for seed, r in results["scission"].items():
-            e = r.enrichment
-            lines.append(f"| {seed} | {r['scission_time_tau']} | {r['ilv_diameter']} | "
+            e = r["enrichment"]
+            leak = "-" if r.get("leak_start_tau") is None else \
+                f"{r['leak_start_tau']:.0f} to {'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
+            lines.append(f"| {seed} | {r['scission_time_tau']} | {r.get('event', '-')} | {leak} | "
+                         f"{r.get('largest_pore', '-')} | {r['ilv_diameter']} | "
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")

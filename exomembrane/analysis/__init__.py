@@ -8,7 +8,8 @@ boundaries), :mod:`.selection` (lipids by role, species), :mod:`.surface` (refer
 :mod:`.enrichment`, :mod:`.clusters`, :mod:`.leaflets`; each act has a folder (:mod:`.budding`).
 """
 from .area import area_per_lipid
-from .budding import bud_geometry, budding_summary, cargo_enrichment, scission
+from .budding import bud_geometry, budding_summary, cargo_enrichment, scission, separation
+from .budding.fission import Separation
 from .budding.geometry import BudGeometry
 from .budding.scission import Scission
 from .budding.summary import BuddingSummary
@@ -20,9 +21,11 @@ from .leaflets import assign_leaflets
 from .order import lipid_order
 from .selection import lipid_indices
 from .shape import vesicle_radius, vesicle_shape
+from .topology import Topology, topology
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
-__all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "Scission", "area_per_lipid", "assign_leaflets",
-           "bending_rigidity", "bud_geometry", "budding_summary", "cargo_enrichment", "count_membranes",
-           "diffusion_coefficient", "flip_flops", "height_field", "lateral_msd", "lipid_indices", "lipid_order",
-           "membrane_clusters", "scission", "undulation_spectrum", "vesicle_radius", "vesicle_shape"]
+__all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "Scission", "Separation", "Topology", "area_per_lipid",
+           "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary", "cargo_enrichment",
+           "count_membranes", "diffusion_coefficient", "flip_flops", "height_field", "lateral_msd", "lipid_indices",
+           "lipid_order", "membrane_clusters", "scission", "separation", "topology", "undulation_spectrum",
+           "vesicle_radius", "vesicle_shape"]

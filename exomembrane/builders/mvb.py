@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
+import numpy as np
 from pydantic import BeforeValidator, Field, NonNegativeInt, PositiveFloat
 
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import TwoLeaflets, repeat
 from exomembrane.builders.registry import register
 from exomembrane.config import ConfigError
+from exomembrane.model.compartments import Membrane
 from exomembrane.model.forcefield import ForceField
 from exomembrane.model.structure import Structure
 
@@ -57,8 +59,8 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
     up, low = (luminal, cytosolic) if lumen == "+z" else (cytosolic, luminal)
     s = bilayer(ff, size, upper=up if up is not None else cytosolic, lower=low if low is not None else cytosolic,
                 area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
-    sides = {"lumen": lumen, "cytosol": "-z" if lumen == "+z" else "+z"}
-    return _decorate(replace(s, sides=sides), domains, proteins, seed)
+    mvb = Membrane("mvb", {lumen: "lumen", "-z" if lumen == "+z" else "+z": "cytosol"})
+    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins, seed)
 
 
 def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition = "LIP",
@@ -72,7 +74,8 @@ def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition 
     """
     s = vesicle(ff, radius, outer=cytosolic, inner=luminal if luminal is not None else cytosolic,
                 area_per_lipid=area_per_lipid, padding=padding, seed=seed)
-    return _decorate(replace(s, sides={"lumen": "inside", "cytosol": "outside"}), domains, proteins, seed)
+    mvb = Membrane("mvb", {"inside": "lumen", "outside": "cytosol"})
+    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins, seed)
 
 
 def _decorate(s: Structure, domains: Sequence[Domain], proteins: Sequence[Placement], seed: int) -> Structure:

@@ -187,7 +187,7 @@ def with_domain(structure: Structure, spec: Domain, seed: int = 0, field: str = 
     codes = np.array([names.index(n) for n in s.species])[s.molecule_species]
     codes[mask] = np.array([names.index(n) for n in names_in])[codes_in]
     pos = lay(s.forcefield, names, codes, tail, axis)
-    return Structure(s.forcefield, names, codes, pos, s.box, s.leaflet, s.sides)
+    return Structure(s.forcefield, names, codes, pos, s.box, s.leaflet, s.membranes, s.membrane, s.confined)
 
 
 def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) -> Structure:
@@ -243,8 +243,9 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
     confined = [s.confined[keep_mol]] + [np.full(len(m), c) for _, m, c in placed]
     leaflet = [s.leaflet[keep_mol]] + [np.zeros(len(m), np.int8) for _, m, _ in placed]
     pos = np.concatenate([s.positions[keep_bead]] + [m.reshape(-1, 3) for _, m, _ in placed])
-    return Structure(ff, names, np.concatenate(codes), pos, s.box, np.concatenate(leaflet), s.sides,
-                     np.concatenate(confined))
+    membrane = [s.membrane[keep_mol]] + [np.full(len(m), -1, np.int16) for _, m, _ in placed]
+    return Structure(ff, names, np.concatenate(codes), pos, s.box, np.concatenate(leaflet), s.membranes,
+                     np.concatenate(membrane), np.concatenate(confined))
 
 
 def _draw(s: Structure, surface: _Surface, name: str, p: Placement, n: int, soluble: bool, side: float,

@@ -1,14 +1,16 @@
-"""Structure: the molecules of a system (which species), their positions, the box and its sides."""
+"""Structure: the molecules of a system (which species), their positions, the box, and the membranes
+with the compartments their faces touch."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import mdtraj
 import numpy as np
 import openmm.app as app
 
+from exomembrane.config import ConfigError
+from exomembrane.model.compartments import Membrane, check_membranes, compartments
 from exomembrane.model.forcefield import ForceField
 
 #: Where a compartment lies relative to a membrane: along +z / -z of a flat patch, or inside /
@@ -34,9 +36,12 @@ class Structure:
         (3,) float, orthorhombic box lengths in nm.
     leaflet
         (n_molecules,) int, +1 upper/outer, -1 lower/inner, 0 unassigned (and non-lipids), as built.
-    sides
-        Compartment name -> side of the membrane (one of :data:`SIDES`), e.g. an MVB patch
-        ``{"lumen": "+z", "cytosol": "-z"}``, a closed MVB ``{"lumen": "inside", "cytosol": "outside"}``.
+    membranes
+        The membranes and the compartments their faces touch (:class:`~exomembrane.model.compartments.Membrane`);
+        empty for a structure that declares none (a plain bilayer, a lipid gas).
+    membrane
+        (n_molecules,) int, index into ``membranes`` of each molecule's membrane as built; -1 for
+        molecules of no membrane (and for all when ``membranes`` is empty).
     confined
         (n_molecules,) bool, soluble molecules held between walls at the box's z faces (so that the
         two compartments of a flat periodic patch do not meet through the z boundary).
@@ -48,23 +53,49 @@ class Structure:
     positions: np.ndarray
     box: np.ndarray
     leaflet: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
-    sides: Mapping[str, str] = field(default_factory=dict)
+    membranes: tuple[Membrane, ...] = ()
+    membrane: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
     confined: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "molecule_species", np.asarray(self.molecule_species, dtype=np.int32))
         object.__setattr__(self, "positions", np.asarray(self.positions, dtype=np.float64))
         object.__setattr__(self, "box", np.asarray(self.box, dtype=np.float64))
-        object.__setattr__(self, "sides", dict(self.sides))
+        object.__setattr__(self, "membranes", tuple(self.membranes))
+        check_membranes(self.membranes)
+        if self.membrane is None:
+            default = 0 if len(self.membranes) == 1 else -1
+            object.__setattr__(self, "membrane", np.where(self.is_lipid(), default, -1).astype(np.int16))
+        object.__setattr__(self, "membrane", np.asarray(self.membrane, dtype=np.int16))
         if self.leaflet is None:
             object.__setattr__(self, "leaflet", np.zeros(self.n_molecules, np.int8))
         if self.confined is None:
             object.__setattr__(self, "confined", np.zeros(self.n_molecules, bool))
         if self.positions.shape != (self.n_beads, 3):
             raise ValueError(f"positions: shape {self.positions.shape} != ({self.n_beads}, 3)")
-        for name, side in self.sides.items():
-            if side not in SIDES:
-                raise ValueError(f"sides.{name}: {side!r} is not a side; allowed: {list(SIDES)}")
+        if self.membrane.shape != (self.n_molecules,) or self.membrane.max(initial=-1) >= len(self.membranes):
+            raise ValueError(f"membrane: must be (n_molecules,) = ({self.n_molecules},) indices into the "
+                             f"{len(self.membranes)} membranes or -1 (got shape {self.membrane.shape})")
+
+    @property
+    def sides(self) -> dict[str, str]:
+        """Compartment -> face (one of :data:`SIDES`) of a structure with one membrane, e.g. an MVB
+        patch ``{"lumen": "+z", "cytosol": "-z"}``; empty for none or several membranes."""
+        if len(self.membranes) != 1:
+            return {}
+        return {comp: face for face, comp in self.membranes[0].faces.items()}
+
+    @property
+    def compartments(self) -> tuple[str, ...]:
+        """The compartments the membranes separate."""
+        return compartments(self.membranes)
+
+    def membrane_named(self, name: str) -> int:
+        """Index of the membrane called ``name``; ConfigError naming the known ones otherwise."""
+        for k, m in enumerate(self.membranes):
+            if m.name == name:
+                return k
+        raise ConfigError(f"membrane: no membrane named {name!r}; membranes: {[m.name for m in self.membranes]}")
 
     @property
     def n_molecules(self) -> int:

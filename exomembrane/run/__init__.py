@@ -14,15 +14,17 @@ Example
 from exomembrane.run.directory import (
                                        CHECKPOINT,
                                        MANIFEST,
+                                       MEMBRANES,
                                        SCENARIO,
                                        THERMO,
                                        TOPOLOGY,
                                        TRAJECTORY,
                                        Run,
                                        checkpoint_steps,
+                                       load_compartments,
                                        load_thermo,
                                        load_trajectory,
 )
 
-__all__ = ["CHECKPOINT", "MANIFEST", "SCENARIO", "THERMO", "TOPOLOGY", "TRAJECTORY", "Run", "checkpoint_steps",
-           "load_thermo", "load_trajectory"]
+__all__ = ["CHECKPOINT", "MANIFEST", "MEMBRANES", "SCENARIO", "THERMO", "TOPOLOGY", "TRAJECTORY", "Run",
+           "checkpoint_steps", "load_compartments", "load_thermo", "load_trajectory"]

@@ -46,6 +46,7 @@ def stack(structure: Structure, replicas: int) -> Structure:
     return dataclasses.replace(
         structure, molecule_species=np.tile(structure.molecule_species, replicas), positions=positions,
         box=structure.box * [1, 1, replicas], leaflet=np.tile(structure.leaflet, replicas),
+        membrane=np.tile(structure.membrane, replicas),
         confined=np.tile(structure.confined, replicas))
 
 

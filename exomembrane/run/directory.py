@@ -44,9 +44,11 @@ import mdtraj
 import numpy as np
 import openmm as mm
 
+from exomembrane.analysis.selection import is_lipid_residue
 from exomembrane.config import ConfigError
 from exomembrane.engine.platform import cpu_model
 from exomembrane.engine.simulation import Simulation
+from exomembrane.model.compartments import Membrane, from_sides
 from exomembrane.run.reporters import (
     CheckpointReporter,
     ThermoReporter,
@@ -64,6 +66,7 @@ TOPOLOGY = "topology.h5"
 TRAJECTORY = "trajectory.xtc"
 THERMO = "thermo.csv"
 CHECKPOINT = "checkpoint.chk"
+MEMBRANES = "membranes.npz"  # per molecule: membrane index and leaflet as built
 
 
 class Run:
@@ -121,9 +124,13 @@ class Run:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / SCENARIO).write_text(scenario.to_yaml())
         structure.to_mdtraj().save_hdf5(str(directory / TOPOLOGY))
-        manifest: dict[str, Any] = {"scenario": scenario.name, "seed": scenario.run.seed, "n_beads": structure.n_beads,
-                    "n_lipids": structure.n_lipids, "sides": structure.sides, "created": _now(), "steps_done": 0,
-                    "steps_target": scenario.run.steps, "segments": []}
+        with open(directory / MEMBRANES, "wb") as f:
+            np.savez_compressed(f, membrane=structure.membrane, leaflet=structure.leaflet)
+        manifest: dict[str, Any] = {
+            "scenario": scenario.name, "seed": scenario.run.seed, "n_beads": structure.n_beads,
+            "n_lipids": structure.n_lipids, "sides": structure.sides,
+            "membranes": [m.to_dict() for m in structure.membranes], "created": _now(), "steps_done": 0,
+            "steps_target": scenario.run.steps, "segments": []}
         run = cls(directory, scenario, simulation, manifest, {})
         run._begin_segment()
         state = simulation.context.getState(getPositions=True, getEnergy=True, enforcePeriodicBox=True)
@@ -320,6 +327,29 @@ def load_trajectory(directory: str | Path, **kwargs: Any) -> mdtraj.Trajectory:
     """The trajectory of a run directory (sigma, tau), with its topology; kwargs go to ``mdtraj.load``."""
     directory = Path(directory)
     return mdtraj.load(str(directory / TRAJECTORY), top=str(directory / TOPOLOGY), **kwargs)
+
+
+def load_compartments(directory: str | Path) -> tuple[tuple[Membrane, ...], np.ndarray, np.ndarray]:
+    """The membranes of a run and, per molecule, its membrane index (-1: none) and leaflet as built
+    (+1 upper/outer, -1 lower/inner, 0 none).
+
+    Run directories written before compartments were recorded give the one membrane of their
+    ``sides`` (all lipids in it) and leaflets 0 (unknown: the analysis measures them in the first
+    frame).
+    """
+    directory = Path(directory)
+    manifest = json.loads((directory / MANIFEST).read_text())
+    if "membranes" in manifest:
+        membranes = tuple(Membrane.from_dict(m) for m in manifest["membranes"])
+    else:
+        membranes = from_sides(manifest.get("sides", {}))
+    if (directory / MEMBRANES).is_file():
+        with np.load(directory / MEMBRANES) as data:
+            return membranes, data["membrane"].astype(np.int64), data["leaflet"].astype(np.int64)
+    top = mdtraj.load_topology(str(directory / TOPOLOGY))
+    lipid = np.array([is_lipid_residue(r) for r in top.residues], bool)
+    membrane = np.where(lipid & bool(membranes), 0, -1)
+    return membranes, membrane, np.zeros(top.n_residues, np.int64)
 
 
 def load_thermo(directory: str | Path) -> dict[str, np.ndarray]:

@@ -29,7 +29,9 @@ import mdtraj
 import numpy as np
 
 from exomembrane import analysis
-from exomembrane.run.directory import MANIFEST, SCENARIO, load_thermo, load_trajectory
+from exomembrane.analysis.selection import is_lipid_residue
+from exomembrane.model.compartments import Membrane
+from exomembrane.run.directory import MANIFEST, SCENARIO, load_compartments, load_thermo, load_trajectory
 from exomembrane.run.plots import plot_box, plot_energies, plot_series
 from exomembrane.scenario import Scenario, load_scenario
 
@@ -53,6 +55,21 @@ class RunData:
         """The second half of the frames: where means are taken."""
         return slice(self.traj.n_frames // 2, None)
 
+    @cached_property
+    def membranes(self) -> tuple[tuple[Membrane, ...], np.ndarray, np.ndarray]:
+        """The run's membranes and, per lipid, its membrane index and leaflet as built (:func:`load_compartments`)."""
+        membranes, membrane, leaflet = load_compartments(self.directory)
+        lipid = np.array([is_lipid_residue(r) for r in self.traj.topology.residues], bool)
+        return membranes, membrane[lipid], leaflet[lipid]
+
+    @cached_property
+    def topology(self) -> analysis.Topology | None:
+        """Compartments, open membranes, pores and events of the run (None without membranes), computed once."""
+        membranes, membrane, leaflet = self.membranes
+        if not membranes:
+            return None
+        return analysis.topology(self.traj, [m.faces for m in membranes], membrane, leaflet)
+
 
 @dataclass(frozen=True)
 class Part:
@@ -66,6 +83,8 @@ class Part:
 
 
 Report = Callable[[RunData], Part]
+#: ``@report(ANY)``: a report for the runs of every builder kind.
+ANY = "*"
 _REPORTS: dict[str, list[Report]] = {}
 _TEXTS: dict[str, Callable[[Any], str]] = {}
 
@@ -86,9 +105,10 @@ def report(*kinds: str, text: tuple[str, Callable[[Any], str]] | None = None) ->
 
 
 def reports(kind: str) -> list[Report]:
-    """The reports registered for a builder kind (after importing every module of :mod:`.reports`)."""
+    """The reports registered for a builder kind, then those for every kind (``@report("*")``),
+    after importing every module of :mod:`.reports`."""
     _discover()
-    return list(_REPORTS.get(kind, []))
+    return list(_REPORTS.get(kind, [])) + [r for r in _REPORTS.get(ANY, []) if r not in _REPORTS.get(kind, [])]
 
 
 def describe(summary: Mapping[str, Any]) -> list[str]:

@@ -17,8 +17,9 @@ lipid mask, handle orthorhombic periodic boxes (buds and vesicles may straddle t
 assume one bud at a time.
 """
 from .cargo import cargo_enrichment
+from .fission import separation
 from .geometry import bud_geometry
 from .scission import scission
 from .summary import budding_summary
 
-__all__ = ["bud_geometry", "budding_summary", "cargo_enrichment", "scission"]
+__all__ = ["bud_geometry", "budding_summary", "cargo_enrichment", "scission", "separation"]

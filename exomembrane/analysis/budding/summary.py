@@ -13,7 +13,9 @@ from ..clusters import TAIL_CONTACT
 from ..enrichment import Enrichment
 from ..pbc import box_of
 from ..selection import species_residues
+from ..topology import Topology, topology
 from .cargo import cargo_of, check_cargo
+from .fission import RESEAL, Separation, separation
 from .geometry import SLAB
 from .state import budding_state
 
@@ -42,6 +44,11 @@ class BuddingSummary:
         +1 the ILV formed in the lumen, -1 in the cytosol, 0 no scission.
     enrichment
         ``{species: Enrichment}`` as returned by :func:`cargo_enrichment`.
+    separation
+        Fission, rupture, a transient pore or nothing: what happened to the parent membrane, with
+        its leak and pores (:func:`~exomembrane.analysis.budding.fission.separation`).
+    topology
+        The run's compartments, open membranes, pores and events (:func:`~exomembrane.analysis.topology.topology`).
     """
 
     time: np.ndarray
@@ -58,12 +65,16 @@ class BuddingSummary:
     scission_time: float
     ilv_side: int
     enrichment: dict[str, Enrichment]
+    separation: Separation
+    topology: Topology
 
 
 def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[str] | Mapping[str, str] = (), *,
                     lipids: np.ndarray | None = None, threshold: float = 5.0, slab: float = SLAB,
                     max_asphericity: float = 0.15, contact: float = 2.0, n_boot: int = 2000,
-                    confidence: float = 0.95, seed: int = 0, workers: int | None = None) -> BuddingSummary:
+                    confidence: float = 0.95, seed: int = 0, membranes: Sequence[Mapping[str, str]] | None = None,
+                    membrane: np.ndarray | None = None, leaflet: np.ndarray | None = None, reseal: float = RESEAL,
+                    topo: Topology | None = None, workers: int | None = None) -> BuddingSummary:
     """Everything about one budding event, for printing and plotting (e.g. by the CLI ``analyze``).
 
     Combines :func:`bud_geometry`, :func:`scission` and :func:`cargo_enrichment` (computing the
@@ -80,6 +91,14 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         kind "membrane" or "lumen".
     lipids, threshold, slab, max_asphericity, contact, n_boot, confidence, seed, workers
         As in :func:`bud_geometry`, :func:`scission` and :func:`cargo_enrichment`.
+    membranes, membrane, leaflet
+        The compartments as a run records them (:func:`~exomembrane.analysis.topology.topology`);
+        default: one membrane whose ``lumen`` face touches ``lumen`` and other face ``cytosol``,
+        every lipid in it, leaflets measured in the first frame.
+    reseal
+        Time (tau) after separation by which the parent must be closed for fission.
+    topo
+        The run's topology if already computed (then ``membranes``, ``membrane``, ``leaflet`` are not used).
 
     Returns
     -------
@@ -103,9 +122,16 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     if item is not None:
         base = item[1].base
         side = int(np.sign(base.displacement(split.ilv_centre[frame][None], box_of(traj)[frame])[0]))
+    n_lipids = g.membrane.shape[1]
+    if membranes is None:
+        other = {"+z": "-z", "-z": "+z", "inside": "outside", "outside": "inside"}[lumen]
+        membranes = [{lumen: "lumen", other: "cytosol"}]
+    if topo is None:
+        topo = topology(traj, membranes, np.zeros(n_lipids, int) if membrane is None else membrane,
+                        np.zeros(n_lipids, int) if leaflet is None else leaflet, workers=workers)
     return BuddingSummary(
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
         {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
-         for name, kind in kinds.items()})
+         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal), topo)

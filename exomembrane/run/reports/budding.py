@@ -12,7 +12,7 @@ from exomembrane.run.report import Part, RunData, finite, report
 from exomembrane.run.section import cross_section
 
 LABELS = {"bud_height": "bud height (sigma)", "neck_radius": "neck radius (sigma)",
-          "ilv_diameter": "ILV diameter (sigma)"}
+          "ilv_diameter": "ILV diameter (sigma)", "parent_pore": "parent membrane's largest pore (sigma)"}
 
 
 def budding_report(b: dict[str, Any]) -> str:
@@ -26,11 +26,49 @@ def budding_report(b: dict[str, Any]) -> str:
              "  scission        " + ("none" if b["scission_frame"] < 0 else
                                       f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
                                       f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
+    if "event" in b:  # summaries written before the parent's leak was measured lack it
+        lines.append(f"  parent membrane {_parent(b)}")
     for name, e in b["enrichment"].items():
         ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
         lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
                      f"{e['molecules']} molecules, {e['kind']})")
     return "\n".join(lines)
+
+
+def _parent(b: dict[str, Any]) -> str:
+    """What happened to the parent membrane, named for what its topology shows."""
+    event, start, end, pore = b["event"], b["leak_start_tau"], b["leak_end_tau"], b["largest_pore_sigma"]
+    if start is None:
+        return f"{event}: sealed in every frame" if event == "fission" else "sealed in every frame"
+    leak = f"open from t = {start:.0f} tau to " + ("the end of the run" if end is None else f"t = {end:.0f} tau")
+    if event == "fission":
+        return f"fission: the neck's pore resealed ({leak}, largest pore {pore:.1f} sigma)"
+    if event == "rupture":
+        return f"RUPTURE, not fission: {leak}, largest pore {pore:.1f} sigma (the lumen and cytosol are connected)"
+    return f"{event}: {leak}, largest pore {pore:.1f} sigma"
+
+
+def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
+    """The JSON scalars of ``summary["budding"]`` from a :func:`~exomembrane.analysis.budding_summary`
+    of a membrane whose lumen lies on the ``lumen`` side."""
+    sep = b.separation
+    frame = b.scission_frame
+    peak = int(np.nanargmax(b.bud_height))
+    return {
+        "lumen": lumen,
+        "bud_height_max_sigma": float(np.nanmax(b.bud_height)),
+        "direction": {1: "into the lumen", -1: "into the cytosol", 0: "none"}[int(b.direction[peak])],
+        "neck_radius_min_sigma": None if np.all(np.isnan(b.neck_radius)) else float(np.nanmin(b.neck_radius)),
+        "scission_frame": frame, "scission_time_tau": None if frame < 0 else b.scission_time,
+        "ilv_side": {1: "lumen", -1: "cytosol", 0: None}[b.ilv_side],
+        "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b.ilv_diameter[frame:])),
+        "event": sep.event, "leak_start_tau": finite(sep.leak_start), "leak_end_tau": finite(sep.leak_end),
+        "leak_duration_tau": finite(sep.leak_duration), "largest_pore_sigma": sep.largest_pore,
+        "parent_resealed": sep.resealed,
+        "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
+                              "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
+                       for name, e in b.enrichment.items()},
+    }
 
 
 @report("mvb_patch", "mvb_vesicle", text=("budding", budding_report))
@@ -40,20 +78,10 @@ def budding(run: RunData) -> Part:
     lumen = sides["lumen"]
     cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
              for p in scenario.builder.placements().values()}
-    b = analysis.budding_summary(traj, lumen, cargo)
-    frame = b.scission_frame
-    peak = int(np.nanargmax(b.bud_height))
-    scalars = {
-        "lumen": lumen,
-        "bud_height_max_sigma": float(np.nanmax(b.bud_height)),
-        "direction": {1: "into the lumen", -1: "into the cytosol", 0: "none"}[int(b.direction[peak])],
-        "neck_radius_min_sigma": None if np.all(np.isnan(b.neck_radius)) else float(np.nanmin(b.neck_radius)),
-        "scission_frame": frame, "scission_time_tau": None if frame < 0 else b.scission_time,
-        "ilv_side": {1: "lumen", -1: "cytosol", 0: None}[b.ilv_side],
-        "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b.ilv_diameter[frame:])),
-        "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
-                              "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
-                       for name, e in b.enrichment.items()},
-    }
+    b = analysis.budding_summary(traj, lumen, cargo, topo=run.topology)
+    sep = b.separation
+    scalars = budding_scalars(b, lumen)
     fig = cross_section(traj, -1, sides=sides, title=f"{scenario.name}: last frame, t = {traj.time[-1]:.0f} tau")
-    return Part({"budding": scalars}, {k: getattr(b, k) for k in LABELS}, LABELS, [save(fig, run.out / "section.png")])
+    series = {k: getattr(b, k) for k in ("bud_height", "neck_radius", "ilv_diameter")}
+    series["parent_pore"] = sep.parent_pore
+    return Part({"budding": scalars}, series, LABELS, [save(fig, run.out / "section.png")])

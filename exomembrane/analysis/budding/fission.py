@@ -1,0 +1,112 @@
+"""Fission or rupture: whether the parent membrane is sealed again after an ILV separates.
+
+Scission (:func:`~exomembrane.analysis.scission`) only says that a new closed vesicle exists. A
+membrane biologist calls it **fission** when the parent membrane is closed as well, at the latest
+``reseal`` after the separation (a transient pore that reseals is how a Cooke-model neck divides,
+Pannuzzo, McDargh & Deserno, eLife 7:e39441, 2018), and **rupture** when the parent keeps a pore
+(its compartments stay connected). Without scission a parent that opens and stays open is a
+rupture too, one that opens and closes a transient pore. Openness is measured by
+:func:`~exomembrane.analysis.topology.topology`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..topology import Topology
+
+#: Time (tau) within which the parent must be closed after separation for fission.
+RESEAL = 20.0
+#: The names of what happened to the parent membrane.
+EVENTS = ("none", "fission", "rupture", "transient pore")
+
+
+@dataclass(frozen=True)
+class Separation:
+    """What happened to the parent membrane (see the module docstring); times in ps (= tau).
+
+    Attributes
+    ----------
+    event
+        One of :data:`EVENTS`.
+    parent_open
+        (n_frames,) bool: the parent membrane is open (its leaflets see one region, or it has a pore).
+    parent_pore
+        (n_frames,) nm: radius of the parent's largest pore (0 without).
+    leak_start, leak_end
+        First frame time with the parent open; first time from which it stays closed to the end
+        (NaN: never open / open at the end).
+    largest_pore
+        Largest parent pore radius over the run (nm).
+    resealed
+        The parent is closed at the end of the run.
+    """
+
+    event: str
+    parent_open: np.ndarray
+    parent_pore: np.ndarray
+    leak_start: float
+    leak_end: float
+    largest_pore: float
+    resealed: bool
+
+    @property
+    def leak_duration(self) -> float:
+        """Time (ps) from the first open frame to resealing; up to the last frame if still open; 0 if never open."""
+        if np.isnan(self.leak_start):
+            return 0.0
+        return float((self.leak_end if not np.isnan(self.leak_end) else np.inf) - self.leak_start)
+
+
+def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: float = RESEAL) -> Separation:
+    """Classify a budding run as fission, rupture, a transient pore or nothing.
+
+    Parameters
+    ----------
+    topo
+        :func:`~exomembrane.analysis.topology.topology` of the run.
+    parent
+        (n_frames,) int: the parent membrane's cluster label per frame (``Scission.parent``).
+    scission_frame
+        The frame the ILV separated (-1: none).
+    reseal
+        Time (ps = tau) after separation by which the parent must be closed, and stay closed, for fission.
+
+    Returns
+    -------
+    :class:`Separation`. ``leak_end`` with the parent open at the last frame is NaN (the leak lasts
+    to the end of the run and beyond).
+
+    Example
+    -------
+    >>> s = separation(topology(traj, faces, membrane, leaflet), scission(traj).parent, k)
+    >>> s.event, s.leak_start, s.largest_pore
+    """
+    if not reseal >= 0:
+        raise ValueError(f"reseal: must be >= 0 (got {reseal!r})")
+    n = len(topo.time)
+    parent = np.asarray(parent)
+    if parent.shape != (n,):
+        raise ValueError(f"parent: must be (n_frames,) = ({n},) cluster labels (got shape {parent.shape})")
+    pore = np.zeros(n)
+    for p in topo.pores:
+        if p.membrane == parent[p.frame]:
+            pore[p.frame] = max(pore[p.frame], p.radius)
+    valid = (parent >= 0) & (parent < topo.open.shape[1])
+    flagged = np.zeros(n, bool)
+    flagged[valid] = topo.open[np.flatnonzero(valid), parent[valid]]
+    is_open = flagged | (pore > 0)
+    t = topo.time
+    start = float(t[np.argmax(is_open)]) if is_open.any() else np.nan
+    closed_from = np.flatnonzero(~is_open[::-1].cumsum().astype(bool)[::-1]) if is_open.any() else np.arange(n)
+    end = float(t[closed_from[0]]) if is_open.any() and closed_from.size else np.nan
+    resealed = not is_open[-1] if n else True
+    if scission_frame >= 0:
+        deadline = t[scission_frame] + reseal
+        event = "fission" if resealed and (not is_open.any() or end <= deadline) else "rupture"
+    elif is_open.any():
+        event = "transient pore" if resealed else "rupture"
+    else:
+        event = "none"
+    return Separation(event, is_open, pore, start, end, float(pore.max(initial=0.0)), bool(resealed))

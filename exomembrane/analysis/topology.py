@@ -1,0 +1,490 @@
+"""Membrane topology per frame: which compartments the free space connects, which membranes are open
+(pores), and how membranes divide and merge over time.
+
+The model has implicit solvent, so a compartment is free space: space farther than ``probe`` from
+every bead. It is labelled on a voxel grid (periodic in x and y; in z too unless a membrane spans
+the box laterally, whose two sides meet only through the z boundary, as the builders' walls keep
+them apart). Which compartment a region of free space is, is read from the membranes' recorded
+faces, never guessed from coordinates: every lipid looks from its head into free space, and a
+lipid of leaflet +1 (upper/outer as built) of a membrane names that membrane's ``upper`` (``+z``
+or ``outside``) compartment, a lipid of leaflet -1 its ``lower`` one. A region is the compartment
+most of its lipids name; it **connects** the compartments that each hold at least ``share`` of
+them.
+
+A membrane (a :func:`~exomembrane.analysis.membrane_clusters` cluster) is **open** when its two
+leaflets look into the same region of free space. Each **pore** is a hole in its coverage: its
+lipid beads, projected onto its reference surface (the plane of a flat patch, the sphere of a
+closed membrane, :mod:`~exomembrane.analysis.surface`), with the beads of other molecules within
+``cutoff`` of them (proteins in the membrane), leave an uncovered patch whose equivalent
+radius (the radius of the free channel, lined by head beads) is at least ``min_radius``. Lengths
+in nm (= sigma), times in ps (= tau).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import mdtraj
+import numpy as np
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from exomembrane.checks import check_fraction, check_positive
+
+from .clusters import MIN_LIPIDS, TAIL_CONTACT, membrane_clusters
+from .frames import map_frames
+from .pbc import box_of, minimum_image, periodic_centre, periodic_tree, wrap
+from .selection import lipid_geometry, lipid_indices
+from .surface import frame_base
+
+#: Voxel edge (sigma) of the free-space grid.
+VOXEL = 0.6
+#: Free space lies farther than this (sigma) from every bead centre (a bead radius plus a probe radius).
+PROBE = 1.0
+#: Distances (sigma) from a head bead, along the lipid's orientation, where it looks into free space.
+LOOK = (1.0, 1.5, 2.0, 2.5, 3.0)
+#: Coverage of the reference surface: grid spacing and the radius of each projected bead (sigma).
+GRID = 0.5
+COVER = 0.8
+#: Smallest equivalent radius (sigma) of an uncovered patch reported as a pore.
+MIN_RADIUS = 1.5
+#: A hole found in one frame: (cluster label, centre (3,), radius, area).
+_Hole = tuple[int, np.ndarray, float, float]
+
+
+@dataclass(frozen=True)
+class Pore:
+    """A hole in a membrane in one frame: centre (3,) nm in the box, equivalent radius nm of the free
+    channel, the membrane's cluster label in that frame, and the hole's area on the reference surface (nm^2)."""
+
+    frame: int
+    membrane: int
+    centre: np.ndarray
+    radius: float
+    area: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change of topology: ``kind`` is ``division`` (one membrane became several), ``merger``
+    (several became one), ``pore opened`` or ``pore closed``; ``membranes`` are the cluster labels
+    involved (before, then after, for divisions and mergers), ``time`` in ps."""
+
+    frame: int
+    time: float
+    kind: str
+    membranes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Topology of a trajectory (see the module docstring).
+
+    Attributes
+    ----------
+    time
+        (n_frames,) ps.
+    compartments
+        The compartment names, indexing ``connected``.
+    membranes
+        (n_frames, n_lipids) int: membrane cluster of each lipid (-1: none), as :func:`membrane_clusters`.
+    n_membranes
+        (n_frames,) int.
+    open
+        (n_frames, n_membranes_max) bool: cluster k of frame f is open (its leaflets see one region);
+        False where there is no cluster k.
+    connected
+        (n_frames, n_compartments, n_compartments) bool: compartments joined by free space
+        (diagonal True where the compartment has a region).
+    regions
+        (n_frames,) int: regions of free space that membrane lipids look into (pockets inside
+        membranes left out), each with its compartment in ``region_compartment``.
+    region_compartment
+        Per frame, the compartment most lipids looking into each region name.
+    pores
+        Every pore of every frame.
+    largest_pore
+        (n_frames,) nm: the largest pore radius of each frame (0 without a pore).
+    events
+        Divisions, mergers and pores opening and closing, in time order.
+    """
+
+    time: np.ndarray
+    compartments: tuple[str, ...]
+    membranes: np.ndarray
+    n_membranes: np.ndarray
+    open: np.ndarray
+    connected: np.ndarray
+    regions: np.ndarray
+    region_compartment: list[list[str]]
+    pores: list[Pore] = field(default_factory=list)
+    largest_pore: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    events: list[Event] = field(default_factory=list)
+
+    def leaky(self, a: str, b: str) -> np.ndarray:
+        """(n_frames,) bool: compartments ``a`` and ``b`` are joined by free space."""
+        i, j = self.compartments.index(a), self.compartments.index(b)
+        return self.connected[:, i, j]
+
+    def pores_of(self, frame: int, membrane: int | None = None) -> list[Pore]:
+        """The pores of a frame (of one cluster label, if given)."""
+        return [p for p in self.pores if p.frame == frame and (membrane is None or p.membrane == membrane)]
+
+
+def free_space(x: np.ndarray, box: np.ndarray, voxel: float = VOXEL, probe: float = PROBE,
+               z_periodic: bool = True) -> np.ndarray:
+    """Connected regions of free space on a voxel grid.
+
+    Parameters
+    ----------
+    x
+        (n, 3) nm bead positions.
+    box
+        (3,) nm orthorhombic box.
+    voxel, probe
+        Voxel edge (the grid divides each box edge into whole voxels of about this size) and the
+        distance from every bead centre beyond which a voxel centre is free (nm).
+    z_periodic
+        False: the z faces of the box are walls (free space does not continue through them).
+
+    Returns
+    -------
+    (nx, ny, nz) int: region label of each voxel, 0..n_regions-1, or -1 where occupied.
+
+    Example
+    -------
+    >>> labels = free_space(traj.xyz[0], traj.unitcell_lengths[0]); labels.max() + 1
+    """
+    check_positive(voxel=voxel, probe=probe)
+    box = np.asarray(box, float)
+    n = np.maximum(np.round(box / voxel).astype(int), 1)
+    axes = [(np.arange(k) + 0.5) * b / k for k, b in zip(n, box)]
+    centres = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+    if len(x):
+        dist, _ = periodic_tree(np.asarray(x, float), box).query(wrap(centres, box), distance_upper_bound=probe)
+        free = ~np.isfinite(dist).reshape(n)
+    else:
+        free = np.ones(n, bool)
+    labels, count = ndimage.label(free)
+    parent = np.arange(count + 1)
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for axis in (0, 1, 2) if z_periodic else (0, 1):
+        first = np.take(labels, 0, axis=axis).ravel()
+        last = np.take(labels, -1, axis=axis).ravel()
+        for a, b in np.unique(np.c_[first, last][(first > 0) & (last > 0)], axis=0):
+            ra, rb = root(int(a)), root(int(b))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([root(a) for a in range(count + 1)])
+    _, compact = np.unique(roots, return_inverse=True)
+    out = compact[labels] - 1  # label 0 (occupied) has root 0 -> -1
+    return out.astype(np.int32)
+
+
+def _voxel_of(points: np.ndarray, box: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(m, 3) int voxel indices of points (m, 3) nm in a grid of ``shape`` over ``box``."""
+    n = np.asarray(shape)
+    return np.minimum((wrap(points, box) / box * n).astype(int), n - 1)
+
+
+def look(labels: np.ndarray, box: np.ndarray, heads: np.ndarray, orient: np.ndarray,
+         steps: Sequence[float] = LOOK) -> np.ndarray:
+    """(n,) int: the region of free space each head (n, 3) sees along its orientation (n, 3): the
+    first free voxel at ``steps`` nm from the head; -1 if none is free."""
+    out = np.full(len(heads), -1, np.int32)
+    for s in steps:
+        todo = out < 0
+        if not todo.any():
+            break
+        idx = _voxel_of(heads[todo] + s * orient[todo], box, labels.shape)
+        out[todo] = labels[idx[:, 0], idx[:, 1], idx[:, 2]]
+    return out
+
+
+def _mode(values: np.ndarray) -> tuple[int, float]:
+    """(most common value >= 0, its share of the values >= 0); (-1, 0) if none."""
+    v = values[values >= 0]
+    if v.size == 0:
+        return -1, 0.0
+    counts = np.bincount(v)
+    return int(counts.argmax()), float(counts.max() / v.size)
+
+
+def coverage_holes(points: np.ndarray, box: np.ndarray, closed: bool, centre: np.ndarray, radius: float,
+                   plane_z: float = 0.0, grid: float = GRID, cover: float = COVER
+                   ) -> list[tuple[np.ndarray, float, float]]:
+    """Holes in a membrane's coverage of its reference surface.
+
+    Parameters
+    ----------
+    points
+        (n, 3) nm: the membrane's bead positions.
+    box
+        (3,) nm.
+    closed, centre, radius, plane_z
+        The reference surface: a sphere (``closed``; ``centre`` (3,), midplane ``radius``) or the plane
+        z = ``plane_z`` of a flat periodic patch (beads projected along z, periodic in x and y).
+    grid, cover
+        Sample spacing on the surface and the radius each projected bead covers (nm).
+
+    Returns
+    -------
+    [(centre (3,) nm, equivalent radius nm, area nm^2)] of each uncovered patch: radius
+    ``sqrt(area / pi) + cover``, the channel radius to the beads lining it.
+    """
+    if closed:
+        n = max(int(4 * np.pi * radius**2 / grid**2), 12)
+        k = np.arange(n) + 0.5
+        z = 1 - 2 * k / n
+        phi = np.pi * (1 + 5**0.5) * k
+        unit = np.c_[np.sqrt(1 - z**2) * np.cos(phi), np.sqrt(1 - z**2) * np.sin(phi), z]
+        d = minimum_image(points - centre, box)
+        dirs = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+        covered = np.isfinite(cKDTree(dirs).query(unit, distance_upper_bound=cover / radius)[0])
+        holes = np.flatnonzero(~covered)
+        if holes.size == 0:
+            return []
+        pairs = cKDTree(unit[holes]).query_pairs(1.8 * grid / radius, output_type="ndarray")
+        cell = 4 * np.pi * radius**2 / n
+        samples = centre + radius * unit[holes]
+    else:
+        nx, ny = np.maximum(np.round(box[:2] / grid).astype(int), 1)
+        gx, gy = np.meshgrid((np.arange(nx) + 0.5) * box[0] / nx, (np.arange(ny) + 0.5) * box[1] / ny, indexing="ij")
+        sample = np.c_[gx.ravel(), gy.ravel()]
+        tree = cKDTree(wrap(points[:, :2], box[:2]), boxsize=box[:2])
+        covered = np.isfinite(tree.query(sample, distance_upper_bound=cover)[0])
+        holes = np.flatnonzero(~covered)
+        if holes.size == 0:
+            return []
+        step = float(max(box[0] / nx, box[1] / ny))
+        pairs = cKDTree(sample[holes], boxsize=box[:2]).query_pairs(1.5 * step, output_type="ndarray")
+        cell = box[0] * box[1] / (nx * ny)
+        samples = np.c_[sample[holes], np.full(holes.size, plane_z)]
+    m = holes.size
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m)) if len(pairs) else \
+        coo_matrix((m, m))
+    n_comp, comp = connected_components(graph, directed=False)
+    out = []
+    for c in range(n_comp):
+        sel = comp == c
+        area = float(sel.sum() * cell)
+        where = periodic_centre(samples[sel], box)[0]
+        out.append((np.mod(where, box), float(np.sqrt(area / np.pi) + cover), area))
+    return out
+
+
+def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
+             leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE, share: float = 0.2,
+             min_radius: float = MIN_RADIUS, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS,
+             workers: int | None = None) -> Topology:
+    """Compartments, open membranes, pores and events of a trajectory.
+
+    Parameters
+    ----------
+    traj
+        Trajectory, nm, orthorhombic periodic box.
+    membranes
+        The faces of each membrane as built: ``{face: compartment}`` with faces ``+z``/``-z`` (patch)
+        or ``inside``/``outside`` (closed), e.g. a run's ``manifest["membranes"][k]["faces"]``.
+    membrane
+        (n_lipids,) int: each lipid's membrane as built (index into ``membranes``, -1 none).
+    leaflet
+        (n_lipids,) or (n_frames, n_lipids) int: each lipid's leaflet as built (+1 upper/outer,
+        -1 lower/inner; 0: unknown, then measured in the first frame from the lipid's orientation),
+        or per frame (hand-built trajectories whose lipids are laid afresh in every frame).
+    voxel, probe
+        Free-space grid (see :func:`free_space`).
+    share
+        Smallest share of a region's looking lipids that makes a compartment part of it.
+    min_radius
+        Smallest pore radius reported (nm).
+    cutoff, min_lipids
+        As in :func:`membrane_clusters`.
+    workers
+        Threads working on frames at once (default: one per CPU).
+
+    Returns
+    -------
+    :class:`Topology`.
+
+    Example
+    -------
+    >>> t = topology(traj, [{"+z": "lumen", "-z": "cytosol"}], membrane, leaflet)
+    >>> t.leaky("lumen", "cytosol"), t.largest_pore, [e.kind for e in t.events]
+    """
+    check_fraction("share", share)
+    check_positive(min_radius=min_radius)
+    faces = [dict(m) for m in membranes]
+    for k, fc in enumerate(faces):
+        if set(fc) not in ({"+z", "-z"}, {"inside", "outside"}):
+            raise ValueError(f"membranes[{k}]: faces must be {{'+z', '-z'}} or {{'inside', 'outside'}} "
+                             f"(got {sorted(fc)})")
+    box = box_of(traj)
+    heads, tails = lipid_indices(traj.topology)
+    membrane, leaflet = np.asarray(membrane, np.int64), np.asarray(leaflet, np.int64)
+    if membrane.shape != heads.shape or leaflet.shape not in (heads.shape, (traj.n_frames, heads.size)):
+        raise ValueError(f"membrane, leaflet: must be (n_lipids,) = ({heads.size},), leaflet also (n_frames, "
+                         f"n_lipids) (got {membrane.shape}, {leaflet.shape})")
+    if membrane.max(initial=-1) >= len(faces):
+        raise ValueError(f"membrane: indices must be < {len(faces)} membranes or -1")
+    names = tuple(dict.fromkeys(c for f in faces for c in (_upper(f), _lower(f))))
+    if leaflet.ndim == 1:
+        leaflet = np.broadcast_to(_known_leaflets(traj, heads, tails, membrane, leaflet, faces),
+                                  (traj.n_frames, heads.size))
+    says = np.full(leaflet.shape, -1, np.int64)  # compartment index each lipid names
+    for k, fc in enumerate(faces):
+        mine = membrane == k
+        says[(leaflet > 0) & mine] = names.index(_upper(fc))
+        says[(leaflet < 0) & mine] = names.index(_lower(fc))
+    clusters = membrane_clusters(traj, cutoff, min_lipids, workers)
+
+    sheet = next((k for k, fc in enumerate(faces) if "+z" in fc), -1)
+    lipid_bead = np.zeros(traj.n_atoms, bool)
+    lipid_bead[heads] = True
+    lipid_bead[tails[tails >= 0]] = True
+    others = np.flatnonzero(~lipid_bead)
+
+    def frame(f: int) -> tuple[np.ndarray, np.ndarray, int, list[str], list[_Hole]]:
+        x = traj.xyz[f].astype(np.float64)
+        y = x.copy()  # for free space: a patch's plane moved to mid-box, so the z walls lie on its two sides
+        if sheet >= 0:
+            lab = clusters[f]
+            own = lab == _mode(lab[membrane == sheet])[0]
+            if own.any():
+                y[:, 2] += box[f][2] / 2 - _reference(traj, f, heads, tails, own, membrane, faces, box[f])[1]
+        labels = free_space(y, box[f], voxel, probe, z_periodic=sheet < 0)
+        _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
+        seen = look(labels, box[f], y[heads], orient[0])
+        lab = clusters[f]
+        votes = np.zeros((int(labels.max()) + 1, len(names)), np.int64)
+        ok = (seen >= 0) & (says[f] >= 0) & (lab >= 0)  # lipids of a membrane, looking into free space
+        np.add.at(votes, (seen[ok], says[f][ok]), 1)
+        votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
+        member = votes >= share * votes.sum(axis=1, keepdims=True)
+        connected = np.zeros((len(names), len(names)), bool)
+        for row in member:
+            idx = np.flatnonzero(row)
+            connected[np.ix_(idx, idx)] = True
+        region_comp = [names[int(v.argmax())] for v in votes]
+        n_reg = len(votes)
+        n_cl = int(lab.max(initial=-1)) + 1
+        is_open = np.zeros(n_cl, bool)
+        found = []
+        for c in range(n_cl):
+            sel = lab == c
+            up, _ = _mode(seen[sel & (leaflet[f] > 0)])
+            down, _ = _mode(seen[sel & (leaflet[f] < 0)])
+            is_open[c] = up >= 0 and up == down
+            closed_shape, plane_z, centre, radius = _reference(traj, f, heads, tails, sel, membrane, faces, box[f])
+            beads = np.concatenate([heads[sel], tails[sel][tails[sel] >= 0]])
+            if others.size:  # proteins in the membrane fill its coverage too
+                near = periodic_tree(x[beads], box[f]).query(wrap(x[others], box[f]), distance_upper_bound=cutoff)[0]
+                beads = np.concatenate([beads, others[np.isfinite(near)]])
+            for where, r, area in coverage_holes(x[beads], box[f], closed_shape, centre, radius, plane_z):
+                if r >= min_radius:
+                    found.append((c, where, r, area))
+        return connected, is_open, n_reg, region_comp, found
+
+    results = list(map_frames(frame, range(traj.n_frames), workers=workers))
+    n_f = traj.n_frames
+    width = max((len(r[1]) for r in results), default=0)
+    opened = np.zeros((n_f, max(width, 1)), bool)
+    pores, largest = [], np.zeros(n_f)
+    for fr, (_, is_open, _, _, found) in enumerate(results):
+        opened[fr, :len(is_open)] = is_open
+        for c, where, r, area in found:
+            pores.append(Pore(fr, c, where, r, area))
+            largest[fr] = max(largest[fr], r)
+    time = np.asarray(traj.time, float)
+    connected = np.stack([r[0] for r in results]) if n_f else np.zeros((0, len(names), len(names)), bool)
+    return Topology(time, names, clusters, clusters.max(axis=1, initial=-1) + 1, opened, connected,
+                    np.array([r[2] for r in results], np.int64), [r[3] for r in results], pores, largest,
+                    membrane_events(clusters, time, pores, opened, min_lipids))
+
+
+def _upper(faces: Mapping[str, str]) -> str:
+    return faces["+z"] if "+z" in faces else faces["outside"]
+
+
+def _lower(faces: Mapping[str, str]) -> str:
+    return faces["-z"] if "-z" in faces else faces["inside"]
+
+
+def _known_leaflets(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarray, membrane: np.ndarray,
+                    leaflet: np.ndarray, faces: list[dict[str, str]]) -> np.ndarray:
+    """Leaflets as built, measured in the first frame where unknown (0): a patch lipid pointing up
+    (+z) is upper, a closed membrane's lipid pointing away from its centre is outer."""
+    out = leaflet.copy()
+    todo = (out == 0) & (membrane >= 0)
+    if not todo.any():
+        return out
+    box = box_of(traj)[0]
+    centre, orient = lipid_geometry(traj, heads, tails, slice(0, 1))
+    for k, f in enumerate(faces):
+        sel = todo & (membrane == k)
+        if not sel.any():
+            continue
+        if "+z" in f:
+            out[sel] = np.where(orient[0, sel, 2] >= 0, 1, -1)
+        else:
+            c = periodic_centre(centre[0, membrane == k], box)[0]
+            radial = np.einsum("ij,ij->i", minimum_image(centre[0, sel] - c, box), orient[0, sel])
+            out[sel] = np.where(radial >= 0, 1, -1)
+    return out
+
+
+def _reference(traj: mdtraj.Trajectory, f: int, heads: np.ndarray, tails: np.ndarray, sel: np.ndarray,
+               membrane: np.ndarray, faces: list[dict[str, str]], box: np.ndarray
+               ) -> tuple[bool, float, np.ndarray, float]:
+    """(closed?, plane z, sphere centre, sphere radius) of the reference surface of cluster ``sel``:
+    the plane of a cluster that holds most of a patch membrane's lipids, else a sphere."""
+    built = membrane[sel]
+    k = int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1
+    patch = k >= 0 and "+z" in faces[k] and sel[membrane == k].mean() > 0.5
+    centre, orient = lipid_geometry(traj, heads[sel], tails[sel], slice(f, f + 1))
+    base = frame_base(centre[0], orient[0], box, not patch, 1.0)
+    return (not patch), float(base.origin[2]), base.origin, float(base.radius)
+
+
+def membrane_events(clusters: np.ndarray, time: np.ndarray, pores: Sequence[Pore], opened: np.ndarray,
+                    min_lipids: int = MIN_LIPIDS) -> list[Event]:
+    """Divisions and mergers of membranes (lipid clusters followed by overlap from frame to frame)
+    and pores opening and closing in a membrane, in time order.
+
+    ``clusters`` (n_frames, n_lipids) int labels (-1: none); a membrane of frame f-1 that gives at
+    least ``min_lipids`` lipids to each of several membranes of frame f divided; several that give
+    as many to one merged. A pore opens in a membrane when it has a pore (or is open) and its
+    predecessor had none, and closes in the reverse case.
+    """
+    events: list[Event] = []
+    holed = {(p.frame, p.membrane) for p in pores}
+    for f in range(1, len(clusters)):
+        a, b = clusters[f - 1], clusters[f]
+        both = (a >= 0) & (b >= 0)
+        na, nb = int(a.max(initial=-1)) + 1, int(b.max(initial=-1)) + 1
+        if na == 0 or nb == 0:
+            continue
+        overlap = np.zeros((na, nb), np.int64)
+        np.add.at(overlap, (a[both], b[both]), 1)
+        big = overlap >= min_lipids
+        for i in np.flatnonzero(big.sum(axis=1) > 1):
+            events.append(Event(f, float(time[f]), "division", (int(i), *np.flatnonzero(big[i]).tolist())))
+        for j in np.flatnonzero(big.sum(axis=0) > 1):
+            events.append(Event(f, float(time[f]), "merger", (*np.flatnonzero(big[:, j]).tolist(), int(j))))
+        for j in range(nb):
+            i = int(overlap[:, j].argmax())
+            now = (f, j) in holed or (j < opened.shape[1] and opened[f, j])
+            before = (f - 1, i) in holed or (i < opened.shape[1] and opened[f - 1, i])
+            if now and not before:
+                events.append(Event(f, float(time[f]), "pore opened", (j,)))
+            elif before and not now:
+                events.append(Event(f, float(time[f]), "pore closed", (j,)))
+    return events

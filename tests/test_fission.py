@@ -1,0 +1,92 @@
+"""Fission or rupture of the parent membrane after an ILV separates, on hand-built trajectories with
+known answers (10 tau between frames), with the negative controls: a parent left with a pore, a
+torn membrane without a vesicle, a pore that reseals too late."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import HEAD, LZ, PATCH, SIDE, Omega, Surface, plane, pore, sides_of, sphere, surfaces_trajectory
+
+from exomembrane import analysis as an
+from exomembrane.analysis.budding.fission import Separation
+
+CENTRE = (SIDE / 2, SIDE / 2)
+FACES = [{"+z": "lumen", "-z": "cytosol"}]
+
+
+def frames(kinds: list[str], seed: int = 4) -> list[Surface]:
+    """'bud': an Omega bud into the lumen; 'ilv': the intact patch with a detached vesicle above it;
+    'ilv+pore<r>': the same with a pore of channel radius r in the patch; 'pore<r>', 'plane': the patch alone."""
+    rng = np.random.default_rng(seed)
+    top = [*CENTRE, Omega(bud=6.0).bud_centre_height + 4.0]
+    out = []
+    for kind in kinds:
+        if kind == "bud":
+            s = Omega(neck=3.5, bud=6.0).surface(rng, CENTRE)
+        else:
+            body = kind.split("+")[-1] if kind.startswith("ilv") else kind
+            s = pore(float(body[4:]) + HEAD, rng=rng) if body.startswith("pore") else plane()
+            if kind.startswith("ilv"):
+                s = s + sphere(6.0, top, rng)
+        out.append(s.moved([0.0, 0.0, LZ / 2]))
+    return out
+
+
+def separated(kinds: list[str], **kwargs) -> tuple[an.BuddingSummary, Separation]:
+    fr = frames(kinds)
+    traj = surfaces_trajectory(fr, PATCH)
+    n = an.lipid_indices(traj.topology)[0].size
+    s = an.budding_summary(traj, "+z", membranes=FACES, membrane=np.zeros(n, int), leaflet=sides_of(fr, n),
+                           workers=1, **kwargs)
+    return s, s.separation
+
+
+def test_fission_leaves_the_parent_closed() -> None:
+    s, sep = separated(["bud", "bud", "ilv", "ilv"])
+    assert s.scission_frame == 2 and sep.event == "fission"
+    assert sep.resealed and not sep.parent_open.any() and np.isnan(sep.leak_start) and sep.leak_duration == 0
+
+
+def test_a_parent_left_with_a_pore_is_a_rupture() -> None:
+    s, sep = separated(["bud", "bud", "ilv+pore8", "ilv+pore8"])
+    assert s.scission_frame == 2 and sep.event == "rupture"
+    assert sep.leak_start == 20.0 and np.isnan(sep.leak_end) and not sep.resealed
+    assert sep.largest_pore == pytest.approx(8.0, abs=1.0) and sep.leak_duration == np.inf
+    assert sep.parent_open.tolist() == [False, False, True, True]
+
+
+@pytest.mark.parametrize("reseal, event", [(20.0, "fission"), (5.0, "rupture")])
+def test_a_pore_that_reseals_in_time_is_fission_and_too_late_is_rupture(reseal: float, event: str) -> None:
+    s, sep = separated(["bud", "bud", "ilv+pore4", "ilv", "ilv"], reseal=reseal)
+    assert s.scission_frame == 2 and sep.event == event
+    assert sep.leak_start == 20.0 and sep.leak_end == 30.0 and sep.leak_duration == 10.0 and sep.resealed
+
+
+@pytest.mark.parametrize("kinds, event", [(["plane", "pore6", "pore6"], "rupture"),
+                                          (["plane", "pore6", "plane"], "transient pore"),
+                                          (["plane", "plane"], "none")])
+def test_without_a_vesicle(kinds: list[str], event: str) -> None:
+    s, sep = separated(kinds)
+    assert s.scission_frame == -1 and sep.event == event
+
+
+def test_bad_reseal_is_refused() -> None:
+    s, _ = separated(["plane"])
+    with pytest.raises(ValueError, match="reseal"):
+        an.separation(s.topology, np.zeros(1, int), -1, reseal=-1.0)
+    with pytest.raises(ValueError, match="parent"):
+        an.separation(s.topology, np.zeros(3, int), -1)
+
+
+@pytest.mark.parametrize("kinds, says", [
+    (["bud", "bud", "ilv+pore8", "ilv+pore8"], "RUPTURE, not fission: open from t = 20 tau to the end of the run"),
+    (["bud", "bud", "ilv+pore4", "ilv", "ilv"], "fission: the neck's pore resealed (open from t = 20 tau to t = 30 tau"),
+    (["bud", "bud", "ilv", "ilv"], "fission: sealed in every frame")])
+def test_the_report_names_the_event(kinds: list[str], says: str) -> None:
+    from exomembrane.run.reports.budding import budding_report, budding_scalars
+
+    s, _ = separated(kinds)
+    scalars = budding_scalars(s, "+z")
+    assert scalars["scission_frame"] == 2 and scalars["ilv_side"] == "lumen"
+    text = budding_report(scalars)
+    assert "scission        at t = 20 tau" in text and f"parent membrane {says}" in text, text

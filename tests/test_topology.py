@@ -1,0 +1,150 @@
+"""Membrane topology against hand-built geometries with known answers: compartments connected or
+not, open membranes, pore positions and radii, divisions and pores opening and closing, also across
+the periodic boundary."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import (
+    CORNER,
+    HEAD,
+    LZ,
+    PATCH,
+    SIDE,
+    Omega,
+    Surface,
+    plane,
+    pore,
+    rough,
+    sides_of,
+    sphere,
+    surfaces_trajectory,
+)
+
+from exomembrane.analysis import lipid_indices
+from exomembrane.analysis.topology import Topology, coverage_holes, free_space, topology
+
+MVB_PATCH = {"+z": "lumen", "-z": "cytosol"}  # lumen above the patch
+MVB_CLOSED = {"outside": "cytosol", "inside": "lumen"}
+MID = (SIDE / 2, SIDE / 2, LZ / 2)
+
+
+def analyse(frames: list[Surface], faces=MVB_PATCH, box=PATCH, shift=None) -> Topology:
+    """Topology of a hand-built trajectory, every lipid of the one declared membrane, leaflets as laid."""
+    if shift is not None:
+        frames = [f.shifted(shift, box) for f in frames]
+    traj = surfaces_trajectory(frames, box, park=(2.0, 6.0) if "inside" in faces else (-24.0, -6.0))
+    n = lipid_indices(traj.topology)[0].size
+    return topology(traj, [faces], np.zeros(n, int), sides_of(frames, n), workers=1)
+
+
+def patch(surf: Surface) -> Surface:
+    return surf.moved([0.0, 0.0, LZ / 2])
+
+
+def test_free_space_labels_regions_through_the_periodic_box() -> None:
+    box = np.array([10.0, 10.0, 10.0])
+    wall = np.stack(np.meshgrid(np.arange(0, 10, 0.5), np.arange(0, 10, 0.5), [5.0], indexing="ij"), -1).reshape(-1, 3)
+    assert free_space(wall, box).max() + 1 == 1  # the two sides meet through the z boundary
+    assert free_space(wall, box, z_periodic=False).max() + 1 == 2
+    assert free_space(np.empty((0, 3)), box).max() + 1 == 1
+
+
+def test_intact_patch_separates_lumen_and_cytosol() -> None:
+    t = analyse([patch(plane())])
+    assert not t.open[0, 0] and t.pores == [] and t.largest_pore[0] == 0
+    assert not t.leaky("lumen", "cytosol")[0]
+    assert sorted(t.region_compartment[0]) == ["cytosol", "lumen"]
+
+
+@pytest.mark.parametrize("radius", [2.0, 4.0, 8.0])
+@pytest.mark.parametrize("shift", [None, (-SIDE / 2, -SIDE / 2, -LZ / 2)], ids=["centred", "across the boundary"])
+def test_a_pore_is_found_with_its_radius_and_position(radius: float, shift) -> None:
+    """``pore(R)`` lays the rim's midplane at R; the heads line the free channel at R - HEAD."""
+    t = analyse([patch(rough(pore(radius + HEAD, rng=3), np.random.default_rng(1)))], shift=shift)
+    (found,) = t.pores
+    assert found.radius == pytest.approx(radius, abs=1.0)
+    where = np.array(MID) + (shift or 0.0)
+    d = found.centre[:2] - np.mod(where[:2], PATCH[:2])
+    assert np.linalg.norm(d - np.round(d / PATCH[:2]) * PATCH[:2]) < 1.0
+    assert t.open[0, 0] and t.leaky("lumen", "cytosol")[0]
+
+
+def test_thermal_patches_show_no_pore() -> None:
+    rng = np.random.default_rng(7)
+    t = analyse([patch(rough(plane(), rng)) for _ in range(3)])
+    assert t.pores == [] and not t.open.any() and not t.connected[:, 0, 1].any()
+
+
+@pytest.mark.parametrize("shift", [None, (SIDE / 2, SIDE / 2, LZ / 2)], ids=["centred", "across the boundary"])
+def test_a_closed_vesicle_never_leaks(shift) -> None:
+    rng = np.random.default_rng(2)
+    frames = [rough(sphere(9.0, MID, rng), rng) for _ in range(2)]
+    t = analyse(frames, MVB_CLOSED, shift=shift)
+    assert t.n_membranes.tolist() == [1, 1] and not t.open.any() and t.pores == []
+    assert not t.leaky("lumen", "cytosol").any()
+
+
+def test_a_vesicle_with_a_pore_leaks_through_it() -> None:
+    radius, opening = 10.0, np.radians(40)
+    t = analyse([sphere(radius, MID, np.random.default_rng(3), opening=opening)], MVB_CLOSED)
+    (found,) = t.pores
+    assert found.radius == pytest.approx(radius * np.sin(opening) - HEAD, abs=1.0)
+    assert found.centre[2] < MID[2] - radius + 2.0  # at the bottom, where the cup is open
+    assert t.open[0, 0] and t.leaky("lumen", "cytosol")[0]
+
+
+def test_a_bud_on_a_neck_is_one_closed_membrane_whose_inside_is_the_cytosol() -> None:
+    t = analyse([patch(Omega(neck=3.5, bud=6.0).surface(np.random.default_rng(4)))])
+    assert t.n_membranes[0] == 1 and not t.open[0, 0] and t.pores == []
+    assert sorted(t.region_compartment[0]) == ["cytosol", "lumen"]  # the bud's inside is the cytosol, one region
+    assert not t.leaky("lumen", "cytosol")[0]
+
+
+@pytest.mark.parametrize("centre", [MID[:2], CORNER], ids=["centred", "across the boundary"])
+def test_a_detached_vesicle_is_closed_and_separate(centre) -> None:
+    rng = np.random.default_rng(5)
+    z0 = LZ / 2 if centre != CORNER else 0.0
+    frame = (plane(centre=centre) + sphere(6.0, [*centre, 16.0], rng)).moved([0.0, 0.0, z0])
+    t = analyse([frame.shifted([0.0, 0.0, 0.0], PATCH)])
+    assert t.n_membranes[0] == 2 and not t.open[0, :2].any() and t.pores == []
+    # the ILV's inside is a space of its own, topologically cytosol (its inner leaflet was cytosolic)
+    assert sorted(t.region_compartment[0]) == ["cytosol", "cytosol", "lumen"]
+    assert not t.leaky("lumen", "cytosol")[0]
+
+
+def test_division_and_a_pore_that_opens_and_closes_are_events_with_their_times() -> None:
+    rng = np.random.default_rng(6)
+    bud = patch(Omega(neck=3.5, bud=6.0).surface(rng))
+    ilv = sphere(6.0, [*MID[:2], LZ / 2 + 16.0], rng)
+    frames = [bud, patch(plane()) + ilv, patch(pore(4 + HEAD, rng=1)) + ilv, patch(plane()) + ilv]
+    t = analyse(frames)
+    kinds = [(e.kind, e.time) for e in t.events]
+    assert ("division", 10.0) in kinds
+    assert ("pore opened", 20.0) in kinds and ("pore closed", 30.0) in kinds
+    assert t.leaky("lumen", "cytosol").tolist() == [False, False, True, False]
+    assert t.largest_pore[2] == pytest.approx(4.0, abs=1.0) and t.largest_pore[[0, 1, 3]].tolist() == [0, 0, 0]
+
+
+def test_coverage_holes_of_a_bare_sphere_and_plane() -> None:
+    box = np.array([30.0, 30.0, 30.0])
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(4000, 3))
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    cap = u[:, 2] > np.cos(np.radians(25))  # a hole of angular radius 25 degrees about +z
+    pts = 15.0 + 8.0 * u[~cap]
+    (hole,) = coverage_holes(pts, box, True, np.full(3, 15.0), 8.0)
+    assert hole[1] == pytest.approx(8.0 * np.radians(25), abs=0.8) and hole[0][2] > 15.0 + 7.0
+    grid = np.stack(np.meshgrid(np.arange(0, 30, 0.7), np.arange(0, 30, 0.7), [10.0], indexing="ij"), -1).reshape(-1, 3)
+    assert coverage_holes(grid, box, False, np.zeros(3), 0.0, 10.0) == []
+
+
+def test_bad_input_names_the_argument() -> None:
+    traj = surfaces_trajectory([patch(plane())], PATCH)
+    n = lipid_indices(traj.topology)[0].size
+    with pytest.raises(ValueError, match="faces"):
+        topology(traj, [{"+z": "lumen", "inside": "cytosol"}], np.zeros(n, int), np.ones(n, int))
+    with pytest.raises(ValueError, match="n_lipids"):
+        topology(traj, [MVB_PATCH], np.zeros(3, int), np.ones(3, int))
+    with pytest.raises(ValueError, match="share"):
+        topology(traj, [MVB_PATCH], np.zeros(n, int), np.ones(n, int), share=1.5)
