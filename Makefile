@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/exomembrane run systems/ilv_ceramide_small.yaml --out runs/demo --overwrite
-	$(BIN)/exomembrane analyze runs/demo
-	@echo 'the membrane cut open from the side: runs/demo/analysis/section.png'
+	$(BIN)/exomembrane analyze runs/demo --movie
+	@echo 'the membrane cut open from the side: runs/demo/analysis/section.png, and as a movie: section.gif'
 
 lint: setup
 	$(BIN)/ruff check exomembrane tests

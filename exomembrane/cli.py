@@ -92,7 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="summary JSON and plots of a run directory (in DIR/analysis)")
     analyze.add_argument("directory", type=Path)
     analyze.add_argument("--quiet", action="store_true", help="print nothing on success")
+    analyze.add_argument("--movie", action="store_true", help="also write the movie (DIR/analysis/section.gif)")
     analyze.set_defaults(handler=_analyze)
+
+    movie = sub.add_parser("movie", help="the run cut open from the side, every frame: a GIF (or MP4 with ffmpeg)")
+    movie.add_argument("directory", type=Path)
+    movie.add_argument("--out", type=Path, help="the file to write, .gif or .mp4 (default: DIR/analysis/section.gif)")
+    movie.add_argument("--fps", type=int, default=8, help="frames per second (default 8)")
+    movie.add_argument("--max-frames", type=int, default=150, help="at most this many frames, evenly spaced")
+    movie.add_argument("--normal", choices=("x", "y"), default="y", help="box axis normal to the cut (default y)")
+    movie.add_argument("--width", type=float, default=3.0, help="slab thickness in sigma (default 3)")
+    movie.add_argument("--quiet", action="store_true", help="print nothing on success")
+    movie.set_defaults(handler=_movie)
 
     sweep = sub.add_parser("sweep", help="run a parameter sweep / seed ensemble on Dask, then tabulate and plot it")
     sweep.add_argument("sweep", type=Path, nargs="?", help="sweep YAML file (see exomembrane.sweep)")
@@ -225,12 +236,33 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_SIMULATION if len(failed) else 0
 
 
+def movie_of(directory: Path, **options: Any) -> Path:
+    """The run's movie (:func:`exomembrane.run.movie.movie`); a bad option is a ConfigError."""
+    from exomembrane.run.movie import movie
+
+    try:
+        return movie(directory, **options)
+    except ValueError as err:
+        raise ConfigError(f"movie: {err}") from None
+
+
+def _movie(args: argparse.Namespace) -> int:
+    path = movie_of(args.directory, out=args.out, fps=args.fps, max_frames=args.max_frames, normal=args.normal,
+                    width=args.width)
+    if not args.quiet:
+        print(f"wrote {path}")
+    return 0
+
+
 def _analyze(args: argparse.Namespace) -> int:
     summary = analyze(args.directory)
+    written = movie_of(args.directory) if args.movie else None
     if not args.quiet:
         print(json.dumps({k: v for k, v in summary.items() if k != "series"}, indent=1))
         for text in describe(summary):
             print(text)
+        if written is not None:
+            print(f"wrote {written}")
         print(f"wrote {args.directory / ANALYSIS}/{SUMMARY} and {len(summary['plots'])} plots")
     return 0
 

@@ -180,3 +180,17 @@ def test_console_script_is_installed() -> None:
         pytest.skip("console script not installed here (pip install -e . creates it)")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, env={**os.environ})
     assert result.returncode == 0 and "resume" in result.stdout and "analyze" in result.stdout
+
+
+def test_movie_of_a_run_and_a_bad_movie_file(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert cli("run", str(tiny), "--out", str(out), "--quiet").returncode == 0
+    result = cli("movie", str(out), "--max-frames", "3", "--fps", "4")
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(out / "analysis" / "section.gif") as gif:
+        assert gif.n_frames >= 2 and gif.size[0] > 200
+    bad = cli("movie", str(out), "--out", str(tmp_path / "m.avi"))
+    assert_one_paragraph_error(bad, 2, "movie")
+    assert "must end in .gif or .mp4" in bad.stderr and not (tmp_path / "m.avi").exists()

@@ -90,3 +90,21 @@ def test_the_report_names_the_event(kinds: list[str], says: str) -> None:
     assert scalars["scission_frame"] == 2 and scalars["ilv_side"] == "lumen"
     text = budding_report(scalars)
     assert "scission        at t = 20 tau" in text and f"parent membrane {says}" in text, text
+
+
+def test_a_separated_cup_is_no_fission() -> None:
+    """A vesicle that is still an open cup when the run ends: its leaflets see one space."""
+    def last(opening: float) -> Separation:
+        top = [*CENTRE, 16.0]
+        fr = frames(["bud"]) + [(plane() + sphere(6.0, top, np.random.default_rng(1), opening=opening))
+                                .moved([0.0, 0.0, LZ / 2])]
+        traj = surfaces_trajectory(fr, PATCH)
+        n = an.lipid_indices(traj.topology)[0].size
+        topo = an.topology(traj, FACES, np.zeros(n, int), sides_of(fr, n), workers=1)
+        parent = np.array([int(np.bincount(m[m >= 0]).argmax()) for m in topo.membranes])
+        vesicle = (topo.membranes >= 0) & (topo.membranes != parent[:, None])
+        return an.separation(topo, parent, 1, vesicle=vesicle)
+
+    closed, cup = last(0.0), last(np.radians(50))
+    assert closed.vesicle_closed and closed.event == "fission"
+    assert not cup.vesicle_closed and cup.event == "rupture" and cup.resealed

@@ -83,6 +83,7 @@ def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
                      "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
                      "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
                      "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
+                     "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
                      "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
                                         "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
         print(seed, out[seed], flush=True)

@@ -2,10 +2,12 @@
 (pores), and how membranes divide and merge over time.
 
 The model has implicit solvent, so a compartment is free space: space farther than ``probe`` from
-every bead. It is labelled on a voxel grid (periodic in x and y; in z too unless a membrane spans
-the box laterally, whose two sides meet only through the z boundary, as the builders' walls keep
-them apart). Which compartment a region of free space is, is read from the membranes' recorded
-faces, never guessed from coordinates: every lipid looks from its head into free space, and a
+every bead. It is labelled on a voxel grid, periodic in x and y, and in z too unless a membrane is
+a flat patch spanning the box: then the box's z faces separate its two sides, as the builders lay
+such patches (mid-box) and keep soluble molecules apart (walls at the z faces).
+
+Which compartment a region of free space is, is read from the membranes' recorded faces, never
+guessed from coordinates: every lipid looks from its head into free space, and a
 lipid of leaflet +1 (upper/outer as built) of a membrane names that membrane's ``upper`` (``+z``
 or ``outside``) compartment, a lipid of leaflet -1 its ``lower`` one. A region is the compartment
 most of its lipids name; it **connects** the compartments that each hold at least ``share`` of
@@ -354,19 +356,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
 
     def frame(f: int) -> tuple[np.ndarray, np.ndarray, int, list[str], list[_Hole]]:
         x = traj.xyz[f].astype(np.float64)
-        y = x.copy()  # for free space: a patch's plane moved to mid-box, so the z walls lie on its two sides
-        if sheet >= 0:
-            lab = clusters[f]
-            own = lab == _mode(lab[membrane == sheet])[0]
-            if own.any():
-                y[:, 2] += box[f][2] / 2 - _reference(traj, f, heads, tails, own, membrane, faces, box[f])[1]
-        labels = free_space(y, box[f], voxel, probe, z_periodic=sheet < 0)
-        _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
-        seen = look(labels, box[f], y[heads], orient[0])
         lab = clusters[f]
-        votes = np.zeros((int(labels.max()) + 1, len(names)), np.int64)
-        ok = (seen >= 0) & (says[f] >= 0) & (lab >= 0)  # lipids of a membrane, looking into free space
-        np.add.at(votes, (seen[ok], says[f][ok]), 1)
+        _, seen, votes = _regions(traj, f, heads, tails, says[f], lab, sheet < 0, voxel, probe, len(names))
         votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
         member = votes >= share * votes.sum(axis=1, keepdims=True)
         connected = np.zeros((len(names), len(names)), bool)
@@ -408,6 +399,59 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
     return Topology(time, names, clusters, clusters.max(axis=1, initial=-1) + 1, opened, connected,
                     np.array([r[2] for r in results], np.int64), [r[3] for r in results], pores, largest,
                     membrane_events(clusters, time, pores, opened, min_lipids))
+
+
+def _regions(traj: mdtraj.Trajectory, f: int, heads: np.ndarray, tails: np.ndarray, says: np.ndarray,
+             clusters: np.ndarray, z_periodic: bool, voxel: float, probe: float, n_names: int
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Free space of frame ``f`` (voxel labels), the region each lipid looks into (n_lipids,), and the
+    votes (n_regions, n_names): how many lipids of a membrane (``clusters`` >= 0) name each compartment."""
+    x = traj.xyz[f].astype(np.float64)
+    box = box_of(traj)[f]
+    labels = free_space(x, box, voxel, probe, z_periodic)
+    _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
+    seen = look(labels, box, x[heads], orient[0])
+    votes = np.zeros((int(labels.max()) + 1, n_names), np.int64)
+    ok = (seen >= 0) & (says >= 0) & (clusters >= 0)  # lipids of a membrane, looking into free space
+    np.add.at(votes, (seen[ok], says[ok]), 1)
+    return labels, seen, votes
+
+
+def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str, str]],
+                     membrane: np.ndarray, leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE,
+                     share: float = 0.2, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS
+                     ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The compartment of every voxel of free space in one frame (for pictures).
+
+    Parameters as :func:`topology` (``leaflet`` (n_lipids,) as built, or (n_frames, n_lipids)).
+
+    Returns
+    -------
+    ((nx, ny, nz) int index into the names, -1 where occupied or no lipid looks into the region;
+    the names: the compartments, then ``"a + b"`` for regions that join several).
+    """
+    faces = [dict(m) for m in membranes]
+    names = tuple(dict.fromkeys(c for fc in faces for c in (_upper(fc), _lower(fc))))
+    heads, tails = lipid_indices(traj.topology)
+    membrane = np.asarray(membrane, np.int64)
+    leaflet = np.asarray(leaflet, np.int64)
+    lf = leaflet[frame] if leaflet.ndim == 2 else _known_leaflets(traj, heads, tails, membrane, leaflet, faces)
+    says = np.full(heads.size, -1, np.int64)
+    for k, fc in enumerate(faces):
+        says[(lf > 0) & (membrane == k)] = names.index(_upper(fc))
+        says[(lf < 0) & (membrane == k)] = names.index(_lower(fc))
+    clusters = membrane_clusters(traj[frame], cutoff, min_lipids, workers=1)[0]
+    labels, _, votes = _regions(traj, frame, heads, tails, says, clusters, not any("+z" in fc for fc in faces),
+                                voxel, probe, len(names))
+    member = (votes >= share * votes.sum(axis=1, keepdims=True)) & (votes > 0)
+    shown = list(names)
+    comp = np.full(len(votes), -1)
+    for r, row in enumerate(member):
+        joined = " + ".join(names[i] for i in np.flatnonzero(row))
+        if joined and joined not in shown:
+            shown.append(joined)  # compartments joined by free space are drawn as one
+        comp[r] = shown.index(joined) if joined else -1
+    return np.where(labels >= 0, comp[np.maximum(labels, 0)], -1), tuple(shown)
 
 
 def _upper(faces: Mapping[str, str]) -> str:

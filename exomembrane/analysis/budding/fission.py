@@ -1,12 +1,13 @@
 """Fission or rupture: whether the parent membrane is sealed again after an ILV separates.
 
-Scission (:func:`~exomembrane.analysis.scission`) only says that a new closed vesicle exists. A
-membrane biologist calls it **fission** when the parent membrane is closed as well, at the latest
-``reseal`` after the separation (a transient pore that reseals is how a Cooke-model neck divides,
-Pannuzzo, McDargh & Deserno, eLife 7:e39441, 2018), and **rupture** when the parent keeps a pore
-(its compartments stay connected). Without scission a parent that opens and stays open is a
-rupture too, one that opens and closes a transient pore. Openness is measured by
-:func:`~exomembrane.analysis.topology.topology`.
+Scission (:func:`~exomembrane.analysis.scission`) only says that a new, separate, roughly round
+membrane with two leaflets exists. A membrane biologist calls it **fission** when the new vesicle
+is closed (its two leaflets look into two separate spaces) and the parent membrane is closed as
+well, at the latest ``reseal`` after the separation (a transient pore that reseals is how a
+Cooke-model neck divides, Pannuzzo, McDargh & Deserno, eLife 7:e39441, 2018), and **rupture**
+when the parent keeps a pore (its compartments stay connected) or the vesicle is an open cup.
+Without scission a parent that opens and stays open is a rupture too, one that opens and closes a
+transient pore. Openness is measured by :func:`~exomembrane.analysis.topology.topology`.
 """
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ class Separation:
         Largest parent pore radius over the run (nm).
     resealed
         The parent is closed at the end of the run.
+    vesicle_closed
+        The separated vesicle is closed at the end of the run (False without one).
     """
 
     event: str
@@ -50,6 +53,7 @@ class Separation:
     leak_end: float
     largest_pore: float
     resealed: bool
+    vesicle_closed: bool = False
 
     @property
     def leak_duration(self) -> float:
@@ -59,7 +63,8 @@ class Separation:
         return float((self.leak_end if not np.isnan(self.leak_end) else np.inf) - self.leak_start)
 
 
-def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: float = RESEAL) -> Separation:
+def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: float = RESEAL,
+               vesicle: np.ndarray | None = None) -> Separation:
     """Classify a budding run as fission, rupture, a transient pore or nothing.
 
     Parameters
@@ -72,6 +77,9 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
         The frame the ILV separated (-1: none).
     reseal
         Time (ps = tau) after separation by which the parent must be closed, and stay closed, for fission.
+    vesicle
+        (n_frames, n_lipids) bool: the separated vesicle's lipids (``Scission.ilv``); None: not checked
+        (the vesicle counts as closed).
 
     Returns
     -------
@@ -102,11 +110,20 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
     closed_from = np.flatnonzero(~is_open[::-1].cumsum().astype(bool)[::-1]) if is_open.any() else np.arange(n)
     end = float(t[closed_from[0]]) if is_open.any() and closed_from.size else np.nan
     resealed = not is_open[-1] if n else True
+    vesicle_closed = scission_frame >= 0
+    if scission_frame >= 0 and vesicle is not None:
+        labels = topo.membranes[-1][np.asarray(vesicle)[-1]]
+        labels = labels[labels >= 0]
+        own = int(np.bincount(labels).argmax()) if labels.size else -1
+        vesicle_closed = own >= 0 and not (own < topo.open.shape[1] and topo.open[-1, own]) and not any(
+            p.frame == n - 1 and p.membrane == own for p in topo.pores)
     if scission_frame >= 0:
         deadline = t[scission_frame] + reseal
-        event = "fission" if resealed and (not is_open.any() or end <= deadline) else "rupture"
+        in_time = resealed and (not is_open.any() or end <= deadline)
+        event = "fission" if in_time and vesicle_closed else "rupture"
     elif is_open.any():
         event = "transient pore" if resealed else "rupture"
     else:
         event = "none"
-    return Separation(event, is_open, pore, start, end, float(pore.max(initial=0.0)), bool(resealed))
+    return Separation(event, is_open, pore, start, end, float(pore.max(initial=0.0)), bool(resealed),
+                      bool(vesicle_closed))

@@ -134,4 +134,4 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
         {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
-         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal), topo)
+         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo)

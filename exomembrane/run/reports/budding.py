@@ -24,9 +24,13 @@ def budding_report(b: dict[str, Any]) -> str:
              f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
              f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
              "  scission        " + ("none" if b["scission_frame"] < 0 else
-                                      f"at t = {b['scission_time_tau']:.0f} tau: an ILV of diameter "
-                                      f"{num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
+                                      f"at t = {b['scission_time_tau']:.0f} tau: "
+                                      + ("a separate membrane" if b.get("ilv_closed") is False else "an ILV")
+                                      + f" of diameter {num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
     if "event" in b:  # summaries written before the parent's leak was measured lack it
+        if b["scission_frame"] >= 0:
+            lines.append("  ILV             " + ("closed" if b["ilv_closed"] else
+                                                 "OPEN: its two leaflets see one space (an open cup, not a vesicle)"))
         lines.append(f"  parent membrane {_parent(b)}")
     for name, e in b["enrichment"].items():
         ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
@@ -43,8 +47,10 @@ def _parent(b: dict[str, Any]) -> str:
     leak = f"open from t = {start:.0f} tau to " + ("the end of the run" if end is None else f"t = {end:.0f} tau")
     if event == "fission":
         return f"fission: the neck's pore resealed ({leak}, largest pore {pore:.1f} sigma)"
-    if event == "rupture":
+    if event == "rupture" and not b["parent_resealed"]:
         return f"RUPTURE, not fission: {leak}, largest pore {pore:.1f} sigma (the lumen and cytosol are connected)"
+    if event == "rupture":
+        return f"rupture, not fission: {leak}, largest pore {pore:.1f} sigma"
     return f"{event}: {leak}, largest pore {pore:.1f} sigma"
 
 
@@ -64,7 +70,7 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "ilv_diameter_sigma": None if frame < 0 else float(np.nanmean(b.ilv_diameter[frame:])),
         "event": sep.event, "leak_start_tau": finite(sep.leak_start), "leak_end_tau": finite(sep.leak_end),
         "leak_duration_tau": finite(sep.leak_duration), "largest_pore_sigma": sep.largest_pore,
-        "parent_resealed": sep.resealed,
+        "parent_resealed": sep.resealed, "ilv_closed": sep.vesicle_closed if frame >= 0 else None,
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
                               "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
                        for name, e in b.enrichment.items()},
