@@ -337,15 +337,15 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
                          f"n_lipids) (got {membrane.shape}, {leaflet.shape})")
     if membrane.max(initial=-1) >= len(faces):
         raise ValueError(f"membrane: indices must be < {len(faces)} membranes or -1")
-    names = tuple(dict.fromkeys(c for f in faces for c in (_upper(f), _lower(f))))
+    names = tuple(dict.fromkeys(c for f in faces for c in (upper_of(f), lower_of(f))))
     if leaflet.ndim == 1:
         leaflet = np.broadcast_to(_known_leaflets(traj, heads, tails, membrane, leaflet, faces),
                                   (traj.n_frames, heads.size))
     says = np.full(leaflet.shape, -1, np.int64)  # compartment index each lipid names
     for k, fc in enumerate(faces):
         mine = membrane == k
-        says[(leaflet > 0) & mine] = names.index(_upper(fc))
-        says[(leaflet < 0) & mine] = names.index(_lower(fc))
+        says[(leaflet > 0) & mine] = names.index(upper_of(fc))
+        says[(leaflet < 0) & mine] = names.index(lower_of(fc))
     clusters = membrane_clusters(traj, cutoff, min_lipids, workers)
 
     sheet = next((k for k, fc in enumerate(faces) if "+z" in fc), -1)
@@ -417,6 +417,27 @@ def _regions(traj: mdtraj.Trajectory, f: int, heads: np.ndarray, tails: np.ndarr
     return labels, seen, votes
 
 
+def _named(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
+           leaflet: np.ndarray, voxel: float, probe: float, cutoff: float, min_lipids: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Free-space labels, the region each lipid looks into, the votes per region and the compartment names
+    of one frame (``leaflet`` (n_lipids,) as built, or (n_frames, n_lipids))."""
+    faces = [dict(m) for m in membranes]
+    names = tuple(dict.fromkeys(c for fc in faces for c in (upper_of(fc), lower_of(fc))))
+    heads, tails = lipid_indices(traj.topology)
+    membrane = np.asarray(membrane, np.int64)
+    leaflet = np.asarray(leaflet, np.int64)
+    lf = leaflet[frame] if leaflet.ndim == 2 else _known_leaflets(traj, heads, tails, membrane, leaflet, faces)
+    says = np.full(heads.size, -1, np.int64)
+    for k, fc in enumerate(faces):
+        says[(lf > 0) & (membrane == k)] = names.index(upper_of(fc))
+        says[(lf < 0) & (membrane == k)] = names.index(lower_of(fc))
+    clusters = membrane_clusters(traj[frame], cutoff, min_lipids, workers=1)[0]
+    labels, seen, votes = _regions(traj, frame, heads, tails, says, clusters, not any("+z" in fc for fc in faces),
+                                   voxel, probe, len(names))
+    return labels, seen, votes, names
+
+
 def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str, str]],
                      membrane: np.ndarray, leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE,
                      share: float = 0.2, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS
@@ -430,19 +451,7 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
     ((nx, ny, nz) int index into the names, -1 where occupied or no lipid looks into the region;
     the names: the compartments, then ``"a + b"`` for regions that join several).
     """
-    faces = [dict(m) for m in membranes]
-    names = tuple(dict.fromkeys(c for fc in faces for c in (_upper(fc), _lower(fc))))
-    heads, tails = lipid_indices(traj.topology)
-    membrane = np.asarray(membrane, np.int64)
-    leaflet = np.asarray(leaflet, np.int64)
-    lf = leaflet[frame] if leaflet.ndim == 2 else _known_leaflets(traj, heads, tails, membrane, leaflet, faces)
-    says = np.full(heads.size, -1, np.int64)
-    for k, fc in enumerate(faces):
-        says[(lf > 0) & (membrane == k)] = names.index(_upper(fc))
-        says[(lf < 0) & (membrane == k)] = names.index(_lower(fc))
-    clusters = membrane_clusters(traj[frame], cutoff, min_lipids, workers=1)[0]
-    labels, _, votes = _regions(traj, frame, heads, tails, says, clusters, not any("+z" in fc for fc in faces),
-                                voxel, probe, len(names))
+    labels, _, votes, names = _named(traj, frame, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
     member = (votes >= share * votes.sum(axis=1, keepdims=True)) & (votes > 0)
     shown = list(names)
     comp = np.full(len(votes), -1)
@@ -454,11 +463,36 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
     return np.where(labels >= 0, comp[np.maximum(labels, 0)], -1), tuple(shown)
 
 
-def _upper(faces: Mapping[str, str]) -> str:
+def facing(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
+           leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE, cutoff: float = TAIL_CONTACT,
+           min_lipids: int = MIN_LIPIDS, workers: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The compartment each lipid's head looks into, per frame: the compartment most lipids looking
+    into the same region of free space name (so it follows lipids that flip or move to another membrane).
+
+    Parameters as :func:`topology`.
+
+    Returns
+    -------
+    ((n_frames, n_lipids) int index into the names, -1 where the head sees no free space; the names).
+    """
+    def frame(f: int) -> np.ndarray:
+        _, seen, votes, _ = _named(traj, f, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
+        comp = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+        return np.where(seen >= 0, comp[np.maximum(seen, 0)], -1)
+
+    faces = [dict(m) for m in membranes]
+    names = tuple(dict.fromkeys(c for fc in faces for c in (upper_of(fc), lower_of(fc))))
+    rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
+    return np.stack(rows) if rows else np.zeros((0, 0), np.int64), names
+
+
+def upper_of(faces: Mapping[str, str]) -> str:
+    """The compartment a membrane's upper/outer leaflet faces (its ``+z`` or ``outside`` face)."""
     return faces["+z"] if "+z" in faces else faces["outside"]
 
 
-def _lower(faces: Mapping[str, str]) -> str:
+def lower_of(faces: Mapping[str, str]) -> str:
+    """The compartment a membrane's lower/inner leaflet faces (its ``-z`` or ``inside`` face)."""
     return faces["-z"] if "-z" in faces else faces["inside"]
 
 
