@@ -40,34 +40,38 @@ bench: setup
 	$(BIN)/exomembrane bench
 
 # The GPU check (tests/gpu_check.py): every GPU figure in one report under $(OUT) (default runs/gpu-check).
-# `make gpu-wheels` (on a machine with network) puts OpenMM's CUDA wheels and every dependency for
-# Python $(GPU_PYTHON) into $(WHEELS)/; on the GPU machine `make gpu-check` then installs from that
-# folder only (a fresh $(GPU_VENV), no registry), builds the native kernel and runs the check.
+# `make gpu-wheels` (on a machine with network) puts OpenMM's CUDA wheels and the other packages the
+# GPU image lacks, for Python $(GPU_PYTHON), into $(WHEELS)/ (~45 MB: carry it); on the GPU machine
+# `make gpu-check` installs them from that folder only (into $(GPU_SITE), no registry), builds the
+# native CUDA kernel and runs the check with the image's python3.
 # Rehearsal without a GPU: `make gpu-check PLATFORM=OpenCL QUICK=1` (uses .venv when $(WHEELS)/ is absent).
 PLATFORM ?= CUDA
 QUICK ?=
 WHEELS := .whl
-GPU_VENV := .gpu-venv
 GPU_PYTHON ?= 3.12
-GPU_PACKAGES := openmm==8.6.1 openmm-cuda-13==8.6.1 mdtraj numpy scipy pyyaml pydantic tqdm matplotlib tables \
-	'dask[distributed]' pandas pyarrow pytest setuptools
+# The packages the check needs that the GPU machines' image lacks (it has numpy, scipy, matplotlib,
+# pyyaml, pytest, tqdm, ...), pinned, as wheels without their dependencies (OpenMM's CUDA plugin uses
+# the image's CUDA runtime).
+GPU_WHEELS := openmm==8.6.1 openmm-cuda-13==8.6.1 mdtraj==1.11.1.post2 pydantic==2.14.4 pydantic-core==2.50.5 \
+	annotated-types==0.8.0 typing-inspection==0.4.5 tables==3.11.1 numexpr==2.14.2 blosc2==4.15.0 ndindex==1.10.1 \
+	h2==4.3.0 hpack==4.1.0 hyperframe==6.1.0
+GPU_SITE := .gpu-site
 
 gpu-wheels:
-	$(PYTHON) -m pip download --only-binary=:all: --python-version $(GPU_PYTHON) --implementation cp \
-		--platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-		--platform manylinux2014_x86_64 --platform any -d $(WHEELS) $(GPU_PACKAGES)
+	$(PYTHON) -m pip download --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) --implementation cp \
+		--platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform any -d $(WHEELS) $(GPU_WHEELS)
 	@du -sh $(WHEELS)
 
 gpu-check:
 	@if [ -d $(WHEELS) ]; then \
-		$(PYTHON) -m venv $(GPU_VENV) && \
-		$(GPU_VENV)/bin/pip install -q --no-index --find-links $(WHEELS) $(GPU_PACKAGES) && \
-		$(GPU_VENV)/bin/pip install -q --no-index --find-links $(WHEELS) --no-build-isolation --no-deps -e . && \
-		$(GPU_VENV)/bin/python -m exomembrane.engine.native && \
-		$(GPU_VENV)/bin/python tests/gpu_check.py --platform $(PLATFORM) $(if $(QUICK),--quick); \
+		python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target $(GPU_SITE) \
+			$(WHEELS)/*.whl && \
+		PYTHONPATH=$(CURDIR)/$(GPU_SITE):$(CURDIR) python3 -m exomembrane.engine.native && \
+		PYTHONPATH=$(CURDIR)/$(GPU_SITE):$(CURDIR) python3 tests/gpu_check.py --platform $(PLATFORM) $(if $(QUICK),--quick); \
 	else \
 		$(MAKE) setup && $(BIN)/python tests/gpu_check.py --platform $(PLATFORM) $(if $(QUICK),--quick); \
 	fi
 
 clean:
-	rm -rf $(VENV) $(GPU_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(GPU_SITE) runs .pytest_cache
