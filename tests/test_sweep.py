@@ -69,6 +69,7 @@ def test_bad_sweeps_name_the_field_and_write_nothing(tmp_path: Path, fields: dic
     assert not out.exists()
 
 
+@pytest.mark.slow  # end-to-end runs on a Dask cluster
 def test_local_cluster_sweep_survives_a_killed_worker(tmp_path: Path) -> None:
     """2 temperatures x 2 seeds on a real LocalCluster of 2 worker processes; the worker running the
     first point is killed (SIGKILL) once that run has passed a checkpoint. The table comes out complete,
@@ -109,6 +110,7 @@ def test_local_cluster_sweep_survives_a_killed_worker(tmp_path: Path) -> None:
     assert pd.read_csv(out / "results.csv")["status"].tolist() == ["ok"] * 4
 
 
+@pytest.mark.slow  # end-to-end runs on a Dask cluster
 def test_cli_sweep_records_a_blow_up_and_resumes_only_unfinished_runs(tmp_path: Path) -> None:
     sweep = write_sweep(tmp_path, grid={"run.dt": [0.01, 0.8]}, set={"run.steps": 1000},
                         observables=["lipid_order_S", "area_per_lipid_sigma2"])
