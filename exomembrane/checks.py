@@ -1,8 +1,6 @@
 """Argument checks shared by every layer: each error names the argument, the value and what is allowed."""
 from __future__ import annotations
 
-from exomembrane.config import ConfigError
-
 
 def check_positive(error: type[ValueError] = ValueError, **values: float) -> None:
     """Raise ``error`` (a ValueError; :class:`~exomembrane.ConfigError` for configuration) naming the
@@ -21,4 +19,4 @@ def check_fraction(name: str, value: float, error: type[ValueError] = ValueError
         raise error(f"{name}: must lie in (0, 1) (got {value!r})")
 
 
-__all__ = ["ConfigError", "check_fraction", "check_positive"]
+__all__ = ["check_fraction", "check_positive"]

@@ -236,33 +236,25 @@ def _sweep(args: argparse.Namespace) -> int:
     return EXIT_SIMULATION if len(failed) else 0
 
 
-def movie_of(directory: Path, **options: Any) -> Path:
-    """The run's movie (:func:`exomembrane.run.movie.movie`); a bad option is a ConfigError."""
+def _movie(args: argparse.Namespace) -> int:
     from exomembrane.run.movie import movie
 
     try:
-        return movie(directory, **options)
+        path = movie(args.directory, args.out, fps=args.fps, max_frames=args.max_frames, normal=args.normal,
+                     width=args.width)
     except ValueError as err:
         raise ConfigError(f"movie: {err}") from None
-
-
-def _movie(args: argparse.Namespace) -> int:
-    path = movie_of(args.directory, out=args.out, fps=args.fps, max_frames=args.max_frames, normal=args.normal,
-                    width=args.width)
     if not args.quiet:
         print(f"wrote {path}")
     return 0
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    summary = analyze(args.directory)
-    written = movie_of(args.directory) if args.movie else None
+    summary = analyze(args.directory, movie=args.movie)
     if not args.quiet:
         print(json.dumps({k: v for k, v in summary.items() if k != "series"}, indent=1))
         for text in describe(summary):
             print(text)
-        if written is not None:
-            print(f"wrote {written}")
         print(f"wrote {args.directory / ANALYSIS}/{SUMMARY} and {len(summary['plots'])} plots")
     return 0
 

@@ -69,13 +69,12 @@ def pytest_counts(text: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--platform", default="CUDA", choices=("CUDA", "OpenCL", "CPU"))
-    parser.add_argument("--quick", action="store_true", help="rehearsal: small sizes, short time boxes")
+    parser.add_argument("--quick", action="store_true", help="rehearsal: small sizes (PoCL)")
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", ROOT / "runs" / "gpu-check")),
                         help="report folder (default: $OUT, else runs/gpu-check)")
     parser.add_argument("--seconds", type=float, help="timed wall seconds per bench measurement")
     args = parser.parse_args(argv)
     quick, plat = args.quick, args.platform
-    box = (lambda full, short: short if quick else full)  # noqa: E731 - time box per part (s)
     seconds = str(args.seconds or (1.0 if quick else 4.0))
     exe = [sys.executable, "-m", "exomembrane.cli"]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -92,11 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parts["device"] = run([smi, "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"], 30) \
         if smi else {"output": "no nvidia-smi on this machine", "returncode": 0, "cut_short": False, "command": "-"}
     parts["versions"] = run([sys.executable, "-c", VERSIONS], 60)
-    parts["platforms"] = run([*exe, "platforms"], box(240, 120))
+    parts["platforms"] = run([*exe, "platforms"], 240)
     save()
     # 2. the native kernel's tests and the cross-platform force tests on this platform
     for name, target in (("native tests", "tests/test_native.py"), ("force tests", "tests/test_forcefield.py")):
-        part = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target, "-k", plat], box(240, 240))
+        part = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target, "-k", plat], 240)
         part["counts"] = pytest_counts(part["output"])
         parts[name] = part
         save()
@@ -104,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, env in (("bench", None), ("bench, CustomNonbondedForce", {"EXOMEMBRANE_NATIVE": "0"})):
         json_out = args.out / f"{name.replace(', ', '-').replace(' ', '-')}.json"
         part = run([*exe, "bench", "--platform", plat, "--sizes", *SIZES[quick], "--seconds", seconds, "--lammps",
-                    "--json", str(json_out)], box(150, 150), env)
+                    "--json", str(json_out)], 150, env)
         part["rows"] = json.loads(json_out.read_text()) if json_out.is_file() else []
         parts[name] = part
         save()
@@ -112,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     ks, size = REPLICAS[quick]
     json_out = args.out / "replicas.json"
     part = run([*exe, "bench", "--platform", plat, "--replicas", *ks, "--sizes", size, "--seconds", seconds,
-                "--json", str(json_out)], box(120, 120))
+                "--json", str(json_out)], 120)
     part["rows"] = json.loads(json_out.read_text()) if json_out.is_file() else []
     parts["replicas"] = part
     save()
@@ -120,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     for scenario, steps in ACTS[quick]:
         where = args.out / scenario
         part = run([*exe, "run", scenario, "--platform", plat, "--steps", steps, "--out", str(where), "--overwrite",
-                    "--quiet"], box(150, 150))
+                    "--quiet"], 150)
         if (where / "manifest.json").is_file():
-            analysed = run([*exe, "analyze", str(where), "--quiet"], box(90, 90))
+            analysed = run([*exe, "analyze", str(where), "--quiet"], 90)
             part["analyze"] = {k: analysed[k] for k in ("command", "returncode", "cut_short", "wall_s")}
             part["summary"] = act_summary(where)
         parts[f"act: {scenario}"] = part

@@ -119,3 +119,9 @@ def test_the_movie_colours_the_compartments(tmp_path: Path) -> None:
     for colour in COLOURS[:2]:  # lumen above, cytosol below: both drawn
         rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).sum(axis=1) <= 6).mean() > 0.05, colour
+    # every other frame, with the whole run's topology (as analyze --movie passes it)
+    from exomembrane.run.report import load
+
+    whole = load(tmp_path / "run").topology
+    with Image.open(movie(tmp_path / "run", tmp_path / "half.gif", max_frames=2, topo=whole)) as gif:
+        assert gif.n_frames == 2

@@ -70,7 +70,7 @@ def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
         info = _run(sc, d)
         traj = load_trajectory(d)
         membranes, membrane, leaflet = load_compartments(d)
-        lipid = np.array([r.n_atoms > 0 and next(iter(r.atoms)).name == "H" for r in traj.topology.residues])
+        lipid = an.selection.lipid_residues(traj.topology)
         b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
                                membrane=membrane[lipid], leaflet=leaflet[lipid])
         k, sep = b.scission_frame, b.separation

@@ -15,6 +15,12 @@ def is_lipid_residue(residue: mdtraj.core.topology.Residue) -> bool:
     return residue.n_atoms > 0 and next(iter(residue.atoms)).name == LIPID_HEAD
 
 
+def lipid_residues(top: mdtraj.Topology) -> np.ndarray:
+    """(n_residues,) bool: which residues (molecules) are lipids (:func:`is_lipid_residue`), e.g. to
+    take per-lipid values from per-molecule ones."""
+    return np.fromiter((is_lipid_residue(r) for r in top.residues), bool, top.n_residues)
+
+
 def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     """Head and tail bead indices of every lipid.
 

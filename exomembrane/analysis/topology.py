@@ -111,6 +111,10 @@ class Topology:
         (n_frames,) nm: the largest pore radius of each frame (0 without a pore).
     events
         Divisions, mergers and pores opening and closing, in time order.
+    facing
+        (n_frames, n_lipids) int: index into ``compartments`` of the compartment each lipid's head
+        looks into (the region's most named one; -1 where the head sees no free space). It follows
+        lipids that flip or move to another membrane.
     """
 
     time: np.ndarray
@@ -124,6 +128,7 @@ class Topology:
     pores: list[Pore] = field(default_factory=list)
     largest_pore: np.ndarray = field(default_factory=lambda: np.zeros(0))
     events: list[Event] = field(default_factory=list)
+    facing: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
 
     def leaky(self, a: str, b: str) -> np.ndarray:
         """(n_frames,) bool: compartments ``a`` and ``b`` are joined by free space."""
@@ -337,15 +342,10 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
                          f"n_lipids) (got {membrane.shape}, {leaflet.shape})")
     if membrane.max(initial=-1) >= len(faces):
         raise ValueError(f"membrane: indices must be < {len(faces)} membranes or -1")
-    names = tuple(dict.fromkeys(c for f in faces for c in (upper_of(f), lower_of(f))))
     if leaflet.ndim == 1:
         leaflet = np.broadcast_to(_known_leaflets(traj, heads, tails, membrane, leaflet, faces),
                                   (traj.n_frames, heads.size))
-    says = np.full(leaflet.shape, -1, np.int64)  # compartment index each lipid names
-    for k, fc in enumerate(faces):
-        mine = membrane == k
-        says[(leaflet > 0) & mine] = names.index(upper_of(fc))
-        says[(leaflet < 0) & mine] = names.index(lower_of(fc))
+    names, says = _naming(faces, membrane, leaflet)
     clusters = membrane_clusters(traj, cutoff, min_lipids, workers)
 
     sheet = next((k for k, fc in enumerate(faces) if "+z" in fc), -1)
@@ -354,10 +354,13 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
     lipid_bead[tails[tails >= 0]] = True
     others = np.flatnonzero(~lipid_bead)
 
-    def frame(f: int) -> tuple[np.ndarray, np.ndarray, int, list[str], list[_Hole]]:
+    def frame(f: int) -> tuple[np.ndarray, np.ndarray, int, list[str], list[_Hole], np.ndarray]:
         x = traj.xyz[f].astype(np.float64)
         lab = clusters[f]
-        _, seen, votes = _regions(traj, f, heads, tails, says[f], lab, sheet < 0, voxel, probe, len(names))
+        centre, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
+        _, seen, votes = _regions(x, box[f], heads, orient, says[f], lab, sheet < 0, voxel, probe, len(names))
+        named = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+        faced = np.where(seen >= 0, named[np.maximum(seen, 0)], -1)
         votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
         member = votes >= share * votes.sum(axis=1, keepdims=True)
         connected = np.zeros((len(names), len(names)), bool)
@@ -374,22 +377,22 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
             up, _ = _mode(seen[sel & (leaflet[f] > 0)])
             down, _ = _mode(seen[sel & (leaflet[f] < 0)])
             is_open[c] = up >= 0 and up == down
-            closed_shape, plane_z, centre, radius = _reference(traj, f, heads, tails, sel, membrane, faces, box[f])
+            closed_shape, plane_z, middle, radius = _reference(centre[sel], orient[sel], sel, membrane, faces, box[f])
             beads = np.concatenate([heads[sel], tails[sel][tails[sel] >= 0]])
             if others.size:  # proteins in the membrane fill its coverage too
                 near = periodic_tree(x[beads], box[f]).query(wrap(x[others], box[f]), distance_upper_bound=cutoff)[0]
                 beads = np.concatenate([beads, others[np.isfinite(near)]])
-            for where, r, area in coverage_holes(x[beads], box[f], closed_shape, centre, radius, plane_z):
+            for where, r, area in coverage_holes(x[beads], box[f], closed_shape, middle, radius, plane_z):
                 if r >= min_radius:
                     found.append((c, where, r, area))
-        return connected, is_open, n_reg, region_comp, found
+        return connected, is_open, n_reg, region_comp, found, faced
 
     results = list(map_frames(frame, range(traj.n_frames), workers=workers))
     n_f = traj.n_frames
     width = max((len(r[1]) for r in results), default=0)
     opened = np.zeros((n_f, max(width, 1)), bool)
     pores, largest = [], np.zeros(n_f)
-    for fr, (_, is_open, _, _, found) in enumerate(results):
+    for fr, (_, is_open, _, _, found, _) in enumerate(results):
         opened[fr, :len(is_open)] = is_open
         for c, where, r, area in found:
             pores.append(Pore(fr, c, where, r, area))
@@ -398,44 +401,53 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
     connected = np.stack([r[0] for r in results]) if n_f else np.zeros((0, len(names), len(names)), bool)
     return Topology(time, names, clusters, clusters.max(axis=1, initial=-1) + 1, opened, connected,
                     np.array([r[2] for r in results], np.int64), [r[3] for r in results], pores, largest,
-                    membrane_events(clusters, time, pores, opened, min_lipids))
+                    membrane_events(clusters, time, pores, opened, min_lipids),
+                    np.stack([r[5] for r in results]) if n_f else np.zeros((0, heads.size), np.int64))
 
 
-def _regions(traj: mdtraj.Trajectory, f: int, heads: np.ndarray, tails: np.ndarray, says: np.ndarray,
+def _regions(x: np.ndarray, box: np.ndarray, heads: np.ndarray, orient: np.ndarray, says: np.ndarray,
              clusters: np.ndarray, z_periodic: bool, voxel: float, probe: float, n_names: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Free space of frame ``f`` (voxel labels), the region each lipid looks into (n_lipids,), and the
-    votes (n_regions, n_names): how many lipids of a membrane (``clusters`` >= 0) name each compartment."""
-    x = traj.xyz[f].astype(np.float64)
-    box = box_of(traj)[f]
+    """Free space of one frame (beads ``x`` (n, 3), lipid orientations (n_lipids, 3)): the voxel labels,
+    the region each lipid looks into (n_lipids,), and the votes (n_regions, n_names): how many lipids
+    of a membrane (``clusters`` >= 0) name each compartment."""
     labels = free_space(x, box, voxel, probe, z_periodic)
-    _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
-    seen = look(labels, box, x[heads], orient[0])
+    seen = look(labels, box, x[heads], orient)
     votes = np.zeros((int(labels.max()) + 1, n_names), np.int64)
     ok = (seen >= 0) & (says >= 0) & (clusters >= 0)  # lipids of a membrane, looking into free space
     np.add.at(votes, (seen[ok], says[ok]), 1)
     return labels, seen, votes
 
 
+def _naming(faces: Sequence[Mapping[str, str]], membrane: np.ndarray, leaflet: np.ndarray
+            ) -> tuple[tuple[str, ...], np.ndarray]:
+    """The compartment names, and the index of the compartment each lipid names (its leaflet's face
+    of its membrane as built; -1 for none), of shape ``leaflet.shape``."""
+    names = tuple(dict.fromkeys(c for fc in faces for c in (upper_of(fc), lower_of(fc))))
+    says = np.full(leaflet.shape, -1, np.int64)
+    for k, fc in enumerate(faces):
+        mine = membrane == k
+        says[(leaflet > 0) & mine] = names.index(upper_of(fc))
+        says[(leaflet < 0) & mine] = names.index(lower_of(fc))
+    return names, says
+
+
 def _named(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
            leaflet: np.ndarray, voxel: float, probe: float, cutoff: float, min_lipids: int
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Free-space labels, the region each lipid looks into, the votes per region and the compartment names
-    of one frame (``leaflet`` (n_lipids,) as built, or (n_frames, n_lipids))."""
+           ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Free-space labels, the votes per region and the compartment names of one frame (``leaflet``
+    (n_lipids,) as built, or (n_frames, n_lipids))."""
     faces = [dict(m) for m in membranes]
-    names = tuple(dict.fromkeys(c for fc in faces for c in (upper_of(fc), lower_of(fc))))
     heads, tails = lipid_indices(traj.topology)
     membrane = np.asarray(membrane, np.int64)
     leaflet = np.asarray(leaflet, np.int64)
     lf = leaflet[frame] if leaflet.ndim == 2 else _known_leaflets(traj, heads, tails, membrane, leaflet, faces)
-    says = np.full(heads.size, -1, np.int64)
-    for k, fc in enumerate(faces):
-        says[(lf > 0) & (membrane == k)] = names.index(upper_of(fc))
-        says[(lf < 0) & (membrane == k)] = names.index(lower_of(fc))
+    names, says = _naming(faces, membrane, lf)
     clusters = membrane_clusters(traj[frame], cutoff, min_lipids, workers=1)[0]
-    labels, seen, votes = _regions(traj, frame, heads, tails, says, clusters, not any("+z" in fc for fc in faces),
-                                   voxel, probe, len(names))
-    return labels, seen, votes, names
+    _, orient = lipid_geometry(traj, heads, tails, slice(frame, frame + 1))
+    labels, _, votes = _regions(traj.xyz[frame].astype(np.float64), box_of(traj)[frame], heads, orient[0], says,
+                                clusters, not any("+z" in fc for fc in faces), voxel, probe, len(names))
+    return labels, votes, names
 
 
 def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str, str]],
@@ -451,7 +463,7 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
     ((nx, ny, nz) int index into the names, -1 where occupied or no lipid looks into the region;
     the names: the compartments, then ``"a + b"`` for regions that join several).
     """
-    labels, _, votes, names = _named(traj, frame, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
+    labels, votes, names = _named(traj, frame, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
     member = (votes >= share * votes.sum(axis=1, keepdims=True)) & (votes > 0)
     shown = list(names)
     comp = np.full(len(votes), -1)
@@ -463,27 +475,14 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
     return np.where(labels >= 0, comp[np.maximum(labels, 0)], -1), tuple(shown)
 
 
-def facing(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
-           leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE, cutoff: float = TAIL_CONTACT,
-           min_lipids: int = MIN_LIPIDS, workers: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The compartment each lipid's head looks into, per frame: the compartment most lipids looking
-    into the same region of free space name (so it follows lipids that flip or move to another membrane).
-
-    Parameters as :func:`topology`.
-
-    Returns
-    -------
-    ((n_frames, n_lipids) int index into the names, -1 where the head sees no free space; the names).
-    """
-    def frame(f: int) -> np.ndarray:
-        _, seen, votes, _ = _named(traj, f, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
-        comp = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
-        return np.where(seen >= 0, comp[np.maximum(seen, 0)], -1)
-
-    faces = [dict(m) for m in membranes]
-    names = tuple(dict.fromkeys(c for fc in faces for c in (upper_of(fc), lower_of(fc))))
-    rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
-    return np.stack(rows) if rows else np.zeros((0, 0), np.int64), names
+def settled(flags: np.ndarray) -> int | None:
+    """The first index from which ``flags`` (n,) bool stay False to the end (0 if never True); None if
+    the last is True. E.g. the frame from which a membrane stays closed."""
+    flags = np.asarray(flags, bool)
+    if flags.size and flags[-1]:
+        return None
+    true = np.flatnonzero(flags)
+    return int(true[-1]) + 1 if true.size else 0
 
 
 def upper_of(faces: Mapping[str, str]) -> str:
@@ -519,16 +518,15 @@ def _known_leaflets(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarra
     return out
 
 
-def _reference(traj: mdtraj.Trajectory, f: int, heads: np.ndarray, tails: np.ndarray, sel: np.ndarray,
-               membrane: np.ndarray, faces: list[dict[str, str]], box: np.ndarray
-               ) -> tuple[bool, float, np.ndarray, float]:
-    """(closed?, plane z, sphere centre, sphere radius) of the reference surface of cluster ``sel``:
-    the plane of a cluster that holds most of a patch membrane's lipids, else a sphere."""
+def _reference(centre: np.ndarray, orient: np.ndarray, sel: np.ndarray, membrane: np.ndarray,
+               faces: list[dict[str, str]], box: np.ndarray) -> tuple[bool, float, np.ndarray, float]:
+    """(closed?, plane z, sphere centre, sphere radius) of the reference surface of cluster ``sel``
+    (its lipids' centres and orientations (m, 3)): the plane of a cluster that holds most of a patch
+    membrane's lipids, else a sphere."""
     built = membrane[sel]
     k = int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1
     patch = k >= 0 and "+z" in faces[k] and sel[membrane == k].mean() > 0.5
-    centre, orient = lipid_geometry(traj, heads[sel], tails[sel], slice(f, f + 1))
-    base = frame_base(centre[0], orient[0], box, not patch, 1.0)
+    base = frame_base(centre, orient, box, not patch, 1.0)
     return (not patch), float(base.origin[2]), base.origin, float(base.radius)
 
 

@@ -10,6 +10,7 @@ the cytosol (walls hold the ILVs, which may leave through a fusion pore, inside 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -134,9 +135,7 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
         parts.append((ilv, centre + at - ilv.box / 2))
         membranes.append(Membrane(f"ilv{k}", {"outside": MVB_LUMEN, "inside": ILV_LUMEN}))
     s = combine(parts, box, membranes, list(range(len(parts))))
-    confined = s.membrane >= 2  # the ILVs: walls at the box's z faces keep released ones extracellular
-    return Structure(s.forcefield, s.species, s.molecule_species, s.positions, s.box, s.leaflet, s.membranes,
-                     s.membrane, confined)
+    return replace(s, confined=s.membrane >= 2)  # the ILVs: z walls keep released ones extracellular
 
 
 @register

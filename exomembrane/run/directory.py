@@ -44,7 +44,7 @@ import mdtraj
 import numpy as np
 import openmm as mm
 
-from exomembrane.analysis.selection import is_lipid_residue
+from exomembrane.analysis.selection import lipid_residues
 from exomembrane.config import ConfigError
 from exomembrane.engine.platform import cpu_model
 from exomembrane.engine.simulation import Simulation
@@ -347,7 +347,7 @@ def load_compartments(directory: str | Path) -> tuple[tuple[Membrane, ...], np.n
         with np.load(directory / MEMBRANES) as data:
             return membranes, data["membrane"].astype(np.int64), data["leaflet"].astype(np.int64)
     top = mdtraj.load_topology(str(directory / TOPOLOGY))
-    lipid = np.array([is_lipid_residue(r) for r in top.residues], bool)
+    lipid = lipid_residues(top)
     membrane = np.where(lipid & bool(membranes), 0, -1)
     return membranes, membrane, np.zeros(top.n_residues, np.int64)
 

@@ -30,13 +30,14 @@ COLOURS = ("#dbe9f6", "#fbe3d6", "#e2f0d9", "#eadcf2", "#fff2cc", "#d9d9d9")
 MOVIE = "section.gif"
 
 
-def event_centre(traj: mdtraj.Trajectory, topo: analysis.Topology | None) -> np.ndarray | None:
+def event_centre(traj: mdtraj.Trajectory, topo: analysis.Topology | None, last: int = -1) -> np.ndarray | None:
     """(3,) nm: a point of the event to cut through: the largest pore, else the centre of the
-    smallest membrane in the last frame (a separated vesicle); None if neither exists."""
+    smallest membrane in the last frame of ``traj`` (frame ``last`` of ``topo``: a separated
+    vesicle); None if neither exists."""
     if topo is not None and topo.pores:
         return max(topo.pores, key=lambda p: p.radius).centre
-    if topo is not None and topo.n_membranes[-1] >= 2:
-        labels = topo.membranes[-1]
+    if topo is not None and topo.n_membranes[last] >= 2:
+        labels = topo.membranes[last]
         sizes = np.bincount(labels[labels >= 0])
         heads, _ = analysis.lipid_indices(traj.topology)
         small = heads[labels == int(np.argmin(sizes))]
@@ -61,7 +62,8 @@ def movie(directory: str | Path, out: str | Path | None = None, *, fps: int = 8,
     normal, width
         The cut: the box axis normal to it and the slab thickness (sigma), as :func:`cross_section`.
     topo
-        The run's :func:`~exomembrane.analysis.topology` if already computed (to find the event).
+        The run's :func:`~exomembrane.analysis.topology` of every frame, if already computed (to find
+        the event and name the membranes).
 
     Returns
     -------
@@ -79,14 +81,17 @@ def movie(directory: str | Path, out: str | Path | None = None, *, fps: int = 8,
     if not fps >= 1 or not max_frames >= 1:
         raise ValueError(f"fps, max_frames: must be >= 1 (got {fps}, {max_frames})")
     traj = load_trajectory(directory)
-    traj = traj[:: max(1, -(-traj.n_frames // max_frames))]
+    stride = max(1, -(-traj.n_frames // max_frames))
+    shown = np.arange(0, traj.n_frames, stride)  # the frames drawn, as indices of the whole run (and of topo)
+    traj = traj[::stride]
     membranes, membrane, leaflet = load_compartments(directory)
-    lipid = np.array([analysis.selection.is_lipid_residue(r) for r in traj.topology.residues], bool)
+    lipid = analysis.selection.lipid_residues(traj.topology)
     faces = [m.faces for m in membranes]
     sides = {c: f for f, c in membranes[0].faces.items()} if len(membranes) == 1 else None
     if faces and topo is None:
         topo = analysis.topology(traj, faces, membrane[lipid], leaflet[lipid])
-    centre = event_centre(traj, topo)
+        shown = np.arange(traj.n_frames)
+    centre = event_centre(traj, topo, int(shown[-1]))
     box = box_of(traj)
     other = 0 if normal == "y" else 1
     fig = Figure(figsize=(7, max(3.5, 7 * box[0, 2] / box[0, other])))
@@ -101,8 +106,8 @@ def movie(directory: str | Path, out: str | Path | None = None, *, fps: int = 8,
         cross_section(traj, f, sides=sides, normal=normal, centre=centre, width=width, ax=ax,
                       title=f"{directory.name}: t = {traj.time[f]:.0f} tau")
         if topo is not None:
-            _name_membranes(ax, traj, f, topo, [m.name for m in membranes], membrane[lipid], centre, normal, width,
-                            flat)
+            _name_membranes(ax, traj, f, topo, int(shown[f]), [m.name for m in membranes], membrane[lipid], centre,
+                            normal, width, flat)
         return []
 
     anim = FuncAnimation(fig, draw, frames=traj.n_frames, blit=False)
@@ -136,15 +141,15 @@ def _background(ax: Any, grid: np.ndarray, names: tuple[str, ...], box: np.ndarr
     ax.add_artist(ax.get_legend())
 
 
-def _name_membranes(ax: Any, traj: mdtraj.Trajectory, f: int, topo: analysis.Topology, names: Sequence[str],
+def _name_membranes(ax: Any, traj: mdtraj.Trajectory, f: int, topo: analysis.Topology, t: int, names: Sequence[str],
                     membrane: np.ndarray, centre: np.ndarray | None, normal: str, width: float, flat: bool) -> None:
     """Write each membrane's name (the built membrane most of its lipids come from; ``vesicle`` for a
-    new one) beside its lipids in the slab."""
+    new one) beside its lipids in the slab of frame ``f`` (frame ``t`` of ``topo``)."""
     heads, _ = analysis.lipid_indices(traj.topology)
     box = box_of(traj)[f]
     c = box / 2 if centre is None else centre
     k, other = (1, 0) if normal == "y" else (0, 1)
-    labels = topo.membranes[f]
+    labels = topo.membranes[t]
     sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
     for cl in range(len(sizes)):
         mine = labels == cl
@@ -155,7 +160,7 @@ def _name_membranes(ax: Any, traj: mdtraj.Trajectory, f: int, topo: analysis.Top
         built = membrane[mine]
         own = int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1
         name = names[own] if own >= 0 and cl == int(np.argmax(sizes)) else "vesicle" if own >= 0 else "membrane"
-        if topo.open[f, cl] if cl < topo.open.shape[1] else False:
+        if topo.open[t, cl]:  # open has a column for every cluster of any frame
             name += " (open)"
         u = d[near, other] + box[other] / 2
         z = np.mod(traj.xyz[f, heads[mine][near], 2], box[2]) if flat else d[near, 2] + box[2] / 2

@@ -21,7 +21,7 @@ import json
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import mdtraj
 import numpy as np
 
 from exomembrane import analysis
-from exomembrane.analysis.selection import is_lipid_residue
+from exomembrane.analysis.selection import lipid_residues
 from exomembrane.model.compartments import Membrane
 from exomembrane.run.directory import MANIFEST, SCENARIO, load_compartments, load_thermo, load_trajectory
 from exomembrane.run.plots import plot_box, plot_energies, plot_series
@@ -59,7 +59,7 @@ class RunData:
     def membranes(self) -> tuple[tuple[Membrane, ...], np.ndarray, np.ndarray]:
         """The run's membranes and, per lipid, its membrane index and leaflet as built (:func:`load_compartments`)."""
         membranes, membrane, leaflet = load_compartments(self.directory)
-        lipid = np.array([is_lipid_residue(r) for r in self.traj.topology.residues], bool)
+        lipid = lipid_residues(self.traj.topology)
         return membranes, membrane[lipid], leaflet[lipid]
 
     @cached_property
@@ -117,6 +117,7 @@ def describe(summary: Mapping[str, Any]) -> list[str]:
     return [fn(summary[key]) for key, fn in _TEXTS.items() if key in summary]
 
 
+@cache
 def _discover() -> None:
     from exomembrane.run import reports as package
 
@@ -136,7 +137,7 @@ def load(directory: str | Path) -> RunData:
     return data
 
 
-def analyze(directory: str | Path) -> dict[str, Any]:
+def analyze(directory: str | Path, movie: bool = False) -> dict[str, Any]:
     """Analyse a run directory; writes ``analysis/summary.json`` and PNG plots there.
 
     Always: energies and kinetic temperature, box, number of membranes (per frame); then the
@@ -145,6 +146,9 @@ def analyze(directory: str | Path) -> dict[str, Any]:
     MVB membranes: bud height and direction, neck, scission, ILV, cargo enrichment and a picture
     of the membrane cut open). Estimates that need more data than the run has are null, with the
     reason.
+
+    ``movie``: also write the run cut open as ``section.gif`` (:func:`exomembrane.run.movie.movie`),
+    with the topology computed once for both.
 
     Returns
     -------
@@ -176,6 +180,10 @@ def analyze(directory: str | Path) -> dict[str, Any]:
     plots += [plot_energies(run.thermo, run.scenario.run.kT, run.out), plot_box(run.thermo, run.out)]
     plots += [plot_series(traj.time, series[key], labels[key], run.out, key, integer=key == "membranes")
               for key in series if key != "time"]
+    if movie:
+        from exomembrane.run.movie import movie as write_movie
+
+        plots.append(write_movie(run.directory, topo=run.topology))
     summary["plots"] = [p.name for p in plots]
     summary["series"] = {k: [x if np.isfinite(x) else None for x in np.asarray(v, float).tolist()]
                          for k, v in series.items()}

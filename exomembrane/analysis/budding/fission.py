@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..topology import Topology
+from ..topology import Topology, settled
 
 #: Time (tau) within which the parent must be closed after separation for fission.
 RESEAL = 20.0
@@ -107,9 +107,9 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
     is_open = flagged | (pore > 0)
     t = topo.time
     start = float(t[np.argmax(is_open)]) if is_open.any() else np.nan
-    closed_from = np.flatnonzero(~is_open[::-1].cumsum().astype(bool)[::-1]) if is_open.any() else np.arange(n)
-    end = float(t[closed_from[0]]) if is_open.any() and closed_from.size else np.nan
-    resealed = not is_open[-1] if n else True
+    closed_from = settled(is_open)
+    end = float(t[closed_from]) if is_open.any() and closed_from is not None else np.nan
+    resealed = closed_from is not None
     vesicle_closed = scission_frame >= 0
     if scission_frame >= 0 and vesicle is not None:
         labels = topo.membranes[-1][np.asarray(vesicle)[-1]]

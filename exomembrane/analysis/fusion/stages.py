@@ -1,7 +1,7 @@
 """Fusion stage of two membranes per frame: separate, docked, stalk, hemifusion, pore.
 
 The stages are read from lipid connectivity and from which compartment each lipid's head looks
-into (:func:`~exomembrane.analysis.topology.facing`), never from a distance between surfaces:
+into (``Topology.facing``), never from a distance between surfaces:
 
 - **pore**: the two membranes' distal compartments (those they do not share: extracellular and
   MVB lumen) are joined by free space (:func:`~exomembrane.analysis.topology.topology`);
@@ -32,7 +32,7 @@ from ..clusters import MIN_LIPIDS, TAIL_CONTACT
 from ..frames import map_frames
 from ..pbc import box_of, periodic_tree, wrap
 from ..selection import lipid_indices
-from ..topology import Topology, facing, topology, upper_of
+from ..topology import Topology, topology, upper_of
 
 #: The stages, in the order fusion passes through them.
 STAGES = ("separate", "docked", "stalk", "hemifusion", "pore")
@@ -131,8 +131,8 @@ def fusion_stages(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]
     membrane = np.asarray(membrane, np.int64)
     if topo is None:
         topo = topology(traj, faces, membrane, leaflet, workers=workers)
-    looks, names = facing(traj, faces, membrane, leaflet, workers=workers)
-    ia, ib = names.index(distal_a), names.index(distal_b)
+    looks = topo.facing
+    ia, ib = topo.compartments.index(distal_a), topo.compartments.index(distal_b)
     heads, tails = lipid_indices(traj.topology)
     box = box_of(traj)
     a, b = membrane == first, membrane == second

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from exomembrane.analysis.topology import settled
 from exomembrane.run.report import ANY, Part, RunData, report
 
 
@@ -39,10 +40,9 @@ def leaks(run: RunData) -> Part:
         for j in range(i + 1, len(names)):
             joined = t.connected[:, i, j]
             if joined.any():
-                first = int(np.argmax(joined))
-                sealed = np.flatnonzero(~joined[::-1].cumsum().astype(bool)[::-1])
-                out.append({"between": [names[i], names[j]], "start_tau": float(t.time[first]),
-                            "end_tau": float(t.time[sealed[0]]) if joined.any() and sealed.size else None,
+                sealed = settled(joined)
+                out.append({"between": [names[i], names[j]], "start_tau": float(t.time[np.argmax(joined)]),
+                            "end_tau": None if sealed is None else float(t.time[sealed]),
                             "frames": int(joined.sum())})
     summary = {"compartments": list(names), "leaks": out, "largest_pore_sigma": float(t.largest_pore.max(initial=0)),
                "events": [{"time_tau": e.time, "kind": e.kind, "membranes": list(e.membranes)} for e in t.events]}
