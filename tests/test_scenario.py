@@ -143,7 +143,7 @@ def test_code_executing_yaml_is_refused(tmp_path: Path) -> None:
 
 def test_protocol_checks(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, protocol={"foo": [[0, 1]]}),
-          r"protocol\.foo: not a parameter of this force field; allowed: \['kT', 'w_c', 'eps_T_T', .*'affinity_rna_cargo'")
+          r"protocol\.foo: not a parameter of this force field or builder; allowed: \['kT', 'w_c', 'eps_T_T', .*'affinity_rna_cargo'")
     fails(tmp_path, with_(TINY, protocol={"w_c": [[1, 1.6], [1, 1.5]]}), r"protocol\.w_c: .*strictly increase")
     fails(tmp_path, with_(TINY, forcefield={"params": {"eps_T_TT": 1.2}}),
           r"forcefield\.params\.eps_T_TT: not a pair-table parameter of this force field; allowed: \['eps_T_T', ")

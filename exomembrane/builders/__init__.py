@@ -7,7 +7,8 @@ from .vesicle import vesicle
 from .place import Domain, Placement, place, with_domain
 from .mvb import mvb_patch, mvb_vesicle
 from .gas import gas
+from .tethers import TetherSpec, tether
 from .fusion import Ilv, mvb_at_membrane
 
-__all__ = ["Domain", "Ilv", "Placement", "bilayer", "gas", "mvb_at_membrane", "mvb_patch", "mvb_vesicle", "place",
-           "vesicle", "with_domain"]
+__all__ = ["Domain", "Ilv", "Placement", "TetherSpec", "bilayer", "gas", "mvb_at_membrane", "mvb_patch", "mvb_vesicle",
+           "place", "tether", "vesicle", "with_domain"]

@@ -22,11 +22,13 @@ from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
 from exomembrane.builders.registry import Section, register
+from exomembrane.builders.tethers import TetherSpec, tether
 from exomembrane.builders.vesicle import vesicle
 from exomembrane.config import ConfigError, Strict
 from exomembrane.model.compartments import Membrane
 from exomembrane.model.forcefield import ForceField
 from exomembrane.model.structure import Structure
+from exomembrane.model.tethers import ZIPPER
 
 #: Distance (sigma) from a bilayer's midplane to the outer edge of its head beads.
 HALF = 2.5
@@ -69,7 +71,7 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
                     gap: float = 2.0, ilvs: Sequence[Ilv] = (Ilv(),), pm_upper: Composition = "LIP",
                     pm_lower: Composition | None = None, mvb_outer: Composition = "LIP",
                     mvb_inner: Composition | None = None, headroom: float = 8.0, below: float = 6.0,
-                    area_per_lipid: float = 1.2, seed: int = 0) -> Structure:
+                    area_per_lipid: float = 1.2, tethers: TetherSpec | None = None, seed: int = 0) -> Structure:
     """An MVB with ILVs under a PM patch (see the module docstring).
 
     Parameters
@@ -91,6 +93,9 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
     headroom, below
         Free space (sigma) above the PM's heads (extracellular) and below the MVB's heads (cytosol)
         to the box's z faces.
+    tethers
+        SNARE-like tethers between the PM and the MVB around the point of the PM nearest the MVB
+        (:func:`~exomembrane.builders.tethers.tether`); None: no tethers.
     area_per_lipid, seed
         As the other builders.
 
@@ -135,7 +140,10 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
         parts.append((ilv, centre + at - ilv.box / 2))
         membranes.append(Membrane(f"ilv{k}", {"outside": MVB_LUMEN, "inside": ILV_LUMEN}))
     s = combine(parts, box, membranes, list(range(len(parts))))
-    return replace(s, confined=s.membrane >= 2)  # the ILVs: z walls keep released ones extracellular
+    s = replace(s, confined=s.membrane >= 2)  # the ILVs: z walls keep released ones extracellular
+    if tethers is not None:
+        s = tether(s, tethers, z_pm, centre, mvb_radius, seed=seed + 1000)
+    return s
 
 
 @register
@@ -155,6 +163,7 @@ class MvbFusionSection(Section):
     headroom: PositiveFloat = 8.0
     below: PositiveFloat = 6.0
     area_per_lipid: PositiveFloat = 1.2
+    tethers: TetherSpec | None = None
     seed: NonNegativeInt = 0
     LEAFLETS: ClassVar[tuple[str, ...]] = ("pm_upper", "pm_lower", "mvb_outer", "mvb_inner")
 
@@ -166,8 +175,11 @@ class MvbFusionSection(Section):
                 out[f"ilvs.{k}.inner"] = ilv.inner
         return out
 
+    def parameters(self) -> tuple[str, ...]:
+        return (ZIPPER,) if self.tethers is not None else ()
+
     def build(self, ff: ForceField) -> Structure:
         options: dict[str, Any] = {k: getattr(self, k) for k in (
             "mvb_radius", "gap", "ilvs", "pm_upper", "pm_lower", "mvb_outer", "mvb_inner", "headroom", "below",
-            "area_per_lipid", "seed")}
+            "area_per_lipid", "tethers", "seed")}
         return mvb_at_membrane(ff, self.size, **options)

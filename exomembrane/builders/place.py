@@ -227,8 +227,18 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
                      where)
         placed_x.append(mols.reshape(-1, 3))
         placed.append((sp.name, mols, soluble and not surface.closed))
+    return insert(s, placed)
+
+
+def insert(structure: Structure, placed: Sequence[tuple[str, np.ndarray, bool]]) -> Structure:
+    """``structure`` with the molecules ``placed`` = [(species, positions (m, n_species_beads, 3)
+    sigma, confined), ...] appended (in no membrane, leaflet 0) and every lipid with a bead within
+    ``CLEAR`` of one of their beads removed."""
+    s = structure
+    ff = s.forcefield
     if not placed:
         return s
+    placed_x = [m.reshape(-1, 3) for _, m, _ in placed]
     # remove lipids with a bead within CLEAR of a placed bead
     tree = cKDTree(np.mod(np.concatenate(placed_x), s.box), boxsize=s.box)
     near = tree.query_ball_point(np.mod(s.positions, s.box), CLEAR, return_length=True) > 0

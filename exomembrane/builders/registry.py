@@ -39,6 +39,10 @@ class Section(Strict):
         """``{field path: {lipid species: fraction}}`` of every lipid composition the section names."""
         return {name: getattr(self, name) for name in self.LEAFLETS}
 
+    def parameters(self) -> tuple[str, ...]:
+        """Global parameters the built structure adds to its System (e.g. ``zipper`` with tethers)."""
+        return ()
+
     def placements(self) -> dict[str, Placement]:
         """``{field path: placement}`` of the molecules (proteins, cargo) the section places."""
         return {}

@@ -12,6 +12,7 @@ import openmm.app as app
 
 from exomembrane.analysis.pbc import minimum_image
 from exomembrane.engine.system import TERMS
+from exomembrane.model.tethers import ZIPPER, Tethers
 
 
 class SimulationError(RuntimeError):
@@ -26,8 +27,10 @@ def _state(context: mm.Context, **kwargs) -> mm.State | None:
         return None
 
 
-def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, max_listed: int = 5) -> str:
-    """Explain a broken state: non-finite terms, NaN beads, overstretched bonds, largest forces."""
+def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, max_listed: int = 5,
+             tethers: Tethers | None = None) -> str:
+    """Explain a broken state: non-finite terms, NaN beads, overstretched FENE bonds, the most
+    stretched tethers (more than 2 sigma beyond their rest length), largest forces."""
     parts = [f"step {step}: the simulation blew up"]
     terms = []
     for force in context.getSystem().getForces():
@@ -51,6 +54,16 @@ def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, ma
         if over.size:
             listed = ", ".join(f"{bonds[k, 0]}-{bonds[k, 1]} (r = {r[k]:.3f})" for k in over[:max_listed])
             parts.append(f"{over.size} FENE bond(s) at or beyond r_inf = {r_inf} sigma: {listed}")
+    if tethers is not None and len(tethers):
+        r = np.linalg.norm(minimum_image(pos[tethers.pairs[:, 1]] - pos[tethers.pairs[:, 0]], box), axis=1)
+        rest = tethers.rest(context.getParameter(ZIPPER))
+        stretch = np.where(np.isfinite(r), r - rest, np.inf)
+        over = np.argsort(-stretch)[:max_listed]
+        over = over[stretch[over] > 2.0]
+        if over.size:
+            listed = ", ".join(f"{tethers.pairs[k, 0]}-{tethers.pairs[k, 1]} (r = {r[k]:.3f}, rest {rest[k]:.3f})"
+                               for k in over)
+            parts.append(f"tether(s) stretched > 2 sigma beyond their rest length: {listed}")
     state = _state(context, getForces=True)
     if state is not None:
         fn = np.linalg.norm(state.getForces(asNumpy=True)._value, axis=1)
@@ -63,12 +76,14 @@ def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, ma
 
 class HealthCheck:
     """OpenMM reporter: every ``interval`` steps, raise :class:`SimulationError` if the potential
-    energy is not finite. ``bonds`` (n, 2) are the FENE bead pairs, ``r_inf`` their limit (sigma)."""
+    energy is not finite. ``bonds`` (n, 2) are the FENE bead pairs, ``r_inf`` their limit (sigma),
+    ``tethers`` the structure's tethers."""
 
-    def __init__(self, interval: int, bonds: np.ndarray, r_inf: float) -> None:
+    def __init__(self, interval: int, bonds: np.ndarray, r_inf: float, tethers: Tethers | None = None) -> None:
         self.interval = int(interval)
         self.bonds = np.asarray(bonds)
         self.r_inf = r_inf
+        self.tethers = tethers
 
     def describeNextReport(self, simulation: app.Simulation) -> dict:
         steps = self.interval - simulation.currentStep % self.interval
@@ -77,4 +92,5 @@ class HealthCheck:
     def report(self, simulation: app.Simulation, state: mm.State) -> None:
         e = state.getPotentialEnergy()._value
         if not np.isfinite(e):
-            raise SimulationError(diagnose(simulation.context, simulation.currentStep, self.bonds, self.r_inf))
+            raise SimulationError(diagnose(simulation.context, simulation.currentStep, self.bonds, self.r_inf,
+                                            tethers=self.tethers))

@@ -47,7 +47,7 @@ def ramp_expression(keyframes: Sequence[tuple[float, float]], clock: str = "t_pr
 
 def _global_names(system: mm.System, structure: Structure) -> set[str]:
     """Global parameters of ``system``'s forces (the pair table's, whichever pair kernel), and ``kT``."""
-    names = {"kT", *structure.forcefield.parameters(set(structure.types))}
+    names = {"kT", *structure.forcefield.parameters(set(structure.types)), *structure.parameters}
     for force in system.getForces():
         for k in range(getattr(force, "getNumGlobalParameters", lambda: 0)()):
             names.add(force.getGlobalParameterName(k))
@@ -123,7 +123,8 @@ class Simulation(app.Simulation):
             super().step(steps)
         except mm.OpenMMException as err:
             fene = self.structure.forcefield.params.fene
-            why = diagnose(self.context, self.currentStep, self.structure.fene_bonds(), fene.r_inf)
+            why = diagnose(self.context, self.currentStep, self.structure.fene_bonds(), fene.r_inf,
+                           tethers=self.structure.tethers)
             raise SimulationError(f"{why} (last call: step({steps}) from step {start}; OpenMM said: "
                                   f"{str(err).splitlines()[0]})") from None
 
@@ -255,5 +256,5 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     sim.context.setVelocitiesToTemperature(temperature(kT), seed)
     if health_interval:
         r_inf = structure.forcefield.params.fene.r_inf
-        sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), r_inf))
+        sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), r_inf, structure.tethers))
     return sim

@@ -22,9 +22,10 @@ import openmm as mm
 from exomembrane.config import ConfigError
 from exomembrane.model.forcefield import WCA_FACTOR, ForceField, PairEntry
 from exomembrane.model.structure import Structure
+from exomembrane.model.tethers import ZIPPER
 
 #: Force groups, one per term, so energies and failures can be attributed to a term.
-TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5}
+TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5, "tether": 6}
 #: Walls at the box's z faces that hold confined soluble molecules: k/2 (d - WALL_AT)^2 for a bead
 #: closer than WALL_AT (sigma) to a face, k = WALL_K eps/sigma^2.
 WALL_AT, WALL_K = 0.5, 100.0
@@ -104,9 +105,10 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
 
     Returns
     -------
-    openmm.System with forces named after :data:`TERMS` in their groups (``bond`` and ``angle``
-    only when the molecules have such terms). Global parameters: ``w_c`` and one per attraction
-    entry of the pair table among the bead types present.
+    openmm.System with forces named after :data:`TERMS` in their groups (``bond``, ``angle``,
+    ``wall`` and ``tether`` only when the structure has such terms). Global parameters: ``w_c``,
+    one per attraction entry of the pair table among the bead types present, and ``zipper``
+    (1, see :mod:`exomembrane.model.tethers`) with tethers.
     """
     ff = structure.forcefield
     p = ff.params
@@ -168,6 +170,15 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         for i in walled.tolist():
             wall.addParticle(i, [] if replica is None else [int(replica[i]) * slab])
         _add(system, wall, "wall")
+    t = structure.tethers
+    if len(t):
+        tether = mm.CustomBondForce(f"0.5*k*(r - (end + (start - end)*{ZIPPER}))^2")
+        tether.addGlobalParameter(ZIPPER, 1.0)
+        for name in ("start", "end", "k"):
+            tether.addPerBondParameter(name)
+        for (i, j), a, b, kk in zip(t.pairs.tolist(), t.start.tolist(), t.end.tolist(), t.k.tolist()):
+            tether.addBond(i, j, [a, b, kk])
+        _add(system, tether, "tether")
     return system
 
 

@@ -12,6 +12,7 @@ import openmm.app as app
 from exomembrane.config import ConfigError
 from exomembrane.model.compartments import Membrane, check_membranes, compartments
 from exomembrane.model.forcefield import ForceField
+from exomembrane.model.tethers import ZIPPER, Tethers
 
 #: Where a compartment lies relative to a membrane: along +z / -z of a flat patch, or inside /
 #: outside a closed membrane.
@@ -56,6 +57,7 @@ class Structure:
     membranes: tuple[Membrane, ...] = ()
     membrane: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
     confined: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
+    tethers: Tethers = None  # type: ignore[assignment]  # filled in by __post_init__
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "molecule_species", np.asarray(self.molecule_species, dtype=np.int32))
@@ -71,6 +73,10 @@ class Structure:
             object.__setattr__(self, "leaflet", np.zeros(self.n_molecules, np.int8))
         if self.confined is None:
             object.__setattr__(self, "confined", np.zeros(self.n_molecules, bool))
+        if self.tethers is None:
+            object.__setattr__(self, "tethers", Tethers.none())
+        if len(self.tethers) and not (0 <= self.tethers.pairs.min() and self.tethers.pairs.max() < self.n_beads):
+            raise ValueError(f"tethers: bead indices must lie in [0, {self.n_beads})")
         if self.positions.shape != (self.n_beads, 3):
             raise ValueError(f"positions: shape {self.positions.shape} != ({self.n_beads}, 3)")
         if self.membrane.shape != (self.n_molecules,) or self.membrane.max(initial=-1) >= len(self.membranes):
@@ -84,6 +90,12 @@ class Structure:
         if len(self.membranes) != 1:
             return {}
         return {comp: face for face, comp in self.membranes[0].faces.items()}
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Global parameters the structure adds to its System beyond the pair table's (``zipper``
+        with tethers)."""
+        return (ZIPPER,) if len(self.tethers) else ()
 
     @property
     def compartments(self) -> tuple[str, ...]:

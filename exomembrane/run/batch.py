@@ -33,6 +33,7 @@ from exomembrane.config import ConfigError
 from exomembrane.engine.health import SimulationError, diagnose
 from exomembrane.engine.simulation import Simulation
 from exomembrane.model.structure import Structure
+from exomembrane.model.tethers import Tethers
 from exomembrane.run.directory import Run, checkpoint_steps
 from exomembrane.scenario import SEED_MAX, Scenario
 
@@ -43,11 +44,14 @@ def stack(structure: Structure, replicas: int) -> Structure:
     shifts = np.repeat(np.arange(replicas) * lz, structure.n_beads)
     positions = np.tile(structure.positions, (replicas, 1))
     positions[:, 2] += shifts
+    t = structure.tethers
+    offsets = np.repeat(np.arange(replicas) * structure.n_beads, len(t))[:, None]
+    tethers = Tethers(np.tile(t.pairs, (replicas, 1)) + offsets, *(np.tile(v, replicas) for v in (t.start, t.end, t.k)))
     return dataclasses.replace(
         structure, molecule_species=np.tile(structure.molecule_species, replicas), positions=positions,
         box=structure.box * [1, 1, replicas], leaflet=np.tile(structure.leaflet, replicas),
         membrane=np.tile(structure.membrane, replicas),
-        confined=np.tile(structure.confined, replicas))
+        confined=np.tile(structure.confined, replicas), tethers=tethers)
 
 
 class Batch:
@@ -186,7 +190,7 @@ class Batch:
         if not np.isfinite(xyz).all():
             structure = self.simulation.structure
             raise SimulationError(diagnose(ctx, self.step, structure.fene_bonds(),
-                                           structure.forcefield.params.fene.r_inf))
+                                           structure.forcefield.params.fene.r_inf, tethers=structure.tethers))
         slab = np.floor(np.mod(xyz[:, 2], len(self.runs) * self._lz) / self._lz).astype(int)
         owner = np.arange(len(xyz)) // self._n
         stray = np.flatnonzero(slab != owner)

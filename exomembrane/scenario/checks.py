@@ -41,8 +41,9 @@ def check_semantics(ff: ForceField, forcefield: ForceFieldSection, builder: Sect
                                   f"(add one with forcefield.species: [path/to/species.yaml])")
     allowed = ["kT"] + list(ff.parameters())  # those of absent bead types are accepted and left out
     for name in protocol:
-        if name not in allowed:
-            raise ConfigError(f"{source}: protocol.{name}: not a parameter of this force field; allowed: {allowed}")
+        if name not in allowed + list(builder.parameters()):
+            raise ConfigError(f"{source}: protocol.{name}: not a parameter of this force field or builder; "
+                              f"allowed: {allowed + list(builder.parameters())}")
     for name in forcefield.params:
         if name not in allowed[2:]:
             raise ConfigError(f"{source}: forcefield.params.{name}: not a pair-table parameter of this force field; "

@@ -29,7 +29,8 @@ else:
 class Scenario(Strict):
     """A validated scenario; see ``systems/*.yaml`` for annotated examples.
 
-    ``protocol`` maps a global parameter (``kT``, ``w_c``, a pair-table entry such as ``eps_T_T``) to keyframes
+    ``protocol`` maps a global parameter (``kT``, ``w_c``, a pair-table entry such as ``eps_T_T``, the
+    builder's own such as ``zipper``) to keyframes
     ``[[time tau, value], ...]`` followed piecewise-linearly inside the integrator.
     """
 
@@ -69,7 +70,7 @@ class Scenario(Strict):
         r = self.run
         w_c = self.forcefield.w_c
         reach = [structure.forcefield.params.w_c, w_c or 0.0] + [v for _, v in self.protocol.get("w_c", [])]
-        acting = {"kT", *structure.forcefield.parameters(set(structure.types))}
+        acting = {"kT", *structure.forcefield.parameters(set(structure.types)), *structure.parameters}
         protocol = {k: v for k, v in self.protocol.items() if k in acting}
         try:
             return create_simulation(

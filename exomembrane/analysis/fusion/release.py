@@ -1,0 +1,212 @@
+"""What fusion delivers: lipid mixing per leaflet, content mixing, ILV release, and leaks.
+
+- **Lipid mixing** of leaflet L (as built) of membrane A into membrane B: the fraction of A's
+  lipids of L with a head of B within ``contact`` whose orientation is parallel (the two lipids
+  lie in one monolayer). Heads facing each other across a docked contact are antiparallel and do
+  not count, so the proximal (cytosolic) leaflets mix from the stalk on and the distal ones only
+  through a pore.
+- **Content mixing**: the distal compartments (MVB lumen, extracellular space) joined by free space
+  (:class:`~exomembrane.analysis.topology.Topology`).
+- **Release**: an ILV is released in a frame when its membrane is one closed membrane of its own
+  (a topology cluster holding at least ``whole`` of its lipids and no other membrane's, not open),
+  the compartment its outer leaflet looks into is (joined to) the extracellular space, and its
+  centre lies beyond the plane membrane's midplane on the extracellular side (it has passed the
+  fusion pore).
+- **Leaks**: compartments that must stay apart joined by free space (cytosol with the extracellular
+  space, the MVB lumen or an ILV lumen), and pores of the membranes away from the fusion site.
+
+Lengths in nm (= sigma), times in ps (= tau).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import mdtraj
+import numpy as np
+
+from exomembrane.checks import check_positive
+
+from ..frames import map_frames
+from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree
+from ..selection import lipid_geometry, lipid_indices
+from ..topology import Topology
+
+
+@dataclass(frozen=True)
+class Release:
+    """ILV release per frame (see the module docstring).
+
+    Attributes
+    ----------
+    time
+        (n_frames,) ps.
+    ilvs
+        Membrane indices (into the run's membranes) of the ILVs.
+    closed, extracellular, past
+        (n_frames, n_ilvs) bool: the ILV is one closed membrane of its own; its outer leaflet looks
+        into the extracellular space; its centre is beyond the plane membrane's midplane.
+    height
+        (n_frames, n_ilvs) nm: the ILV centre's height above the plane membrane's midplane (towards
+        the extracellular space).
+    """
+
+    time: np.ndarray
+    ilvs: tuple[int, ...]
+    closed: np.ndarray
+    extracellular: np.ndarray
+    past: np.ndarray
+    height: np.ndarray
+
+    @property
+    def released(self) -> np.ndarray:
+        """(n_frames, n_ilvs) bool."""
+        return self.closed & self.extracellular & self.past
+
+    def count(self) -> np.ndarray:
+        """(n_frames,) int: ILVs released in each frame."""
+        return self.released.sum(axis=1)
+
+    def times(self) -> np.ndarray:
+        """(n_ilvs,) ps: first frame each ILV is released (NaN: never)."""
+        r = self.released
+        return np.where(r.any(axis=0), self.time[np.argmax(r, axis=0)], np.nan)
+
+
+def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray, topo: Topology,
+            plane: int = 0, ilvs: Sequence[int] | None = None, *, outside: str = "extracellular",
+            whole: float = 0.9) -> Release:
+    """ILV release per frame.
+
+    Parameters
+    ----------
+    traj
+        Trajectory, nm; z must not be periodic across the plane membrane (the builders' walls).
+    membranes, membrane
+        Faces of each membrane and each lipid's membrane as built (n_lipids,).
+    topo
+        The run's :class:`~exomembrane.analysis.topology.Topology`.
+    plane
+        Index of the flat membrane (the plasma membrane) the ILVs leave through.
+    ilvs
+        Indices of the ILV membranes; default: the closed membranes whose inside no other membrane
+        faces and that do not face ``outside`` as built (the ILVs of an MVB at a plasma membrane).
+    outside
+        The compartment the ILVs are released into.
+    whole
+        Fraction of an ILV's lipids its own cluster must hold.
+    """
+    if not 0 < whole <= 1:
+        raise ValueError(f"whole: must lie in (0, 1] (got {whole!r})")
+    faces = [dict(m) for m in membranes]
+    membrane = np.asarray(membrane, np.int64)
+    if "+z" not in faces[plane]:
+        raise ValueError(f"plane: membrane {plane} ({faces[plane]}) is not a flat patch")
+    if outside not in topo.compartments:
+        raise ValueError(f"outside: {outside!r} is none of the compartments {topo.compartments}")
+    up = 1.0 if faces[plane]["+z"] == outside else -1.0
+    if ilvs is None:
+        ilvs = [k for k, f in enumerate(faces) if "inside" in f
+                and sum(f["inside"] in g.values() for g in faces) == 1
+                and k != plane and outside not in f.values()]
+    ilvs = tuple(int(k) for k in ilvs)
+    i_out = topo.compartments.index(outside)
+    heads, tails = lipid_indices(traj.topology)
+    in_plane = membrane == plane
+    ends = tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]  # last tail beads, by the midplane
+
+    def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lab = topo.membranes[f]
+        box = box_of(traj)[f]
+        x = traj.xyz[f].astype(np.float64)
+        mid = float(np.median(x[ends[in_plane], 2])) if in_plane.any() else 0.0  # within 0.5 of the midplane
+        closed, out, height = np.zeros(len(ilvs), bool), np.zeros(len(ilvs), bool), np.zeros(len(ilvs))
+        for n, k in enumerate(ilvs):
+            own = membrane == k
+            labels, counts = np.unique(lab[own], return_counts=True)
+            c = labels[np.argmax(counts)]
+            alone = c >= 0 and counts.max() >= whole * own.sum() and not (lab[~own] == c).any()
+            closed[n] = bool(alone and c < topo.open.shape[1] and not topo.open[f, c])
+            looks = topo.facing[f, own & (lab == c)]
+            looks = looks[looks >= 0]
+            if looks.size:
+                k_look = np.bincount(looks).argmax()
+                out[n] = bool(topo.connected[f, k_look, i_out])
+            height[n] = up * (periodic_centre(x[heads[own]], box)[0, 2] - mid)
+        return closed, out, height
+
+    rows = list(map_frames(frame, range(traj.n_frames)))
+    closed = np.array([r[0] for r in rows], bool).reshape(-1, len(ilvs))
+    ext = np.array([r[1] for r in rows], bool).reshape(-1, len(ilvs))
+    height = np.array([r[2] for r in rows], float).reshape(-1, len(ilvs))
+    return Release(np.asarray(traj.time, float), ilvs, closed, ext, height > 0, height)
+
+
+def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndarray, first: int = 0,
+                 second: int = 1, *, contact: float = 1.5, parallel: float = 0.5) -> np.ndarray:
+    """(n_frames, 2) fraction of ``first``'s lipids of its upper (column 0) and lower (column 1)
+    leaflet, as built, with a head of ``second`` within ``contact`` nm whose orientation makes a
+    cosine above ``parallel`` with theirs (one monolayer; see the module docstring)."""
+    check_positive(contact=contact)
+    membrane = np.asarray(membrane, np.int64)
+    lf = np.asarray(leaflet, np.int64)
+    lf = lf if lf.ndim == 1 else lf[0]
+    heads, tails = lipid_indices(traj.topology)
+    a, b = np.flatnonzero(membrane == first), np.flatnonzero(membrane == second)
+    if not a.size or not b.size:
+        raise ValueError(f"first, second: membranes {first} and {second} must both have lipids")
+
+    def frame(f: int) -> np.ndarray:
+        _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
+        o = orient[0]
+        box = box_of(traj)[f]
+        x = traj.xyz[f, heads].astype(np.float64)
+        near = periodic_tree(x[b], box).query_ball_point(x[a], contact)
+        mixed = np.array([any(o[a[i]] @ o[b[j]] > parallel for j in js) for i, js in enumerate(near)], bool)
+        return np.array([mixed[lf[a] == s].mean() if (lf[a] == s).any() else 0.0 for s in (1, -1)])
+
+    return np.array(list(map_frames(frame, range(traj.n_frames))), float).reshape(-1, 2)
+
+
+@dataclass(frozen=True)
+class Leaks:
+    """Leaks per frame: ``joined`` maps "a|b" to (n_frames,) bool for compartments that must stay
+    apart; ``stray_pores`` (n_frames,) counts the pores of any membrane farther than ``reach`` from
+    the fusion pore (all pores while no fusion pore is open)."""
+
+    joined: dict[str, np.ndarray]
+    stray_pores: np.ndarray
+
+    @property
+    def any(self) -> np.ndarray:
+        """(n_frames,) bool: a leak of either kind."""
+        out = self.stray_pores > 0
+        for v in self.joined.values():
+            out = out | v
+        return out
+
+
+def leaks(topo: Topology, fusion_pore: np.ndarray, apart: Sequence[tuple[str, str]] = (
+        ("cytosol", "extracellular"), ("cytosol", "mvb_lumen"), ("cytosol", "ilv_lumen")),
+        reach: float = 6.0, box: np.ndarray | None = None) -> Leaks:
+    """Leaks of a fusion run: ``apart`` compartment pairs joined, and pores other than the fusion
+    pore. ``fusion_pore`` (n_frames,) bool: frames where the distal compartments are joined (the
+    fusion pore is then the largest pore); ``box`` (n_frames, 3) nm for distances between pores."""
+    joined = {f"{a}|{b}": topo.leaky(a, b) for a, b in apart if a in topo.compartments and b in topo.compartments}
+    stray = np.zeros(len(topo.time), int)
+    for f in range(len(topo.time)):
+        pores = topo.pores_of(f)
+        if not pores:
+            continue
+        if fusion_pore[f]:
+            main = max(pores, key=lambda p: p.radius)
+            for p in pores:
+                if p is main:
+                    continue
+                d = p.centre - main.centre
+                if box is not None:
+                    d = minimum_image(d, box[f])
+                stray[f] += int(np.linalg.norm(d) > reach)
+        else:
+            stray[f] = len(pores)
+    return Leaks(joined, stray)
