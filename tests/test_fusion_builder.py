@@ -78,3 +78,20 @@ def test_the_shipped_scenario_runs_and_stays_sealed(tmp_path: Path) -> None:
     summary = analyze(tmp_path / "run")
     assert summary["topology"]["compartments"] == ["extracellular", "cytosol", "mvb_lumen", "ilv_lumen"]
     assert summary["topology"]["leaks"] == [] and summary["membranes"]["last"] == 3
+
+
+def test_ilvs_carry_their_cargo(ff: em.ForceField) -> None:
+    """RNA in an ILV's lumen (topologically cytosol) and transmembrane cargo in its membrane."""
+    from exomembrane.builders import Placement
+
+    ilv = Ilv(radius=9.0, proteins=[Placement(species="RNA", where="cytosol", count=2),
+                                     Placement(species="CARG", count=4, up="lumen")])
+    s = mvb_at_membrane(ff, 48.0, mvb_radius=16.0, gap=3.0, ilvs=[ilv])
+    centre = s.positions[s.molecule_start[s.membrane == 2]].mean(0)
+    for name, lo, hi in (("RNA", 0.0, 9.0 - 2.5), ("CARG", 9.0 - 2.5, 9.0 + 2.5)):
+        beads = np.isin(s.bead_molecule(), np.flatnonzero(s.of_species(name)))
+        r = np.linalg.norm(s.positions[beads] - centre, axis=1)
+        assert s.of_species(name).sum() in (2, 4) and lo <= r.min() and r.max() <= hi, name
+    with pytest.raises(ConfigError, match=r"ilvs\.0\.proteins\.0\.where: the cytosol of this membrane has no room"):
+        mvb_at_membrane(ff, 48.0, mvb_radius=16.0, gap=3.0,
+                        ilvs=[Ilv(radius=5.0, proteins=[Placement(species="RNA", where="cytosol", count=2)])])

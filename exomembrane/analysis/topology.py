@@ -11,7 +11,8 @@ guessed from coordinates: every lipid looks from its head into free space, and a
 lipid of leaflet +1 (upper/outer as built) of a membrane names that membrane's ``upper`` (``+z``
 or ``outside``) compartment, a lipid of leaflet -1 its ``lower`` one. A region is the compartment
 most of its lipids name; it **connects** the compartments that each hold at least ``share`` of
-them.
+them, or at least ``share`` of whose own looking lipids (10 or more) look into it (a small
+membrane opening into a large space: an MVB's lumen through a fusion pore).
 
 A membrane (a :func:`~exomembrane.analysis.membrane_clusters` cluster) is **open** when its two
 leaflets look into the same region of free space. Each **pore** is a hole in its coverage: its
@@ -310,7 +311,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
     voxel, probe
         Free-space grid (see :func:`free_space`).
     share
-        Smallest share of a region's looking lipids that makes a compartment part of it.
+        Smallest share of a region's looking lipids, or of a compartment's own, that makes the
+        compartment part of the region (:func:`members`).
     min_radius
         Smallest pore radius reported (nm).
     cutoff, min_lipids
@@ -362,7 +364,7 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         named = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
         faced = np.where(seen >= 0, named[np.maximum(seen, 0)], -1)
         votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
-        member = votes >= share * votes.sum(axis=1, keepdims=True)
+        member = members(votes, share)
         connected = np.zeros((len(names), len(names)), bool)
         for row in member:
             idx = np.flatnonzero(row)
@@ -464,7 +466,7 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
     the names: the compartments, then ``"a + b"`` for regions that join several).
     """
     labels, votes, names = _named(traj, frame, membranes, membrane, leaflet, voxel, probe, cutoff, min_lipids)
-    member = (votes >= share * votes.sum(axis=1, keepdims=True)) & (votes > 0)
+    member = members(votes, share)
     shown = list(names)
     comp = np.full(len(votes), -1)
     for r, row in enumerate(member):
@@ -473,6 +475,16 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
             shown.append(joined)  # compartments joined by free space are drawn as one
         comp[r] = shown.index(joined) if joined else -1
     return np.where(labels >= 0, comp[np.maximum(labels, 0)], -1), tuple(shown)
+
+
+def members(votes: np.ndarray, share: float, least: int = 10) -> np.ndarray:
+    """(n_regions, n_compartments) bool: the compartments each region joins, from ``votes`` (lipids
+    looking into each region naming each compartment): those naming at least ``share`` of the
+    region's lipids, or (at least ``least`` lipids) at least ``share`` of the compartment's own
+    looking lipids, so that a small membrane opening into a large space counts as well."""
+    by_region = votes >= share * votes.sum(axis=1, keepdims=True)
+    by_compartment = (votes >= share * votes.sum(axis=0, keepdims=True)) & (votes >= least)
+    return (by_region | by_compartment) & (votes > 0)
 
 
 def settled(flags: np.ndarray) -> int | None:

@@ -14,13 +14,15 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat
+from pydantic import BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, model_validator
 
 from exomembrane.builders.bilayer import bilayer
+from exomembrane.builders.chain import ilv_from_run
 from exomembrane.builders.compose import combine
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
+from exomembrane.builders.place import Placement, place
 from exomembrane.builders.registry import Section, register
 from exomembrane.builders.tethers import TetherSpec, tether
 from exomembrane.builders.vesicle import vesicle
@@ -37,21 +39,38 @@ EXTRACELLULAR, CYTOSOL, MVB_LUMEN, ILV_LUMEN = "extracellular", "cytosol", "mvb_
 
 
 class Ilv(Strict):
-    """One ILV inside the MVB: midplane ``radius`` (sigma) and leaflet compositions (``inner``
-    defaults to ``outer``)."""
+    """One ILV inside the MVB: midplane ``radius`` (sigma), leaflet compositions (``inner``
+    defaults to ``outer``) and the molecules it carries (``proteins``: :class:`Placement` as on an
+    MVB membrane, for the ILV's inside is topologically cytosol and its outside the MVB lumen:
+    ``where: cytosol`` fills its lumen, ``up: lumen`` points a membrane protein outwards).
+
+    ``run``: a budding run directory whose ILV (its last frame's, with its lipids, cargo and RNA as
+    they were; :func:`~exomembrane.builders.chain.ilv_from_run`) this ILV is; then it is built from
+    nothing else (give none of radius, outer, inner, proteins).
+    """
 
     radius: float = Field(default=6.0, ge=5.0)
     outer: CompositionField = {"LIP": 1.0}
     inner: CompositionField | None = None
+    proteins: list[Placement] = []
+    run: str | None = None
+
+    @model_validator(mode="after")
+    def _run_alone(self) -> Ilv:
+        if self.run is not None and self.model_fields_set & {"radius", "outer", "inner", "proteins"}:
+            raise ValueError(f"run: an ILV taken from a run is built from that run alone; drop "
+                             f"{sorted(self.model_fields_set & {'radius', 'outer', 'inner', 'proteins'})}")
+        return self
 
 
-def ilv_centres(mvb_radius: float, ilvs: Sequence[Ilv], clearance: float = 1.0) -> np.ndarray:
-    """(n, 3) sigma: centres of the ILVs relative to the MVB centre, laid side by side along x about
-    the centre; ConfigError naming ``ilvs`` if they do not fit in the MVB lumen with ``clearance``
-    between head surfaces."""
-    if not ilvs:
+def ilv_centres(mvb_radius: float, radii: Sequence[float], clearance: float = 1.0) -> np.ndarray:
+    """(n, 3) sigma: centres of ILVs of midplane ``radii`` (sigma) relative to the MVB centre, laid
+    side by side along x about the centre; ConfigError naming ``ilvs`` if they do not fit in the MVB
+    lumen with ``clearance`` between head surfaces."""
+    if not len(radii):
         return np.zeros((0, 3))
-    widths = np.array([2 * (i.radius + HALF) for i in ilvs])
+    ilvs = radii
+    widths = np.array([2 * (r + HALF) for r in radii])
     span = widths.sum() + clearance * (len(ilvs) - 1)
     left = -span / 2 + np.cumsum(np.r_[0.0, widths[:-1] + clearance])
     x = left + widths / 2
@@ -60,8 +79,8 @@ def ilv_centres(mvb_radius: float, ilvs: Sequence[Ilv], clearance: float = 1.0) 
     far = np.abs(x) + widths / 2
     if np.any(far > room):
         k = int(np.argmax(far - room))
-        raise ConfigError(f"ilvs: {len(ilvs)} ILV(s) of midplane radii {[i.radius for i in ilvs]} sigma do not fit in "
-                          f"the lumen of an MVB of midplane radius {mvb_radius} sigma (ILV {k} reaches "
+        raise ConfigError(f"ilvs: {len(ilvs)} ILV(s) of midplane radii {[round(r, 1) for r in radii]} sigma do not "
+                          f"fit in the lumen of an MVB of midplane radius {mvb_radius} sigma (ILV {k} reaches "
                           f"{far[k]:.1f} of the {room:.1f} sigma available); raise mvb_radius or use fewer or "
                           f"smaller ILVs")
     return centres
@@ -121,7 +140,8 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
     if 2 * (mvb_radius + HALF) + 2.0 > min(lx, ly):
         raise ConfigError(f"mvb_radius: an MVB of midplane radius {mvb_radius} sigma needs lateral box edges of at "
                           f"least {2 * (mvb_radius + HALF) + 2.0:.1f} sigma (got size {lx:g} x {ly:g}); raise size")
-    offsets = ilv_centres(mvb_radius, ilvs)
+    built = [_ilv(ff, spec, k, area_per_lipid, seed + 2 + k) for k, spec in enumerate(ilvs)]
+    offsets = ilv_centres(mvb_radius, [r for _, r in built])
     zc = below + HALF + mvb_radius
     z_pm = zc + mvb_radius + 2 * HALF + gap
     box_z = z_pm + HALF + headroom
@@ -134,9 +154,7 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
         (pm, np.array([0.0, 0.0, z_pm - pm.box[2] / 2])), (mvb, centre - mvb.box / 2)]
     membranes = [Membrane("plasma", {"+z": EXTRACELLULAR, "-z": CYTOSOL}),
                  Membrane("mvb", {"outside": CYTOSOL, "inside": MVB_LUMEN})]
-    for k, (spec, at) in enumerate(zip(ilvs, offsets)):
-        ilv = vesicle(ff, spec.radius, outer=spec.outer, inner=spec.inner, area_per_lipid=area_per_lipid,
-                      seed=seed + 2 + k)
+    for k, ((ilv, _), at) in enumerate(zip(built, offsets)):
         parts.append((ilv, centre + at - ilv.box / 2))
         membranes.append(Membrane(f"ilv{k}", {"outside": MVB_LUMEN, "inside": ILV_LUMEN}))
     s = combine(parts, box, membranes, list(range(len(parts))))
@@ -144,6 +162,22 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
     if tethers is not None:
         s = tether(s, tethers, z_pm, centre, mvb_radius, seed=seed + 1000)
     return s
+
+
+def _ilv(ff: ForceField, spec: Ilv, k: int, area_per_lipid: float, seed: int) -> tuple[Structure, float]:
+    """ILV ``k`` (centred in its own box) and its midplane radius (sigma): from its run, or built."""
+    if spec.run is not None:
+        return ilv_from_run(ff, spec.run, f"ilvs.{k}.run")
+    ilv = vesicle(ff, spec.radius, outer=spec.outer, inner=spec.inner, area_per_lipid=area_per_lipid, seed=seed)
+    if spec.proteins:
+        sided = replace(ilv, membranes=(Membrane("ilv", {"inside": CYTOSOL, "outside": "lumen"}),),
+                        membrane=np.where(ilv.is_lipid(), 0, -1))
+        try:
+            placed = place(sided, spec.proteins, seed)
+        except ConfigError as err:
+            raise ConfigError(f"ilvs.{k}.{err}") from None
+        ilv = replace(placed, membranes=(), membrane=np.full(placed.n_molecules, -1, np.int16))
+    return ilv, spec.radius
 
 
 @register
@@ -177,6 +211,9 @@ class MvbFusionSection(Section):
 
     def parameters(self) -> tuple[str, ...]:
         return (ZIPPER,) if self.tethers is not None else ()
+
+    def placements(self) -> dict[str, Placement]:
+        return {f"ilvs.{k}.proteins.{j}": p for k, ilv in enumerate(self.ilvs) for j, p in enumerate(ilv.proteins)}
 
     def build(self, ff: ForceField) -> Structure:
         options: dict[str, Any] = {k: getattr(self, k) for k in (

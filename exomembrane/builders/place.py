@@ -214,6 +214,9 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
             raise ConfigError(f"{where}.species: {p.species} is a lipid; give lipids as leaflet compositions")
         soluble = p.where != "membrane" and p.at is None
         side = 1.0 if p.where == "lumen" else -1.0
+        if soluble and surface.volume(side) < 1.0:
+            raise ConfigError(f"{where}.where: the {p.where} of this membrane has no room for soluble molecules "
+                              f"(they need {SOLUBLE_GAP} sigma from its midplane); enlarge it")
         if p.count is not None:
             n = p.count
         else:

@@ -49,6 +49,17 @@ from exomembrane.config import ConfigError
 from exomembrane.engine.platform import cpu_model
 from exomembrane.engine.simulation import Simulation
 from exomembrane.model.compartments import Membrane, from_sides
+from exomembrane.model.stored import (
+    CHECKPOINT,
+    MANIFEST,
+    MEMBRANES,
+    SCENARIO,
+    THERMO,
+    TOPOLOGY,
+    TRAJECTORY,
+    load_membranes,
+    load_trajectory,  # noqa: F401  (re-exported: the run layer's readers)
+)
 from exomembrane.run.reporters import (
     CheckpointReporter,
     ThermoReporter,
@@ -59,14 +70,6 @@ from exomembrane.run.reporters import (
 )
 from exomembrane.scenario import Scenario, load_scenario
 from exomembrane.version import __version__
-
-SCENARIO = "scenario.yaml"
-MANIFEST = "manifest.json"
-TOPOLOGY = "topology.h5"
-TRAJECTORY = "trajectory.xtc"
-THERMO = "thermo.csv"
-CHECKPOINT = "checkpoint.chk"
-MEMBRANES = "membranes.npz"  # per molecule: membrane index and leaflet as built
 
 
 class Run:
@@ -323,12 +326,6 @@ class Run:
         atomic_write(self.directory / MANIFEST, (json.dumps(self._manifest, indent=1) + "\n").encode())
 
 
-def load_trajectory(directory: str | Path, **kwargs: Any) -> mdtraj.Trajectory:
-    """The trajectory of a run directory (sigma, tau), with its topology; kwargs go to ``mdtraj.load``."""
-    directory = Path(directory)
-    return mdtraj.load(str(directory / TRAJECTORY), top=str(directory / TOPOLOGY), **kwargs)
-
-
 def load_compartments(directory: str | Path) -> tuple[tuple[Membrane, ...], np.ndarray, np.ndarray]:
     """The membranes of a run and, per molecule, its membrane index (-1: none) and leaflet as built
     (+1 upper/outer, -1 lower/inner, 0 none).
@@ -338,18 +335,14 @@ def load_compartments(directory: str | Path) -> tuple[tuple[Membrane, ...], np.n
     frame).
     """
     directory = Path(directory)
-    manifest = json.loads((directory / MANIFEST).read_text())
-    if "membranes" in manifest:
-        membranes = tuple(Membrane.from_dict(m) for m in manifest["membranes"])
-    else:
-        membranes = from_sides(manifest.get("sides", {}))
-    if (directory / MEMBRANES).is_file():
-        with np.load(directory / MEMBRANES) as data:
-            return membranes, data["membrane"].astype(np.int64), data["leaflet"].astype(np.int64)
+    membranes, membrane, leaflet = load_membranes(directory)
+    if membranes is None:
+        membranes = from_sides(json.loads((directory / MANIFEST).read_text()).get("sides", {}))
+    if membrane is not None and leaflet is not None:
+        return membranes, membrane, leaflet
     top = mdtraj.load_topology(str(directory / TOPOLOGY))
     lipid = lipid_residues(top)
-    membrane = np.where(lipid & bool(membranes), 0, -1)
-    return membranes, membrane, np.zeros(top.n_residues, np.int64)
+    return membranes, np.where(lipid & bool(membranes), 0, -1), np.zeros(top.n_residues, np.int64)
 
 
 def load_thermo(directory: str | Path) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ Example
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,18 +96,12 @@ def movie(directory: str | Path, out: str | Path | None = None, *, fps: int = 8,
     other = 0 if normal == "y" else 1
     fig = Figure(figsize=(7, max(3.5, 7 * box[0, 2] / box[0, other])))
     ax = fig.subplots()
-    flat = any("+z" in fc for fc in faces)
+    names = [m.name for m in membranes]
 
     def draw(f: int) -> Sequence[Any]:
         ax.clear()
-        if faces:
-            grid, names = compartment_grid(traj, f, faces, membrane[lipid], leaflet[lipid])
-            _background(ax, grid, names, box[f], centre, normal, flat)
-        cross_section(traj, f, sides=sides, normal=normal, centre=centre, width=width, ax=ax,
-                      title=f"{directory.name}: t = {traj.time[f]:.0f} tau")
-        if topo is not None:
-            _name_membranes(ax, traj, f, topo, int(shown[f]), [m.name for m in membranes], membrane[lipid], centre,
-                            normal, width, flat)
+        draw_frame(ax, traj, f, faces, membrane[lipid], leaflet[lipid], topo, int(shown[f]), names, centre,
+                   normal=normal, width=width, sides=sides, title=f"{directory.name}: t = {traj.time[f]:.0f} tau")
         return []
 
     anim = FuncAnimation(fig, draw, frames=traj.n_frames, blit=False)
@@ -115,6 +109,22 @@ def movie(directory: str | Path, out: str | Path | None = None, *, fps: int = 8,
     writer = PillowWriter(fps=fps) if out.suffix == ".gif" else FFMpegWriter(fps=fps)
     anim.save(str(out), writer=writer, dpi=80)
     return out
+
+
+def draw_frame(ax: Any, traj: mdtraj.Trajectory, f: int, faces: Sequence[Mapping[str, str]], membrane: np.ndarray,
+               leaflet: np.ndarray, topo: analysis.Topology | None, t: int, names: Sequence[str],
+               centre: np.ndarray | None, *, normal: Literal["x", "y"] = "y", width: float = 3.0,
+               sides: Mapping[str, str] | None = None, title: str | None = None) -> None:
+    """Draw frame ``f`` of ``traj`` cut open on ``ax``: the free space coloured by compartment (from
+    the membranes' ``faces``, per-lipid ``membrane`` and ``leaflet`` as built), the beads of the
+    slab, and each membrane named (frame ``t`` of ``topo``; its built ``names``)."""
+    flat = any("+z" in fc for fc in faces)
+    if faces:
+        grid, compartments = compartment_grid(traj, f, faces, membrane, leaflet)
+        _background(ax, grid, compartments, box_of(traj)[f], centre, normal, flat)
+    cross_section(traj, f, sides=sides, normal=normal, centre=centre, width=width, ax=ax, title=title)
+    if topo is not None:
+        _name_membranes(ax, traj, f, topo, t, names, membrane, centre, normal, width, flat)
 
 
 def _background(ax: Any, grid: np.ndarray, names: tuple[str, ...], box: np.ndarray, centre: np.ndarray | None,
@@ -144,22 +154,25 @@ def _background(ax: Any, grid: np.ndarray, names: tuple[str, ...], box: np.ndarr
 def _name_membranes(ax: Any, traj: mdtraj.Trajectory, f: int, topo: analysis.Topology, t: int, names: Sequence[str],
                     membrane: np.ndarray, centre: np.ndarray | None, normal: str, width: float, flat: bool) -> None:
     """Write each membrane's name (the built membrane most of its lipids come from; ``vesicle`` for a
-    new one) beside its lipids in the slab of frame ``f`` (frame ``t`` of ``topo``)."""
+    smaller piece split off one) beside its lipids in the slab of frame ``f`` (frame ``t`` of ``topo``)."""
     heads, _ = analysis.lipid_indices(traj.topology)
     box = box_of(traj)[f]
     c = box / 2 if centre is None else centre
     k, other = (1, 0) if normal == "y" else (0, 1)
     labels = topo.membranes[t]
     sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
+    owns = []  # the built membrane most of each cluster's lipids come from (-1: none)
     for cl in range(len(sizes)):
+        built = membrane[labels == cl]
+        owns.append(int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1)
+    for cl, own in enumerate(owns):
         mine = labels == cl
         d = minimum_image(traj.xyz[f, heads[mine]].astype(float) - c, box)
         near = np.abs(d[:, k]) <= width / 2
         if not near.any():
             continue
-        built = membrane[mine]
-        own = int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1
-        name = names[own] if own >= 0 and cl == int(np.argmax(sizes)) else "vesicle" if own >= 0 else "membrane"
+        largest = sizes[cl] == max(sizes[j] for j, o in enumerate(owns) if o == own)
+        name = "membrane" if own < 0 else names[own] if largest else "vesicle"  # a piece split off: a vesicle
         if topo.open[t, cl]:  # open has a column for every cluster of any frame
             name += " (open)"
         u = d[near, other] + box[other] / 2

@@ -1,0 +1,105 @@
+"""The life cycle chains: an ILV taken, as it was, from the last frame of a budding run directory, to
+be placed in the next act's MVB.
+
+The ILV is the largest closed vesicle (a membrane of the run's topology that is not open and does
+not span the box) apart from the parent membrane (the largest one spanning the box, else the
+largest) in the last frame (:func:`~exomembrane.analysis.topology.topology` of the recorded compartments), with
+every molecule that is not a lipid whose centre lies within its midplane radius plus
+``CARGO_REACH`` of its centre (membrane cargo, and the RNA and cargo in its lumen). Positions are
+taken whole (minimum image) around that centre; leaflets from the lipids' orientations.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from exomembrane.analysis.clusters import MIN_LIPIDS
+from exomembrane.analysis.pbc import box_of, minimum_image, periodic_centre
+from exomembrane.analysis.selection import lipid_indices, lipid_residues
+from exomembrane.analysis.topology import topology
+from exomembrane.config import ConfigError
+from exomembrane.model.forcefield import ForceField
+from exomembrane.model.stored import MANIFEST, MEMBRANES, TRAJECTORY, load_membranes, load_trajectory
+from exomembrane.model.structure import Structure
+
+#: Non-lipid molecules whose centre lies within the ILV's midplane radius plus this (sigma) go with it.
+CARGO_REACH = 3.0
+
+
+def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> tuple[Structure, float]:
+    """The ILV of a budding run's last frame as a :class:`Structure` centred in its own box, and its
+    midplane radius (sigma).
+
+    ConfigError naming ``field`` if ``directory`` is not a run directory with recorded membranes,
+    if its last frame holds no closed membrane apart from the parent (no scission), or if its
+    molecules are species ``ff`` lacks.
+    """
+    directory = Path(directory)
+    for name in (MANIFEST, TRAJECTORY, MEMBRANES):
+        if not (directory / name).is_file():
+            raise ConfigError(f"{field}: {directory} is not a run directory with recorded membranes (no {name})")
+    membranes, membrane, leaflet = load_membranes(directory)
+    traj = load_trajectory(directory)[-1]
+    if not membranes or membrane is None or leaflet is None:
+        raise ConfigError(f"{field}: {directory} records no membranes and compartments; the ILV cannot be told")
+    lipid = lipid_residues(traj.topology)
+    topo = topology(traj, [m.faces for m in membranes], membrane[lipid], leaflet[lipid], workers=1)
+    labels = topo.membranes[0]
+    sizes = np.bincount(labels[labels >= 0])
+    box = box_of(traj)[0]
+    x = traj.xyz[0].astype(np.float64)
+    heads, tails = lipid_indices(traj.topology)
+    finite = []  # clusters that are vesicles (not spanning the box like a flat parent patch)
+    for k in range(len(sizes)):
+        h = x[heads[labels == k]]
+        reach = np.linalg.norm(minimum_image(h - periodic_centre(h, box)[0], box), axis=1).max()
+        finite.append(bool(reach < 0.45 * box.min()))
+    spanning = [k for k in range(len(sizes)) if not finite[k]]
+    parent = max(spanning or range(len(sizes)), key=lambda k: sizes[k])
+    candidates = [k for k in range(len(sizes)) if k != parent and finite[k] and sizes[k] >= MIN_LIPIDS
+                  and not topo.open[0, k]]
+    if not candidates:
+        raise ConfigError(f"{field}: {directory} has no scission: its last frame (t = {traj.time[0]:.0f} tau) holds no "
+                          f"closed vesicle apart from the parent membrane ({len(sizes)} membrane(s), "
+                          f"{int(topo.open[0, :len(sizes)].sum())} open)")
+    ilv = labels == max(candidates, key=lambda k: sizes[k])
+    top = traj.topology
+    centre = periodic_centre(x[heads[ilv]], box)[0]
+    ends = tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]
+    radius = float(np.linalg.norm(minimum_image(x[ends[ilv]] - centre, box), axis=1).mean())
+
+    residues = list(top.residues)
+    lipid_of = np.cumsum(lipid) - 1  # residue -> index among lipids
+    keep, names = [], []
+    for r in residues:
+        atoms = np.array([a.index for a in r.atoms])
+        first = x[atoms[0]]
+        whole = first + minimum_image(x[atoms] - first, box)
+        if lipid[r.index]:
+            take = bool(ilv[lipid_of[r.index]])
+        else:
+            take = bool(np.linalg.norm(minimum_image(whole.mean(0) - centre, box)) <= radius + CARGO_REACH)
+        if take:
+            keep.append(centre + minimum_image(whole - centre, box))
+            names.append(r.name)
+    unknown = sorted(set(names) - set(ff.species))
+    if unknown:
+        raise ConfigError(f"{field}: the ILV of {directory} holds species {unknown} this force field lacks; add them "
+                          f"with forcefield.species")
+    species = tuple(dict.fromkeys(names))
+    codes = np.array([species.index(n) for n in names], np.int32)
+    positions = np.concatenate(keep) - centre
+    extent = float(np.abs(positions).max()) + 2.0
+    positions += extent
+    s = Structure(ff, species, codes, positions, np.full(3, 2 * extent))
+    if s.n_beads != len(positions):
+        raise ConfigError(f"{field}: the molecules of {directory} do not match this force field's species files")
+    # leaflets from orientation: head farther from the centre than the last tail bead: outer
+    mol = s.is_lipid()
+    head = s.positions[s.molecule_start[mol]] - extent
+    last = s.molecule_start[mol] + np.array([len(ff.get(species[c]).beads) for c in codes[mol]]) - 1
+    tail = s.positions[last] - extent
+    leaf = np.zeros(s.n_molecules, np.int8)
+    leaf[mol] = np.where(np.linalg.norm(head, axis=1) > np.linalg.norm(tail, axis=1), 1, -1)
+    return Structure(ff, species, codes, positions, s.box, leaf), radius
