@@ -9,7 +9,6 @@ from synthetic import HEAD, LZ, PATCH, Surface, apposed, fusion_pore, plane, por
 
 from exomembrane import analysis as an
 from exomembrane.analysis.fusion import leaks, lipid_mixing, release
-from exomembrane.analysis.pbc import box_of
 
 PM = {"+z": "extracellular", "-z": "cytosol"}
 MVB = {"+z": "cytosol", "-z": "mvb_lumen"}
@@ -99,9 +98,9 @@ def test_leaks_find_a_stray_pore_and_joined_compartments() -> None:
     traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE)
     joined = topo.leaky("mvb_lumen", "extracellular")
     assert joined[0]
-    clean = leaks(topo, joined, box=box_of(traj))
+    clean = leaks(topo, membrane)
     assert not clean.any[0] and not clean.joined["cytosol|extracellular"][0]
     # a pore in the plasma membrane and no fusion: a stray pore, and the cytosol joins the extracellular space
     traj, faces, membrane, _, topo = scene(pore(6.0).moved([0.0, 0.0, 5.0]) + plane().moved([0.0, 0.0, -5.0]), None)
-    torn = leaks(topo, topo.leaky("mvb_lumen", "extracellular"), box=box_of(traj))
+    torn = leaks(topo, membrane)
     assert torn.any[0] and torn.stray_pores[0] == 1 and torn.joined["cytosol|extracellular"][0]

@@ -67,3 +67,12 @@ def test_sweeps_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "3 points x 2 seeds" in out and "lipid_order_S.mean.png" in out
     table = __import__("pandas").read_csv(tmp_path / "runs" / "kT_scan" / "results.csv")
     assert len(table) == 6 and set(table["status"]) == {"ok"}
+
+
+@pytest.mark.slow  # an end-to-end MD run of ~26k beads
+def test_mvb_fusion_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("mvb_fusion.ipynb", tmp_path, monkeypatch))
+    assert "8 tethers" in out and "plasma  faces {'+z': 'extracellular', '-z': 'cytosol'}" in out
+    assert "'finished'" in out and "fusion (plasma with mvb): final stage" in out
+    analysis = tmp_path / "runs" / "mvb_fusion" / "analysis"
+    assert (analysis / "release.png").is_file() and (analysis / "fusion.png").is_file()

@@ -145,6 +145,24 @@ def test_plot_sweep_means_and_errors_over_seeds(tmp_path: Path) -> None:
     assert imread(paths[0]).shape[2] in (3, 4)
 
 
+def test_statistics_give_fractions_and_medians_per_point() -> None:
+    """0/1 observables average to the fraction of runs; times give their median over the runs that
+    have one; failed runs are left out."""
+    from exomembrane.sweep.table import statistics
+
+    table = pd.DataFrame({"point": ["a"] * 4 + ["b"] * 3, "seed": [1, 2, 3, 4, 1, 2, 3],
+                          "run.tension": [1.0] * 4 + [2.0] * 3, "status": ["ok"] * 6 + ["failed"],
+                          "fusion.reached.pore": [0, 1, 1, 0, 1, 1, 1],
+                          "fusion.first_tau.pore": [None, 80.0, 120.0, None, 40.0, 60.0, 10.0]})
+    sweep = Sweep.model_validate({"scenario": "x", "grid": {"run.tension": [1.0, 2.0]},
+                                  "observables": ["fusion.reached.pore", "fusion.first_tau.pore"]})
+    stats = statistics(table.convert_dtypes(), sweep)
+    assert stats["run.tension"].tolist() == [1.0, 2.0] and stats["runs"].tolist() == [4, 2]
+    assert stats["fusion.reached.pore.mean"].tolist() == [0.5, 1.0]
+    assert stats["fusion.first_tau.pore.median"].tolist() == [100.0, 50.0]
+    assert stats["fusion.first_tau.pore.n"].tolist() == [2, 2]
+
+
 def test_local_cluster_slots_place_one_worker_per_gpu_slot() -> None:
     assert slots(ClusterSection(gpus=[0, 1], per_gpu=2)) == (4, max(1, (os.cpu_count() or 1) // 4), [0, 1])
     assert slots(ClusterSection(gpus=[], workers=2, threads=1)) == (2, 1, [])

@@ -141,3 +141,22 @@ def test_replicas_keep_their_own_tethers(ff: em.ForceField) -> None:
                      mm.Platform.getPlatformByName("Reference"))
     ctx.setPositions(two.positions)
     assert energy(ctx, "tether") == pytest.approx(2 * s.tethers.energy(s.positions, s.box)[0], rel=1e-9)
+
+
+def test_zipper_and_tension_are_steerable_live(ff: em.ForceField) -> None:
+    from types import SimpleNamespace
+
+    from exomembrane.engine.simulation import set_tension, tension_of
+    from exomembrane.run.runner import current_parameters, steerable
+
+    s = tethered_pair(ff)
+    sim = em.create_simulation(s, platform="Reference", tension=1.5, seed=3)
+    limits = steerable(SimpleNamespace(simulation=sim))  # type: ignore[arg-type]
+    assert limits[ZIPPER] == (0.0, 1.0) and limits["tension"] == (0.0, 5.0)
+    assert tension_of(sim) == pytest.approx(1.5)
+    set_tension(sim, 3.0)
+    assert current_parameters(sim)["tension"] == pytest.approx(3.0)
+    with pytest.raises(ConfigError, match="tension: must be >= 0"):
+        set_tension(sim, -1.0)
+    plain = em.create_simulation(s, platform="Reference", seed=3)
+    assert tension_of(plain) is None and "tension" not in steerable(SimpleNamespace(simulation=plain))  # type: ignore[arg-type]

@@ -11,8 +11,8 @@ guessed from coordinates: every lipid looks from its head into free space, and a
 lipid of leaflet +1 (upper/outer as built) of a membrane names that membrane's ``upper`` (``+z``
 or ``outside``) compartment, a lipid of leaflet -1 its ``lower`` one. A region is the compartment
 most of its lipids name; it **connects** the compartments that each hold at least ``share`` of
-them, or at least ``share`` of whose own looking lipids (10 or more) look into it (a small
-membrane opening into a large space: an MVB's lumen through a fusion pore).
+them, or at least ``share`` of whose own looking lipids look into it (a small membrane opening
+into a large space: an MVB's lumen through a fusion pore), at least 10 lipids either way.
 
 A membrane (a :func:`~exomembrane.analysis.membrane_clusters` cluster) is **open** when its two
 leaflets look into the same region of free space. Each **pore** is a hole in its coverage: its
@@ -479,12 +479,17 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
 
 def members(votes: np.ndarray, share: float, least: int = 10) -> np.ndarray:
     """(n_regions, n_compartments) bool: the compartments each region joins, from ``votes`` (lipids
-    looking into each region naming each compartment): those naming at least ``share`` of the
-    region's lipids, or (at least ``least`` lipids) at least ``share`` of the compartment's own
-    looking lipids, so that a small membrane opening into a large space counts as well."""
+    looking into each region naming each compartment): those named by at least ``least`` of its
+    lipids that are at least ``share`` of the region's lipids or of the compartment's own looking
+    lipids (a small membrane opening into a large space counts as well), and the compartment most
+    of them name. A compartment seen into a region by fewer than ``least`` lipids (a pocket between
+    crowded membranes) is not joined by it."""
     by_region = votes >= share * votes.sum(axis=1, keepdims=True)
-    by_compartment = (votes >= share * votes.sum(axis=0, keepdims=True)) & (votes >= least)
-    return (by_region | by_compartment) & (votes > 0)
+    by_compartment = votes >= share * votes.sum(axis=0, keepdims=True)
+    member = (by_region | by_compartment) & (votes >= least)
+    seen = votes.sum(axis=1) > 0
+    member[np.flatnonzero(seen), votes[seen].argmax(axis=1)] = True  # a region is always its own compartment
+    return member
 
 
 def settled(flags: np.ndarray) -> int | None:

@@ -64,22 +64,22 @@ class Ilv(Strict):
 
 
 def ilv_centres(mvb_radius: float, radii: Sequence[float], clearance: float = 1.0) -> np.ndarray:
-    """(n, 3) sigma: centres of ILVs of midplane ``radii`` (sigma) relative to the MVB centre, laid
-    side by side along x about the centre; ConfigError naming ``ilvs`` if they do not fit in the MVB
-    lumen with ``clearance`` between head surfaces."""
-    if not len(radii):
+    """(n, 3) sigma: centres of ILVs of midplane ``radii`` (sigma) relative to the MVB centre: one at
+    the centre, several on a horizontal ring about it, neighbours ``clearance`` apart (head surfaces)
+    at the widest; ConfigError naming ``ilvs`` if they do not fit in the MVB lumen with ``clearance``
+    to its inner head surface."""
+    n = len(radii)
+    if not n:
         return np.zeros((0, 3))
-    ilvs = radii
     widths = np.array([2 * (r + HALF) for r in radii])
-    span = widths.sum() + clearance * (len(ilvs) - 1)
-    left = -span / 2 + np.cumsum(np.r_[0.0, widths[:-1] + clearance])
-    x = left + widths / 2
-    centres = np.c_[x, np.zeros((len(ilvs), 2))]
+    ring = 0.0 if n == 1 else (widths.max() + clearance) / (2 * np.sin(np.pi / n))
+    phi = 2 * np.pi * np.arange(n) / n
+    centres = np.c_[ring * np.cos(phi), ring * np.sin(phi), np.zeros(n)]
     room = mvb_radius - HALF - clearance  # inner head surface of the MVB, less the clearance
-    far = np.abs(x) + widths / 2
+    far = ring + widths / 2
     if np.any(far > room):
         k = int(np.argmax(far - room))
-        raise ConfigError(f"ilvs: {len(ilvs)} ILV(s) of midplane radii {[round(r, 1) for r in radii]} sigma do not "
+        raise ConfigError(f"ilvs: {n} ILV(s) of midplane radii {[round(r, 1) for r in radii]} sigma do not "
                           f"fit in the lumen of an MVB of midplane radius {mvb_radius} sigma (ILV {k} reaches "
                           f"{far[k]:.1f} of the {room:.1f} sigma available); raise mvb_radius or use fewer or "
                           f"smaller ILVs")
@@ -103,7 +103,7 @@ def mvb_at_membrane(ff: ForceField, size: float | tuple[float, float] = 60.0, *,
         Distance (sigma) between the facing head surfaces of the PM and the MVB at their closest
         (0: touching heads).
     ilvs
-        The ILVs in the MVB lumen, laid side by side through its centre.
+        The ILVs in the MVB lumen: one at its centre, several on a horizontal ring (:func:`ilv_centres`).
     pm_upper, pm_lower
         Compositions of the PM's extracellular and cytosolic leaflets (``pm_lower`` defaults to
         ``pm_upper``; asymmetric PMs need a flip-suppressed lipid to stay so).

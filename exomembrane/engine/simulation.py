@@ -142,6 +142,31 @@ def set_kT(simulation: app.Simulation, kT: float) -> None:
             simulation.context.setParameter(force.Temperature(), temperature(kT))
 
 
+def _membrane_barostat(simulation: app.Simulation) -> mm.MonteCarloMembraneBarostat | None:
+    for force in simulation.system.getForces():
+        if isinstance(force, mm.MonteCarloMembraneBarostat):
+            return force
+    return None
+
+
+def tension_of(simulation: app.Simulation) -> float | None:
+    """The lateral tension (eps/sigma^2) the membrane barostat applies now; None without one."""
+    baro = _membrane_barostat(simulation)
+    if baro is None:
+        return None
+    return simulation.context.getParameter(baro.SurfaceTension()) / TENSION_TO_BAR_NM
+
+
+def set_tension(simulation: app.Simulation, tension: float) -> None:
+    """Change the lateral tension (eps/sigma^2, >= 0) of a running simulation's membrane barostat."""
+    baro = _membrane_barostat(simulation)
+    if baro is None:
+        raise ConfigError("tension: this simulation has no membrane barostat (run.tension was None)")
+    if not tension >= 0:
+        raise ConfigError(f"tension: must be >= 0 eps/sigma^2 (got {tension!r})")
+    simulation.context.setParameter(baro.SurfaceTension(), tension * TENSION_TO_BAR_NM)
+
+
 def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01, friction: float = 1.0,
                       integrator: Integrator = "langevin", tension: float | None = None,
                       barostat_interval: int = 100, protocol: Protocol | None = None,

@@ -32,7 +32,7 @@ import numpy as np
 
 from exomembrane.notebook.view import BeadTrajectory, load, show
 from exomembrane.run.directory import TOPOLOGY, Run
-from exomembrane.run.runner import ACTIVE, Runner, Sample, State, thermostat_kT
+from exomembrane.run.runner import ACTIVE, Runner, Sample, State, current_parameters
 
 HISTORY_BYTES = 200e6  # memory for the frames a live view keeps
 #: Observable: one-frame mdtraj.Trajectory (nm) -> a number (or a one-element array).
@@ -128,7 +128,7 @@ class LiveRun:
         self.busy = 0.0
         self._last: Sample | None = None
 
-        current = self.runner.submit(lambda sim: {**sim.context.getParameters(), "kT": thermostat_kT(sim)}).result()
+        current = self.runner.submit(lambda sim: {**sim.context.getParameters(), **current_parameters(sim)}).result()
         self.sliders = {}
         for name, (low, high) in self.runner.limits.items():
             low, high = self.runner.limits[name] = (min(low, current[name]), max(high, current[name]))

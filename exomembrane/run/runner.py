@@ -26,8 +26,9 @@ from typing import Any, Literal
 import numpy as np
 import openmm as mm
 
-from exomembrane.engine.simulation import KB, set_kT
+from exomembrane.engine.simulation import KB, set_kT, set_tension, tension_of
 from exomembrane.engine.system import w_c_limit
+from exomembrane.model.tethers import ZIPPER
 from exomembrane.run.directory import Run
 
 State = Literal["ready", "running", "paused", "stopped", "finished", "failed"]
@@ -77,15 +78,30 @@ def thermostat_kT(simulation: Any) -> float:
     return math.nan
 
 
+def current_parameters(simulation: Any) -> dict[str, float]:
+    """``kT`` (eps) and, with a membrane barostat, ``tension`` (eps/sigma^2) of ``simulation`` now."""
+    out = {"kT": thermostat_kT(simulation)}
+    tension = tension_of(simulation)
+    if tension is not None:
+        out["tension"] = tension
+    return out
+
+
 def steerable(run: Run) -> dict[str, tuple[float, float]]:
     """Parameters a live run can change: name -> (min, max).
 
-    ``kT`` (eps; not for NVE), ``w_c`` (sigma, up to the largest the pair cutoff allows) and each
-    pair-table depth (``eps_T_T``, ..., eps). Reads only the System and integrator, not the
+    ``kT`` (eps; not for NVE), ``tension`` (eps/sigma^2; with a membrane barostat), ``zipper``
+    (with tethers), ``w_c`` (sigma, up to the largest the pair cutoff allows) and each pair-table
+    depth (``eps_T_T``, ..., eps). Reads only the System and integrator, not the
     Context. A protocol that ramps a parameter inside the integrator overrides changes to it.
     """
     sim = run.simulation
     out = {"kT": (0.3, 2.0)} if math.isfinite(thermostat_kT(sim)) else {}
+    tension = tension_of(sim)
+    if tension is not None:
+        out["tension"] = (0.0, max(5.0, 2 * tension))
+    if ZIPPER in sim.structure.parameters:
+        out[ZIPPER] = (0.0, 1.0)
     for name, default in sim.structure.forcefield.parameters(set(sim.structure.types)).items():
         if name == "w_c":
             out[name] = (0.5, round(w_c_limit(sim.structure, sim.pair_cutoff), 6))
@@ -207,6 +223,8 @@ class Runner:
             raise ValueError(f"{name}: {value!r} is outside [{low}, {high}]")
         if name == "kT":
             return self.submit(lambda sim: set_kT(sim, value))
+        if name == "tension":
+            return self.submit(lambda sim: set_tension(sim, value))
         return self.submit(lambda sim: sim.context.setParameter(name, value))
 
     def _set_state(self, state: State) -> None:
@@ -271,7 +289,7 @@ class Runner:
         state = sim.context.getState(getPositions=True, getEnergy=True, enforcePeriodicBox=True)
         kinetic = state.getKineticEnergy()._value
         params = {k: float(v) for k, v in sim.context.getParameters().items()}
-        params["kT"] = thermostat_kT(sim)
+        params.update(current_parameters(sim))
         self.on_sample(Sample(
             step=sim.currentStep, time=state.getTime()._value, wall=now, potential=state.getPotentialEnergy()._value,
             kinetic=kinetic, kT=2.0 * kinetic / (3 * sim.system.getNumParticles()),

@@ -52,7 +52,7 @@ from exomembrane.run.reporters import atomic_write
 from exomembrane.scenario import load_scenario
 from exomembrane.sweep.cluster import DEVICE_ENV, open_client, slots
 from exomembrane.sweep.spec import PLOTS, RESULT, SWEEP, Sweep, Task, check_sweep, load_sweep, tasks
-from exomembrane.sweep.table import flatten, plot_sweep, write_table
+from exomembrane.sweep.table import flatten, plot_sweep, write_statistics, write_table
 
 
 def run_tasks(group: list[Task], scenario: str, devices: list[int] | None = None) -> list[dict[str, Any]]:
@@ -132,6 +132,7 @@ def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume
         rows.update(_execute(c, sweep, pending, devices, directory, rows, progress))
     table = write_table([rows[t.directory] for t in todo], directory)
     plot_sweep(table, sweep, directory / PLOTS)
+    write_statistics(table, sweep, directory)
     return table
 
 

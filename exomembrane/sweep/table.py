@@ -64,6 +64,39 @@ def write_table(rows: list[dict[str, Any]], directory: Path) -> Any:
     return table
 
 
+def statistics(table: Any, sweep: Sweep) -> Any:
+    """Per point (the swept keys' values): for each observable, the runs that gave a value (``n``),
+    their mean, median and standard error, over the runs that ended ``ok``; a 0/1 observable's mean
+    is the fraction of runs where it holds."""
+    import pandas as pd
+
+    ok = table[table["status"] == "ok"] if len(table) else table
+    keys = [k for k in sweep.swept if k in ok]
+    rows = []
+    groups = ok.groupby([_key(ok[k]) for k in keys]) if keys else [((), ok)]
+    for label, group in groups:
+        row: dict[str, Any] = dict(zip(keys, np.atleast_1d(label).tolist()))
+        row["runs"] = len(group)
+        for name in sweep.observables or _default_observables(ok):
+            column = _column(group, name)
+            if column is None:
+                continue
+            values = group[column].astype("float64").dropna()
+            row[f"{name}.n"] = len(values)
+            row[f"{name}.mean"] = float(values.mean()) if len(values) else np.nan
+            row[f"{name}.median"] = float(values.median()) if len(values) else np.nan
+            row[f"{name}.sem"] = float(values.std() / np.sqrt(len(values))) if len(values) > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_statistics(table: Any, sweep: Sweep, directory: Path) -> Any:
+    """``statistics.csv`` (:func:`statistics`) in the sweep directory; returns the table."""
+    stats = statistics(table, sweep)
+    atomic_write(directory / "statistics.csv", stats.to_csv(index=False).encode())
+    return stats
+
+
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():

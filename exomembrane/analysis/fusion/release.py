@@ -13,7 +13,7 @@
   centre lies beyond the plane membrane's midplane on the extracellular side (it has passed the
   fusion pore).
 - **Leaks**: compartments that must stay apart joined by free space (cytosol with the extracellular
-  space, the MVB lumen or an ILV lumen), and pores of the membranes away from the fusion site.
+  space, the MVB lumen or an ILV lumen), and pores of any membrane but the fused one.
 
 Lengths in nm (= sigma), times in ps (= tau).
 """
@@ -28,7 +28,7 @@ import numpy as np
 from exomembrane.checks import check_positive
 
 from ..frames import map_frames
-from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree
+from ..pbc import box_of, periodic_centre, periodic_tree
 from ..selection import lipid_geometry, lipid_indices
 from ..topology import Topology
 
@@ -171,8 +171,8 @@ def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndar
 @dataclass(frozen=True)
 class Leaks:
     """Leaks per frame: ``joined`` maps "a|b" to (n_frames,) bool for compartments that must stay
-    apart; ``stray_pores`` (n_frames,) counts the pores of any membrane farther than ``reach`` from
-    the fusion pore (all pores while no fusion pore is open)."""
+    apart; ``stray_pores`` (n_frames,) counts the pores of membranes other than the fused one (the
+    plasma membrane or the MVB alone, an ILV)."""
 
     joined: dict[str, np.ndarray]
     stray_pores: np.ndarray
@@ -186,27 +186,17 @@ class Leaks:
         return out
 
 
-def leaks(topo: Topology, fusion_pore: np.ndarray, apart: Sequence[tuple[str, str]] = (
-        ("cytosol", "extracellular"), ("cytosol", "mvb_lumen"), ("cytosol", "ilv_lumen")),
-        reach: float = 6.0, box: np.ndarray | None = None) -> Leaks:
-    """Leaks of a fusion run: ``apart`` compartment pairs joined, and pores other than the fusion
-    pore. ``fusion_pore`` (n_frames,) bool: frames where the distal compartments are joined (the
-    fusion pore is then the largest pore); ``box`` (n_frames, 3) nm for distances between pores."""
+def leaks(topo: Topology, membrane: np.ndarray, first: int = 0, second: int = 1, apart: Sequence[tuple[str, str]] = (
+        ("cytosol", "extracellular"), ("cytosol", "mvb_lumen"), ("cytosol", "ilv_lumen"))) -> Leaks:
+    """Leaks of a fusion run: ``apart`` compartment pairs joined, and pores of every membrane but
+    the one that holds lipids of both ``first`` and ``second`` (the fused membrane, whose fusion pore
+    joins the distal compartments; a tear of it elsewhere joins the cytosol to one of them).
+    ``membrane``: (n_lipids,) each lipid's membrane as built."""
+    membrane = np.asarray(membrane, np.int64)
     joined = {f"{a}|{b}": topo.leaky(a, b) for a, b in apart if a in topo.compartments and b in topo.compartments}
     stray = np.zeros(len(topo.time), int)
     for f in range(len(topo.time)):
-        pores = topo.pores_of(f)
-        if not pores:
-            continue
-        if fusion_pore[f]:
-            main = max(pores, key=lambda p: p.radius)
-            for p in pores:
-                if p is main:
-                    continue
-                d = p.centre - main.centre
-                if box is not None:
-                    d = minimum_image(d, box[f])
-                stray[f] += int(np.linalg.norm(d) > reach)
-        else:
-            stray[f] = len(pores)
+        lab = topo.membranes[f]
+        fused = set(np.unique(lab[membrane == first])) & set(np.unique(lab[membrane == second])) - {-1}
+        stray[f] = sum(p.membrane not in fused for p in topo.pores_of(f))
     return Leaks(joined, stray)

@@ -38,12 +38,12 @@ def fusion_report(s: dict[str, Any]) -> str:
     leak = s["leaks"]
     if leak["frames"]:
         what = ", ".join(f"{k.replace('|', ' and ')} joined in {v} frame(s)" for k, v in leak["joined"].items() if v)
-        stray = f"pores away from the fusion site in {leak['stray_pore_frames']} frame(s)"
+        stray = f"pores in a membrane other than the fused one in {leak['stray_pore_frames']} frame(s)"
         lines.append(f"  LEAK            {what + '; ' if what else ''}{stray if leak['stray_pore_frames'] else ''}"
                      .rstrip("; "))
     else:
-        lines.append("  leaks           none: no pore away from the fusion site, the cytosol sealed from every "
-                     "other compartment")
+        lines.append("  leaks           none: no pore but the fusion pore, the cytosol sealed from every other "
+                     "compartment")
     return "\n".join(lines)
 
 
@@ -63,7 +63,7 @@ def fusion(run: RunData) -> Part:
     mixing = lipid_mixing(traj, membrane, leaflet, first, second)
     near = 0 if faces[first]["+z"] == "cytosol" else 1  # column of the PM leaflet facing the cytosol (0: upper)
     content = topo.leaky("mvb_lumen", "extracellular")
-    leak = leaks(topo, content, box=box_of(traj))
+    leak = leaks(topo, membrane, first, second)
     released = rel.released
     # ILVs released closed that were open in a later frame
     reopened = sum(bool((~rel.closed[np.argmax(released[:, k]):, k]).any()) for k in np.flatnonzero(released.any(0)))
@@ -71,6 +71,8 @@ def fusion(run: RunData) -> Part:
         "first": names[first], "second": names[second],
         "final_stage": STAGES[int(stages.stage[-1])],
         "first_tau": {stage: finite(stages.first(stage)) for stage in STAGES[1:]},
+        "reached": {**{stage: int(np.isfinite(stages.first(stage))) for stage in STAGES[1:]},
+                    "release": int(released.any())},
         "stage_series": stages.names(),
         "pore_radius_max_sigma": float(stages.pore_radius.max(initial=0.0)),
         "pore_radius_final_sigma": float(stages.pore_radius[-1]),
@@ -79,6 +81,7 @@ def fusion(run: RunData) -> Part:
         "mixing_distal_final": float(mixing[-1, 1 - near]),
         "content_mixing_tau": finite(float(traj.time[np.argmax(content)]) if content.any() else np.nan),
         "release": {"ilvs": len(rel.ilvs), "released_final": int(rel.count()[-1]),
+                    "first_tau": finite(float(np.nanmin(rel.times())) if released.any() else np.nan),
                     "times_tau": [finite(t) for t in rel.times()], "reopened": reopened},
         "leaks": {"frames": int(leak.any.sum()), "stray_pore_frames": int((leak.stray_pores > 0).sum()),
                   "joined": {k: int(v.sum()) for k, v in leak.joined.items()}},
