@@ -33,7 +33,8 @@ SIZES = {False: ["131.5", "263.0", "526.0"], True: ["16.4"]}
 #: Replica rows: beads per replica ~21.6k (production), ~1.3k (quick).
 REPLICAS = {False: (["1", "4", "8", "16"], "65.7"), True: (["1", "2"], "16.4")}
 #: The production scenario of each act that exists, and its quick stand-in (scenario, steps).
-ACTS = {False: [("ilv_ceramide", "400000")], True: [("ilv_ceramide_small", "300")]}
+ACTS = {False: [("ilv_ceramide", "400000"), ("mvb_fusion", "200000")],
+        True: [("ilv_ceramide_small", "300"), ("mvb_fusion_small", "200")]}
 VERSIONS = ("import openmm, mdtraj, numpy, importlib.metadata as m; "
             "print('OpenMM', openmm.__version__, '| platforms', [openmm.Platform.getPlatform(i).getName() "
             "for i in range(openmm.Platform.getNumPlatforms())], '| CUDA wheels', "
@@ -153,7 +154,7 @@ def act_summary(where: Path) -> dict[str, Any]:
     if summary.is_file():
         data = json.loads(summary.read_text())
         out["tau_simulated"] = data["time_tau"][1]
-        for key in ("budding", "topology"):
+        for key in ("budding", "fusion", "topology"):
             if key in data:
                 out[key] = {k: v for k, v in data[key].items() if not isinstance(v, (list, dict))}
     return out

@@ -1,10 +1,10 @@
-"""Real-browser tests: JupyterLab + headless Debian chromium run the quickstart and ILV budding notebooks.
+"""Real-browser tests: JupyterLab + headless Debian chromium run the quickstart, ILV budding and fusion notebooks.
 
 Headless execution (nbclient) passes even when the widget's JavaScript is missing or mismatched
 (nglview 4.0.1 is an example), so these tests load a notebook in JupyterLab, run all cells and
 check from pixels that the NGL canvas draws the membrane (and moves while the live run goes on).
-They regenerate ``notebooks/quickstart.png`` and ``notebooks/ilv_budding.png``. Needs
-``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
+They regenerate ``notebooks/quickstart.png``, ``notebooks/ilv_budding.png`` and
+``notebooks/mvb_fusion.png``. Needs ``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ FATAL = re.compile(r"not registered|Failed to load model class|Could not create 
                    r"Error loading|Uncaught|Class \S+ not found", re.I)
 SCREENSHOT = ROOT / "notebooks" / "quickstart.png"
 ILV_SCREENSHOT = ROOT / "notebooks" / "ilv_budding.png"
+FUSION_SCREENSHOT = ROOT / "notebooks" / "mvb_fusion.png"
 
 
 def _free_port() -> int:
@@ -317,3 +318,27 @@ def test_ilv_budding_renders_with_sides_labelled(chromium: Path, tmp_path: Path)
         assert re.search(r"bud height into the lumen \(sigma\):\s*[0-9.]", plots), plots
         assert page.locator(".widget-hslider", has_text="eps_T_TC").count() == 1
         assert "lumen side +z: bud height" in page.locator(".jp-OutputArea-output", has_text="lumen side").inner_text()
+
+
+def test_mvb_fusion_renders_and_steers_the_zipper(chromium: Path, tmp_path: Path) -> None:
+    """Run All in JupyterLab: the MVB under the plasma membrane with its tethers draws cut open
+    (saved as ``notebooks/mvb_fusion.png``), the live run draws with zipper and tension sliders and
+    plots the fusion stage, and the report and the cut-open picture come out."""
+    with running("mvb_fusion.ipynb", tmp_path) as (page, console):
+        canvases = page.locator(".jp-OutputArea canvas")
+        build, live = canvases.nth(0), canvases.nth(1)
+        build.wait_for(timeout=120_000)
+        wait_for_picture(page, build, membrane_drawn, 60, "the MVB under the plasma membrane in the first view")
+        fail_on_console(console)
+        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
+        assert all(name in start.inner_text() for name in ("TMA", "CER", "CARG", "LIP"))
+        FUSION_SCREENSHOT.write_bytes(snapshot(page, start))
+        wait_for_notebook(page, console, 420)
+        wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")
+        for name in ("zipper", "tension"):
+            assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+        plots = page.locator(".widget-html", has_text="fusion stage").inner_text()
+        assert re.search(r"fusion stage \(0-4\):\s*[0-9.]", plots), plots
+        report = page.locator(".jp-OutputArea-output", has_text="fusion (plasma with mvb)").inner_text()
+        assert "final stage" in report and "leaks" in report.lower()
+        assert page.locator(".jp-OutputArea-output img").count() >= 2  # fusion.png and release.png

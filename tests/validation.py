@@ -4,7 +4,7 @@ Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
     python tests/validation.py                 # everything (about 20 minutes on two CPU cores)
-    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion
 """
 from __future__ import annotations
 
@@ -108,6 +108,38 @@ def cones(tmp: Path) -> dict:
     return out
 
 
+def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), steps: int = 30_000, release_steps: int = 120_000) -> dict:
+    """The small MVB-PM fusion scenario: the stage timeline of ``seeds`` runs of ``steps`` steps, the
+    negative control (no tethers, no tension), and one long run (``release_steps``) for release;
+    each analysed by ``exomembrane analyze`` (stages, pore, mixing, release, leaks). The long run's
+    picture of the release cut open is copied to ``notebooks/mvb_fusion_release.png``."""
+    import shutil
+
+    from exomembrane.run.report import analyze
+
+    def one(label: str, overrides: dict) -> dict:
+        sc = load_scenario(SYSTEMS / "mvb_fusion_small.yaml", overrides)
+        d = tmp / label
+        info = _run(sc, d)
+        f = analyze(d)["fusion"]
+        row = {**info, "first_tau": f["first_tau"], "final_stage": f["final_stage"],
+               "pore_radius_max": round(f["pore_radius_max_sigma"], 1), "released_final": f["release"]["released_final"],
+               "release_tau": f["release"]["first_tau"], "leak_frames": f["leaks"]["frames"],
+               "mixing_proximal_final": round(f["mixing_proximal_final"], 2)}
+        print(label, row, flush=True)
+        return row
+
+    out = {f"seed {s}": one(f"fusion_{s}", {"run.seed": s, "run.steps": steps}) for s in seeds}
+    out["control (no tethers, no tension)"] = one("fusion_control", {
+        "run.seed": seeds[0], "run.steps": steps, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
+    out["release run"] = one("fusion_release", {"run.seed": seeds[0], "run.steps": release_steps,
+                                                "run.report.checkpoint": 20_000})
+    picture = tmp / "fusion_release" / "analysis" / "release.png"
+    if picture.is_file():
+        shutil.copy(picture, HERE.parent / "notebooks" / "mvb_fusion_release.png")
+    return out
+
+
 ENSEMBLE = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
             "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
 
@@ -159,7 +191,8 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
                                 "OpenCL, native GPU kernel": {"set": {"run.platform": "OpenCL"}}}, seeds)
 
 
-PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels}
+PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
+         "fusion": fusion}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -199,6 +232,16 @@ def markdown(results: dict) -> str:
     for part in ("batch", "kernels"):
         if part in results:
             lines += _ensemble_table(results[part])
+    if "fusion" in results:
+        lines += ["| mvb_fusion_small | docked (tau) | stalk (tau) | hemifusion (tau) | pore (tau) | final stage | "
+                  "largest pore (sigma) | ILVs released (first, tau) | leak frames | beads | tau | steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, r in results["fusion"].items():
+            t = r["first_tau"]
+            lines.append(f"| {label} | {t['docked']} | {t['stalk']} | {t['hemifusion']} | {t['pore']} | "
+                         f"{r['final_stage']} | {r['pore_radius_max']} | {r['released_final']} ({r['release_tau']}) | "
+                         f"{r['leak_frames']} | {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
+        lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
                   "CARG enrichment | tau | steps/s |", "|---|---|---|---|---|---|---|---|"]
