@@ -56,7 +56,7 @@ def test_an_ilv_past_an_open_fusion_pore_is_released() -> None:
     traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE)
     r = release(traj, faces, membrane, topo)
     assert r.ilvs == (2,)
-    assert r.closed[0, 0] and r.extracellular[0, 0] and r.past[0, 0] and r.count()[0] == 1
+    assert r.closed[0, 0] and r.extracellular[0, 0] and r.exposed[0, 0] and r.count()[0] == 1
     assert r.height[0, 0] == pytest.approx(ABOVE - 5.0, abs=0.6)  # from the midplane, within its tail ends
     assert r.times()[0] == 0.0
 
@@ -66,7 +66,7 @@ def test_an_ilv_still_in_the_mvb_lumen_is_not_released() -> None:
     passed the plasma membrane."""
     traj, faces, membrane, _, topo = scene(fusion_pore(6.0), BELOW)
     r = release(traj, faces, membrane, topo)
-    assert r.closed[0, 0] and r.extracellular[0, 0] and not r.past[0, 0]
+    assert r.closed[0, 0] and r.extracellular[0, 0] and not r.exposed[0, 0]
     assert r.count()[0] == 0 and np.isnan(r.times()[0])
 
 

@@ -108,7 +108,7 @@ def cones(tmp: Path) -> dict:
     return out
 
 
-def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), steps: int = 30_000, release_steps: int = 120_000) -> dict:
+def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 20_000, release_steps: int = 60_000) -> dict:
     """The small MVB-PM fusion scenario: the stage timeline of ``seeds`` runs of ``steps`` steps, the
     negative control (no tethers, no tension), and one long run (``release_steps``) for release;
     each analysed by ``exomembrane analyze`` (stages, pore, mixing, release, leaks). The long run's
@@ -131,9 +131,9 @@ def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), steps: int = 30_000, r
 
     out = {f"seed {s}": one(f"fusion_{s}", {"run.seed": s, "run.steps": steps}) for s in seeds}
     out["control (no tethers, no tension)"] = one("fusion_control", {
-        "run.seed": seeds[0], "run.steps": steps, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
-    out["release run"] = one("fusion_release", {"run.seed": seeds[0], "run.steps": release_steps,
-                                                "run.report.checkpoint": 20_000})
+        "run.seed": seeds[0], "run.steps": steps // 2, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
+    out["release run"] = one("fusion_release", {"run.seed": seeds[-1], "run.steps": release_steps,
+                                                "run.report.trajectory": 2000, "run.report.checkpoint": 20_000})
     picture = tmp / "fusion_release" / "analysis" / "release.png"
     if picture.is_file():
         shutil.copy(picture, HERE.parent / "notebooks" / "mvb_fusion_release.png")

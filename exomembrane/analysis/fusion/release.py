@@ -8,10 +8,12 @@
 - **Content mixing**: the distal compartments (MVB lumen, extracellular space) joined by free space
   (:class:`~exomembrane.analysis.topology.Topology`).
 - **Release**: an ILV is released in a frame when its membrane is one closed membrane of its own
-  (a topology cluster holding at least ``whole`` of its lipids and no other membrane's, not open),
-  the compartment its outer leaflet looks into is (joined to) the extracellular space, and its
-  centre lies beyond the plane membrane's midplane on the extracellular side (it has passed the
-  fusion pore).
+  (a topology cluster holding at least ``whole`` of its lipids and no other membrane's, with no
+  pore: no hole in its coverage, a test that holds for ILVs whose lumen is too small to resolve),
+  the compartment its outer leaflet looks into is (joined to) the extracellular space, and it is
+  **exposed**: no head of another membrane lies on the extracellular side of it (along the plane
+  membrane's normal) within its outer radius, so it has an open way out of the cell (it has
+  passed the fusion pore, or the MVB has collapsed into the plasma membrane under it).
 - **Leaks**: compartments that must stay apart joined by free space (cytosol with the extracellular
   space, the MVB lumen or an ILV lumen), and pores of any membrane but the fused one.
 
@@ -28,7 +30,7 @@ import numpy as np
 from exomembrane.checks import check_positive
 
 from ..frames import map_frames
-from ..pbc import box_of, periodic_centre, periodic_tree
+from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree
 from ..selection import lipid_geometry, lipid_indices
 from ..topology import Topology
 
@@ -43,25 +45,25 @@ class Release:
         (n_frames,) ps.
     ilvs
         Membrane indices (into the run's membranes) of the ILVs.
-    closed, extracellular, past
+    closed, extracellular, exposed
         (n_frames, n_ilvs) bool: the ILV is one closed membrane of its own; its outer leaflet looks
-        into the extracellular space; its centre is beyond the plane membrane's midplane.
+        into the extracellular space; no other membrane covers it on the extracellular side.
     height
-        (n_frames, n_ilvs) nm: the ILV centre's height above the plane membrane's midplane (towards
-        the extracellular space).
+        (n_frames, n_ilvs) nm: the ILV centre's height above the plane membrane's midplane (the
+        median of its lipids' last tail beads), towards the extracellular space.
     """
 
     time: np.ndarray
     ilvs: tuple[int, ...]
     closed: np.ndarray
     extracellular: np.ndarray
-    past: np.ndarray
+    exposed: np.ndarray
     height: np.ndarray
 
     @property
     def released(self) -> np.ndarray:
         """(n_frames, n_ilvs) bool."""
-        return self.closed & self.extracellular & self.past
+        return self.closed & self.extracellular & self.exposed
 
     def count(self) -> np.ndarray:
         """(n_frames,) int: ILVs released in each frame."""
@@ -115,31 +117,37 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     in_plane = membrane == plane
     ends = tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]  # last tail beads, by the midplane
 
-    def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         lab = topo.membranes[f]
         box = box_of(traj)[f]
         x = traj.xyz[f].astype(np.float64)
         mid = float(np.median(x[ends[in_plane], 2])) if in_plane.any() else 0.0  # within 0.5 of the midplane
-        closed, out, height = np.zeros(len(ilvs), bool), np.zeros(len(ilvs), bool), np.zeros(len(ilvs))
-        for n, k in enumerate(ilvs):
+        n = len(ilvs)
+        closed, out, exposed, height = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n)
+        for i, k in enumerate(ilvs):
             own = membrane == k
             labels, counts = np.unique(lab[own], return_counts=True)
             c = labels[np.argmax(counts)]
             alone = c >= 0 and counts.max() >= whole * own.sum() and not (lab[~own] == c).any()
-            closed[n] = bool(alone and c < topo.open.shape[1] and not topo.open[f, c])
+            closed[i] = bool(alone and not topo.pores_of(f, int(c)))
             looks = topo.facing[f, own & (lab == c)]
             looks = looks[looks >= 0]
             if looks.size:
-                k_look = np.bincount(looks).argmax()
-                out[n] = bool(topo.connected[f, k_look, i_out])
-            height[n] = up * (periodic_centre(x[heads[own]], box)[0, 2] - mid)
-        return closed, out, height
+                out[i] = bool(topo.connected[f, np.bincount(looks).argmax(), i_out])
+            mine = own & (lab == c) if c >= 0 else own
+            centre = periodic_centre(x[heads[mine]], box)[0]
+            # its outer radius, robust to a few of its lipids gone astray (into a membrane it touches)
+            reach = float(np.percentile(np.linalg.norm(minimum_image(x[heads[mine]] - centre, box), axis=1), 90))
+            others = x[heads[lab != c] if c >= 0 else heads[~own]]
+            lateral = np.linalg.norm(minimum_image(others[:, :2] - centre[:2], box[:2]), axis=1)
+            exposed[i] = not np.any((lateral < reach) & (up * (others[:, 2] - centre[2]) > 0))
+            height[i] = up * (centre[2] - mid)
+        return closed, out, exposed, height
 
     rows = list(map_frames(frame, range(traj.n_frames)))
-    closed = np.array([r[0] for r in rows], bool).reshape(-1, len(ilvs))
-    ext = np.array([r[1] for r in rows], bool).reshape(-1, len(ilvs))
-    height = np.array([r[2] for r in rows], float).reshape(-1, len(ilvs))
-    return Release(np.asarray(traj.time, float), ilvs, closed, ext, height > 0, height)
+    closed, ext, exposed, height = (np.array([r[j] for r in rows]).reshape(-1, len(ilvs)) for j in range(4))
+    return Release(np.asarray(traj.time, float), ilvs, closed.astype(bool), ext.astype(bool), exposed.astype(bool),
+                   height.astype(float))
 
 
 def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndarray, first: int = 0,
