@@ -13,7 +13,7 @@ from exomembrane.engine import native
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ["device", "versions", "platforms", "native tests", "force tests", "bench", "bench, CustomNonbondedForce",
-            "replicas", "act: ilv_ceramide_small"]
+            "replicas", "act: ilv_ceramide_small", "act: mvb_fusion_small"]
 
 
 @pytest.mark.slow

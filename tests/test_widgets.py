@@ -148,7 +148,8 @@ def test_a_failing_run_reports_its_error(run: Run, monkeypatch: pytest.MonkeyPat
 
 def test_live_run_updates_view_progress_plots(run: Run) -> None:
     live = LiveRun(run, chunk=CHUNK, every=0.0, history=5, observables={"membranes": analysis.count_membranes})
-    assert set(live.sliders) == {"kT", "w_c", "eps_T_T"} and live.sliders["w_c"].value == 1.6
+    assert set(live.sliders) == {"kT", "tension", "w_c", "eps_T_T"} and live.sliders["w_c"].value == 1.6
+    assert live.sliders["tension"].value == pytest.approx(live.run.scenario.run.tension)
     assert live.sliders["w_c"].max == pytest.approx(1.6)
     assert live.panel.children[0] is live.view
     live.start(600)

@@ -152,8 +152,9 @@ class ThermoReporter(_AppendFile):
             dof -= 3
         kinetic = state.getKineticEnergy()._value
         kT = 2.0 * kinetic / dof
+        present = {f.getForceGroup() for f in system.getForces()}  # a term the system lacks is 0, not evaluated
         terms = [simulation.context.getState(getEnergy=True, groups={g}).getPotentialEnergy()._value
-                 for g in TERMS.values()]
+                 if g in present else 0.0 for g in TERMS.values()]
         row = [simulation.currentStep, state.getTime()._value, state.getPotentialEnergy()._value, kinetic,
                kT / KB, kT, *_box_lengths(state).tolist(), *terms]
         self.append((",".join(repr(v) for v in row) + "\n").encode())

@@ -23,7 +23,8 @@ def fusion_report(s: dict[str, Any]) -> str:
         return "never" if t is None else f"t = {t:.0f} tau"
 
     lines = [f"fusion ({s['first']} with {s['second']}): final stage {s['final_stage']}"]
-    lines += [f"  {stage:<11} {at(s['first_tau'][stage])}" for stage in STAGES[1:]]
+    lines += [f"  {stage:<11} {at(s['first_tau'][stage])}" + (" (not seen in a frame of its own)" if s.get(
+        "seen", {}).get(stage) == 0 and s["first_tau"][stage] is not None else "") for stage in STAGES[1:]]
     pore = f"largest {s['pore_radius_max_sigma']:.1f} sigma, final {s['pore_radius_final_sigma']:.1f} sigma"
     lines.append(f"  pore            {pore if s['pore_radius_max_sigma'] else 'none'}")
     lines.append(f"  lipid mixing    cytosolic leaflets {s['mixing_proximal_final']:.2f}, "
@@ -73,6 +74,9 @@ def fusion(run: RunData) -> Part:
         "first_tau": {stage: finite(stages.first(stage)) for stage in STAGES[1:]},
         "reached": {**{stage: int(np.isfinite(stages.first(stage))) for stage in STAGES[1:]},
                     "release": int(released.any())},
+        # a stage seen in a frame of its own (hemifusion seen: a metastable diaphragm before the pore;
+        # reached but not seen: passed between two frames, e.g. stalk -> pore directly)
+        "seen": {stage: int((stages.stage == k).any()) for k, stage in enumerate(STAGES) if k},
         "stage_series": stages.names(),
         "pore_radius_max_sigma": float(stages.pore_radius.max(initial=0.0)),
         "pore_radius_final_sigma": float(stages.pore_radius[-1]),
