@@ -104,3 +104,13 @@ def test_leaks_find_a_stray_pore_and_joined_compartments() -> None:
     traj, faces, membrane, _, topo = scene(pore(6.0).moved([0.0, 0.0, 5.0]) + plane().moved([0.0, 0.0, -5.0]), None)
     torn = leaks(topo, membrane)
     assert torn.any[0] and torn.stray_pores[0] == 1 and torn.joined["cytosol|extracellular"][0]
+
+
+def test_an_ilv_under_a_pore_wider_than_itself_is_exposed() -> None:
+    """Under a fusion pore of radius 10 (its tube lipids 10 sigma from the axis, wider than the ILV's
+    7.4 sigma outer radius) the ILV has an open way out: released; under a 6 sigma pore it is not."""
+    traj, faces, membrane, _, topo = scene(fusion_pore(10.0), BELOW)
+    r = release(traj, faces, membrane, topo)
+    assert r.closed[0, 0] and r.extracellular[0, 0] and r.exposed[0, 0] and r.count()[0] == 1
+    traj, faces, membrane, _, topo = scene(fusion_pore(6.0), BELOW)
+    assert not release(traj, faces, membrane, topo).exposed[0, 0]
