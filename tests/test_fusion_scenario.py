@@ -15,6 +15,7 @@ from exomembrane.scenario import load_scenario
 
 SYSTEMS = Path(__file__).resolve().parent.parent / "systems"
 SEED = 1
+pytestmark = pytest.mark.slow  # two MD runs of ~20k beads (about 5 minutes on 2 cores)
 
 
 def fused_in_order(fusion: dict[str, Any]) -> bool:
