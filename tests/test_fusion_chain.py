@@ -77,3 +77,24 @@ def test_refused_chains_name_the_field(ff: em.ForceField, tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"builder\.ilvs\.0: .*run: an ILV taken from a run is built from that run "
                                           r"alone; drop \['radius'\]"):
         load_scenario(SYSTEMS / "mvb_fusion_small.yaml", {"builder.ilvs": f"[{{run: {run}, radius: 6}}]"})
+
+
+def test_the_chained_scenario_takes_the_ilv_of_a_budding_run(ff: em.ForceField, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """systems/mvb_fusion_chained.yaml reads runs/ilv (from where exomembrane runs): with a budding run
+    there, its ILV and cargo are in the MVB with tethers and sealed compartments; without one, the
+    scenario is refused naming the field."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"builder\.ilvs\.0\.run: runs/ilv is not a run directory"):
+        load_scenario(SYSTEMS / "mvb_fusion_chained.yaml").build()
+    (tmp_path / "runs").mkdir()
+    s = budded(ff)
+    write_run(tmp_path / "runs" / "ilv", s)
+    fused = load_scenario(SYSTEMS / "mvb_fusion_chained.yaml").build()
+    n_ilv = int((s.is_lipid() & (s.positions[s.molecule_start, 2] > 34.0)).sum())
+    assert [m.name for m in fused.membranes] == ["plasma", "mvb", "ilv0"] and (fused.membrane == 2).sum() == n_ilv
+    assert fused.of_species("RNA").sum() == 2 and fused.of_species("CARG").sum() == 3 and len(fused.tethers) == 8
+    lipid = fused.is_lipid()
+    t = analysis.topology(structure_trajectory(fused), [m.faces for m in fused.membranes], fused.membrane[lipid],
+                          fused.leaflet[lipid], workers=1)
+    assert t.n_membranes[0] == 3 and not t.connected[0][~np.eye(4, dtype=bool)].any()

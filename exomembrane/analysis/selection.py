@@ -67,6 +67,12 @@ def lipid_indices(top: mdtraj.Topology) -> tuple[np.ndarray, np.ndarray]:
     return heads, tails
 
 
+def tail_ends(tails: np.ndarray) -> np.ndarray:
+    """(n_lipids,) atom index of each lipid's last tail bead (the one nearest the bilayer midplane),
+    from the padded ``tails`` of :func:`lipid_indices`."""
+    return tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]
+
+
 def lipid_geometry(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarray,
                     frames: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
     """(centre (F, L, 3), orientation (F, L, 3)) of each lipid in ``frames``.

@@ -10,13 +10,14 @@ taken whole (minimum image) around that centre; leaflets from the lipids' orient
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from exomembrane.analysis.clusters import MIN_LIPIDS
 from exomembrane.analysis.pbc import box_of, minimum_image, periodic_centre
-from exomembrane.analysis.selection import lipid_indices, lipid_residues
+from exomembrane.analysis.selection import lipid_indices, lipid_residues, tail_ends
 from exomembrane.analysis.topology import topology
 from exomembrane.config import ConfigError
 from exomembrane.model.forcefield import ForceField
@@ -66,7 +67,7 @@ def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> t
     ilv = labels == max(candidates, key=lambda k: sizes[k])
     top = traj.topology
     centre = periodic_centre(x[heads[ilv]], box)[0]
-    ends = tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]
+    ends = tail_ends(tails)
     radius = float(np.linalg.norm(minimum_image(x[ends[ilv]] - centre, box), axis=1).mean())
 
     residues = list(top.residues)
@@ -97,9 +98,9 @@ def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> t
         raise ConfigError(f"{field}: the molecules of {directory} do not match this force field's species files")
     # leaflets from orientation: head farther from the centre than the last tail bead: outer
     mol = s.is_lipid()
-    head = s.positions[s.molecule_start[mol]] - extent
-    last = s.molecule_start[mol] + np.array([len(ff.get(species[c]).beads) for c in codes[mol]]) - 1
-    tail = s.positions[last] - extent
+    last = s.molecule_start[1:] - 1 if s.n_molecules > 1 else np.empty(0, np.int64)
+    last = np.r_[last, s.n_beads - 1][mol]
+    head, tail = s.positions[s.molecule_start[mol]] - extent, s.positions[last] - extent
     leaf = np.zeros(s.n_molecules, np.int8)
     leaf[mol] = np.where(np.linalg.norm(head, axis=1) > np.linalg.norm(tail, axis=1), 1, -1)
-    return Structure(ff, species, codes, positions, s.box, leaf), radius
+    return replace(s, leaflet=leaf), radius

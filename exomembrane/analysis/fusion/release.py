@@ -31,7 +31,7 @@ from exomembrane.checks import check_positive
 
 from ..frames import map_frames
 from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree
-from ..selection import lipid_geometry, lipid_indices
+from ..selection import lipid_geometry, lipid_indices, tail_ends
 from ..topology import Topology
 
 
@@ -115,11 +115,12 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     i_out = topo.compartments.index(outside)
     heads, tails = lipid_indices(traj.topology)
     in_plane = membrane == plane
-    ends = tails[np.arange(len(tails)), (tails >= 0).sum(axis=1) - 1]  # last tail beads, by the midplane
+    ends = tail_ends(tails)  # last tail beads, by the midplane
+    boxes = box_of(traj)
 
     def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         lab = topo.membranes[f]
-        box = box_of(traj)[f]
+        box = boxes[f]
         x = traj.xyz[f].astype(np.float64)
         mid = float(np.median(x[ends[in_plane], 2])) if in_plane.any() else 0.0  # within 0.5 of the midplane
         n = len(ilvs)
@@ -164,13 +165,17 @@ def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndar
     if not a.size or not b.size:
         raise ValueError(f"first, second: membranes {first} and {second} must both have lipids")
 
+    boxes = box_of(traj)
+
     def frame(f: int) -> np.ndarray:
         _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
         o = orient[0]
-        box = box_of(traj)[f]
         x = traj.xyz[f, heads].astype(np.float64)
-        near = periodic_tree(x[b], box).query_ball_point(x[a], contact)
-        mixed = np.array([any(o[a[i]] @ o[b[j]] > parallel for j in js) for i, js in enumerate(near)], bool)
+        near = periodic_tree(x[a], boxes[f]).sparse_distance_matrix(periodic_tree(x[b], boxes[f]), contact,
+                                                                     output_type="ndarray")
+        parallel_pairs = near[np.einsum("ij,ij->i", o[a[near["i"]]], o[b[near["j"]]]) > parallel]
+        mixed = np.zeros(len(a), bool)
+        mixed[parallel_pairs["i"]] = True
         return np.array([mixed[lf[a] == s].mean() if (lf[a] == s).any() else 0.0 for s in (1, -1)])
 
     return np.array(list(map_frames(frame, range(traj.n_frames))), float).reshape(-1, 2)
