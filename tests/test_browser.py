@@ -331,7 +331,7 @@ def test_mvb_fusion_renders_and_steers_the_zipper(chromium: Path, tmp_path: Path
         wait_for_picture(page, build, membrane_drawn, 60, "the MVB under the plasma membrane in the first view")
         fail_on_console(console)
         start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
-        assert all(name in start.inner_text() for name in ("TMA", "CER", "CARG", "LIP"))
+        assert all(name in start.inner_text() for name in ("TMA", "PE", "ADP", "SM", "CARG", "LIP"))
         FUSION_SCREENSHOT.write_bytes(snapshot(page, start))
         wait_for_notebook(page, console, 420)
         wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")

@@ -132,7 +132,7 @@ def energy(ctx: mm.Context, term: str | None = None) -> float:
 
 # ---- tests --------------------------------------------------------------------------------------
 PAIRS = [("LIP", "LIP"), ("LIP", "CER"), ("LYSO", "CER"), ("LIP4", "CER"), ("TSPN", "LIP"), ("CARG", "TSPN"),
-         ("RNA", "CARG"), ("ANG", "RNA"), ("ANG", "CARG")]
+         ("RNA", "CARG"), ("ANG", "RNA"), ("ANG", "CARG"), ("PE", "LIP"), ("ADP", "ADM")]
 
 
 @pytest.mark.parametrize("names", PAIRS)
@@ -191,15 +191,18 @@ def test_lipid_only_energies_equal_the_lipid_model(ff):
         assert abs(energies[0][term] - energies[1][term]) <= 1e-12 * abs(energies[1][term]), term
 
 
-def pair_of_two(a: str, b: str, r: float, w_c: float = 1.6) -> float:
-    """Pair energy of two lone beads of types ``a`` and ``b`` a distance ``r`` apart."""
+def pair_of_two(a: str, b: str, r: float, w_c: float = 1.6, params: dict[str, float] | None = None) -> float:
+    """Pair energy of two lone beads of types ``a`` and ``b`` a distance ``r`` apart (global ``params`` set)."""
     ff = em.load_forcefield()
     single = {f"X{t}": em.Species.model_validate({"name": f"X{t}", "kind": "cargo",
                                                   "beads": [{"name": "B", "type": t}]}) for t in {a, b}}
     ff = em.ForceField(ff.params, {**ff.species, **single})
     names = tuple(sorted(single))
     s = em.Structure(ff, names, [names.index(f"X{a}"), names.index(f"X{b}")], [[5, 5, 5], [5 + r, 5, 5]], [12] * 3)
-    return energy(context(s, "Reference", w_c), "pair")
+    ctx = context(s, "Reference", w_c)
+    for name, value in (params or {}).items():
+        ctx.setParameter(name, value)
+    return energy(ctx, "pair")
 
 
 def wca(b: float, r: float) -> float:
@@ -237,6 +240,29 @@ def test_entry_with_own_range_and_size(ff, tmp_path):
     # Q sits 0.5 sigma beyond r_c = 2^(1/6) 1.3 from T2 and out of reach of H and T1: the entry's
     # well is -2 cos^2(pi 0.5 / (2 w)) with w = 1.0 (with w_c = 1.6 it would be -1.69)
     assert on - energy(ctx, "pair") == pytest.approx(-2.0 * np.cos(np.pi * 0.5 / 2.0) ** 2, rel=1e-9)
+
+
+def test_adhesion_acts_across_the_two_adhesive_heads_only(ff):
+    """ADP and ADM heads attract with depth ``adhesion`` (default 0: both are then plain LIPs); neither
+    head attracts its own kind, another head or a tail, so each membrane's own mixing is unchanged."""
+    well = -np.cos(np.pi * 0.8 / 3.2) ** 2  # 0.8 sigma beyond r_c = 2^(1/6) 0.95 with w_c = 1.6
+    r = RC * 0.95 + 0.8
+    assert pair_of_two("HAP", "HAM", r) == 0.0
+    for a, b, depth in [("HAP", "HAM", 0.7), ("HAP", "HAP", 0.0), ("HAM", "HAM", 0.0), ("HAP", "H", 0.0),
+                        ("HAM", "T", 0.0)]:
+        steer = {"adhesion": 0.7} if {a, b} == {"HAP", "HAM"} else None  # other pairs have no such entry
+        assert pair_of_two(a, b, r, params=steer) == pytest.approx(depth * well, abs=1e-12), (a, b)
+    s = two_molecules(ff, ("ADP", "ADM"), seed=7)  # heads 2.4 sigma apart, within reach
+    ctx = context(s, "Reference")
+    ctx.setParameter("adhesion", 0.7)
+    assert energy(ctx, "pair") == pytest.approx(ref_energies(s, s.positions, 1.6, {"adhesion": 0.7})["pair"],
+                                                rel=1e-9)
+    forces = ctx.getState(getForces=True).getForces(asNumpy=True)._value
+    fd = finite_difference_forces(ctx, s.positions, energy, 1e-6)
+    np.testing.assert_allclose(forces, fd, atol=1e-5 * np.abs(forces).max() + 1e-6)
+    on = energy(ctx, "pair")
+    ctx.setParameter("adhesion", 0.0)
+    assert on < energy(ctx, "pair") - 0.02  # the two heads are within reach of each other
 
 
 def test_steered_parameters_match_reference(ff):

@@ -106,6 +106,17 @@ def test_leaks_find_a_stray_pore_and_joined_compartments() -> None:
     assert torn.any[0] and torn.stray_pores[0] == 1 and torn.joined["cytosol|extracellular"][0]
 
 
+def test_an_open_ilv_past_the_pore_leaks_its_lumen() -> None:
+    """An ILV's lumen is topologically cytosol: an ILV open to the extracellular space spills it (a
+    leak, and not released); the same ILV closed does not."""
+    traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE, opening=np.radians(60))
+    spilt = leaks(topo, membrane)
+    assert spilt.any[0] and spilt.joined["ilv_lumen|extracellular"][0] and spilt.stray_pores[0] == 1
+    assert release(traj, faces, membrane, topo).count()[0] == 0
+    traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE)
+    assert not leaks(topo, membrane).joined["ilv_lumen|extracellular"][0]
+
+
 def test_an_ilv_under_a_pore_wider_than_itself_is_exposed() -> None:
     """Under a fusion pore of radius 10 (its tube lipids 10 sigma from the axis, wider than the ILV's
     7.4 sigma outer radius) the ILV has an open way out: released; under a 6 sigma pore it is not."""

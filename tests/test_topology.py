@@ -23,7 +23,7 @@ from synthetic import (
 )
 
 from exomembrane.analysis import lipid_indices
-from exomembrane.analysis.topology import Topology, coverage_holes, free_space, topology
+from exomembrane.analysis.topology import Topology, coverage_holes, current_leaflets, free_space, topology
 
 MVB_PATCH = {"+z": "lumen", "-z": "cytosol"}  # lumen above the patch
 MVB_CLOSED = {"outside": "cytosol", "inside": "lumen"}
@@ -84,6 +84,26 @@ def test_a_closed_vesicle_never_leaks(shift) -> None:
     t = analyse(frames, MVB_CLOSED, shift=shift)
     assert t.n_membranes.tolist() == [1, 1] and not t.open.any() and t.pores == []
     assert not t.leaky("lumen", "cytosol").any()
+
+
+def test_lipids_that_flip_flopped_name_the_compartment_they_face() -> None:
+    """An ILV-sized vesicle (midplane radius 7 sigma) whose inner leaflet holds 30 % lipids labelled
+    as built in the outer one (flip-flop): each takes its neighbours' leaflet, so its inside stays a
+    compartment of its own; with the labels as built the inside would join the outside."""
+    rng = np.random.default_rng(6)
+    surf = sphere(7.0, MID, rng)
+    traj = surfaces_trajectory([surf], PATCH, park=(2.0, 6.0))
+    n = lipid_indices(traj.topology)[0].size
+    true = sides_of([surf], n)[0]
+    built = true.copy()
+    inner = np.flatnonzero(true < 0)
+    built[rng.choice(inner, int(0.3 * inner.size), replace=False)] = 1
+    heads = traj.xyz[0][lipid_indices(traj.topology)[0]].astype(float)
+    laid = true != 0
+    assert (built[laid] == true[laid]).mean() < 0.95
+    assert (current_leaflets(heads, np.array(PATCH), np.zeros(n, int), built)[laid] == true[laid]).mean() > 0.98
+    t = topology(traj, [MVB_CLOSED], np.zeros(n, int), built, workers=1)
+    assert not t.open.any() and not t.leaky("lumen", "cytosol").any()
 
 
 def test_a_vesicle_with_a_pore_leaks_through_it() -> None:

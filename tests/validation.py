@@ -3,8 +3,8 @@
 Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the table the README
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
-    python tests/validation.py                 # everything (about 20 minutes on two CPU cores)
-    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion
+    python tests/validation.py                 # everything (about 3 hours on two CPU cores; minutes on a GPU)
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways
 """
 from __future__ import annotations
 
@@ -108,11 +108,12 @@ def cones(tmp: Path) -> dict:
     return out
 
 
-def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 20_000, release_steps: int = 60_000) -> dict:
-    """The small MVB-PM fusion scenario: the stage timeline of ``seeds`` runs of ``steps`` steps, the
-    negative control (no tethers, no tension), and one long run (``release_steps``) for release;
-    each analysed by ``exomembrane analyze`` (stages, pore, mixing, release, leaks). The long run's
-    picture of the release cut open is copied to ``notebooks/mvb_fusion_release.png``."""
+def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
+    """The small MVB-PM fusion scenario as shipped (400 tau: fusion, pore widening, ILV release) and
+    its negative controls: no tethers and no tension (``control_steps``: the MVB must not fuse) and
+    an ILV of lipids miscible with the MVB's (eps_T_TC = 1: the release claim must fail); each
+    analysed by ``exomembrane analyze``. The release run's picture of the release cut open is copied
+    to ``notebooks/mvb_fusion_release.png``."""
     import shutil
 
     from exomembrane.run.report import analyze
@@ -124,20 +125,79 @@ def fusion(tmp: Path, seeds: tuple[int, ...] = (1, 2), steps: int = 20_000, rele
         f = analyze(d)["fusion"]
         row = {**info, "first_tau": f["first_tau"], "final_stage": f["final_stage"],
                "pore_radius_max": round(f["pore_radius_max_sigma"], 1), "released_final": f["release"]["released_final"],
-               "release_tau": f["release"]["first_tau"], "leak_frames": f["leaks"]["frames"],
+               "release_tau": f["release"]["first_tau"], "ilvs_closed_final": f["release"]["closed_final"],
+               "leak_frames": f["leaks"]["frames"], "leaks": {k: v for k, v in f["leaks"]["joined"].items() if v},
                "mixing_proximal_final": round(f["mixing_proximal_final"], 2)}
         print(label, row, flush=True)
         return row
 
-    out = {f"seed {s}": one(f"fusion_{s}", {"run.seed": s, "run.steps": steps}) for s in seeds}
-    out["control (no tethers, no tension)"] = one("fusion_control", {
-        "run.seed": seeds[0], "run.steps": steps // 2, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
-    out["release run"] = one("fusion_release", {"run.seed": seeds[-1], "run.steps": release_steps,
-                                                "run.report.trajectory": 2000, "run.report.checkpoint": 20_000})
+    out = {f"release run (seed {seed})": one("fusion_release", {"run.seed": seed})}
     picture = tmp / "fusion_release" / "analysis" / "release.png"
     if picture.is_file():
         shutil.copy(picture, HERE.parent / "notebooks" / "mvb_fusion_release.png")
+    out["control: no tethers, no tension"] = one("fusion_control", {
+        "run.seed": seed, "run.steps": control_steps, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
+    out["control: ILV lipids miscible (eps_T_TC 1)"] = one("fusion_miscible", {
+        "run.seed": seed, "forcefield.params.eps_T_TC": 1.0})
     return out
+
+
+#: Where the pathway sweep runs (kept, so that an interrupted ``make validate`` resumes it).
+PATHWAYS = HERE.parent / "runs" / "validation" / "fusion_pathways"
+
+
+def pathways(tmp: Path) -> dict:
+    """Fusion pathway statistics: ``systems/sweeps/fusion_pathways.yaml`` (8 seeds x 3 PM tensions)
+    run into ``runs/validation/fusion_pathways`` (resumed where an earlier run stopped): per tension,
+    the fraction of runs that reached each stage and the median time each was first reached. The
+    sweep's plots are copied to ``tests/validation_pathways.png`` (stage fractions against tension)."""
+    import pandas as pd
+
+    from exomembrane.sweep import SWEEP, run_sweep
+
+    t0 = time.perf_counter()
+    PATHWAYS.parent.mkdir(parents=True, exist_ok=True)
+    resume = (PATHWAYS / SWEEP).is_file()
+    run_sweep(None if resume else SYSTEMS / "sweeps" / "fusion_pathways.yaml", PATHWAYS, resume=resume)
+    stats = pd.read_csv(PATHWAYS / "statistics.csv")
+    _pathway_plot(stats, HERE / "validation_pathways.png")
+    out: dict = {"wall_s": round(time.perf_counter() - t0, 1), "directory": str(PATHWAYS.relative_to(HERE.parent))}
+    for _, row in stats.iterrows():
+        key = f"tension {row['run.tension']:g}"
+        out[key] = {"runs": int(row["runs"])}
+        for name in ("docked", "stalk", "pore", "release"):
+            out[key][f"reached.{name}"] = _num(row.get(f"fusion.reached.{name}.mean"))
+        out[key]["seen.hemifusion"] = _num(row.get("fusion.seen.hemifusion.mean"))
+        for name in ("docked", "stalk", "hemifusion", "pore"):
+            out[key][f"median_tau.{name}"] = _num(row.get(f"fusion.first_tau.{name}.median"))
+        out[key]["median_tau.release"] = _num(row.get("fusion.release.first_tau.median"))
+    return out
+
+
+def _num(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 2)
+
+
+def _pathway_plot(stats, path: Path) -> None:
+    """Fraction of runs reaching each stage (with its binomial standard error) against PM tension."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
+    x = stats["run.tension"].to_numpy(float)
+    for name, column in [("docked", "fusion.reached.docked"), ("stalk", "fusion.reached.stalk"),
+                         ("hemifusion seen", "fusion.seen.hemifusion"), ("pore", "fusion.reached.pore"),
+                         ("ILV released", "fusion.reached.release")]:
+        if f"{column}.mean" in stats:
+            p, n = stats[f"{column}.mean"].to_numpy(float), stats["runs"].to_numpy(float)
+            ax.errorbar(x, p, yerr=np.sqrt(p * (1 - p) / np.maximum(n, 1)), marker="o", capsize=3, label=name)
+    ax.set_xlabel("PM tension (eps/sigma^2)")
+    ax.set_ylabel("fraction of runs")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title("mvb_fusion_small: stages reached in 200 tau")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 ENSEMBLE = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
@@ -192,7 +252,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
-         "fusion": fusion}
+         "fusion": fusion, "pathways": pathways}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -234,13 +294,29 @@ def markdown(results: dict) -> str:
             lines += _ensemble_table(results[part])
     if "fusion" in results:
         lines += ["| mvb_fusion_small | docked (tau) | stalk (tau) | hemifusion (tau) | pore (tau) | final stage | "
-                  "largest pore (sigma) | ILVs released (first, tau) | leak frames | beads | tau | steps/s |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "largest pore (sigma) | ILVs released (first, tau) | ILVs closed at the end | leak frames | beads "
+                  "| tau | steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for label, r in results["fusion"].items():
             t = r["first_tau"]
+            leaks = ", ".join(f"{k.replace('|', '-')} {v}" for k, v in r.get("leaks", {}).items())
             lines.append(f"| {label} | {t['docked']} | {t['stalk']} | {t['hemifusion']} | {t['pore']} | "
                          f"{r['final_stage']} | {r['pore_radius_max']} | {r['released_final']} ({r['release_tau']}) | "
-                         f"{r['leak_frames']} | {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
+                         f"{r.get('ilvs_closed_final', '-')} | {r['leak_frames']}{f' ({leaks})' if leaks else ''} | "
+                         f"{r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
+        lines.append("")
+    if "pathways" in results:
+        p = results["pathways"]
+        lines += [f"Fusion pathways ({p['directory']}, {p['wall_s']:.0f} s): fraction of runs that reached each stage "
+                  "within 200 tau, and the median time (tau) of those that did", "",
+                  "| PM tension (eps/sigma^2) | runs | docked | stalk | hemifusion seen | pore | ILV released | "
+                  "median docked | median stalk | median pore | median release |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for key, r in p.items():
+            if key.startswith("tension"):
+                lines.append(f"| {key.split()[1]} | {r['runs']} | {r['reached.docked']} | {r['reached.stalk']} | "
+                             f"{r['seen.hemifusion']} | {r['reached.pore']} | {r['reached.release']} | "
+                             f"{r['median_tau.docked']} | {r['median_tau.stalk']} | {r['median_tau.pore']} | "
+                             f"{r['median_tau.release']} |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "

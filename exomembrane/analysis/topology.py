@@ -48,6 +48,9 @@ VOXEL = 0.6
 PROBE = 1.0
 #: Distances (sigma) from a head bead, along the lipid's orientation, where it looks into free space.
 LOOK = (1.0, 1.5, 2.0, 2.5, 3.0)
+#: Head-to-head distance (sigma) within which lipids of one membrane share a monolayer (in-plane
+#: neighbours lie ~1.1 sigma apart, the other monolayer's heads ~4.5 sigma across the bilayer).
+NEIGHBOURS = 2.0
 #: Coverage of the reference surface: grid spacing and the radius of each projected bead (sigma).
 GRID = 0.5
 COVER = 0.8
@@ -347,7 +350,7 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
     if leaflet.ndim == 1:
         leaflet = np.broadcast_to(_known_leaflets(traj, heads, tails, membrane, leaflet, faces),
                                   (traj.n_frames, heads.size))
-    names, says = _naming(faces, membrane, leaflet)
+    names = _naming(faces, membrane, leaflet)[0]
     clusters = membrane_clusters(traj, cutoff, min_lipids, workers)
 
     sheet = next((k for k, fc in enumerate(faces) if "+z" in fc), -1)
@@ -360,7 +363,9 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         x = traj.xyz[f].astype(np.float64)
         lab = clusters[f]
         centre, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
-        _, seen, votes = _regions(x, box[f], heads, orient, says[f], lab, sheet < 0, voxel, probe, len(names))
+        now = current_leaflets(x[heads], box[f], membrane, leaflet[f])
+        says = _naming(faces, membrane, now)[1]
+        _, seen, votes = _regions(x, box[f], heads, orient, says, lab, sheet < 0, voxel, probe, len(names))
         named = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
         faced = np.where(seen >= 0, named[np.maximum(seen, 0)], -1)
         votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
@@ -376,8 +381,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         found = []
         for c in range(n_cl):
             sel = lab == c
-            up, _ = _mode(seen[sel & (leaflet[f] > 0)])
-            down, _ = _mode(seen[sel & (leaflet[f] < 0)])
+            up, _ = _mode(seen[sel & (now > 0)])
+            down, _ = _mode(seen[sel & (now < 0)])
             is_open[c] = up >= 0 and up == down
             closed_shape, plane_z, middle, radius = _reference(centre[sel], orient[sel], sel, membrane, faces, box[f])
             beads = np.concatenate([heads[sel], tails[sel][tails[sel] >= 0]])
@@ -421,6 +426,26 @@ def _regions(x: np.ndarray, box: np.ndarray, heads: np.ndarray, orient: np.ndarr
     return labels, seen, votes
 
 
+def current_leaflets(heads: np.ndarray, box: np.ndarray, membrane: np.ndarray, leaflet: np.ndarray,
+                     radius: float = NEIGHBOURS, passes: int = 2) -> np.ndarray:
+    """(n_lipids,) int: each lipid's leaflet in one frame: the leaflet that most of its head
+    neighbours (``heads`` (n_lipids, 3) nm) of the same membrane within ``radius`` hold, or its own
+    where they tie or it has none; ``passes`` rounds, starting from ``leaflet`` as built. A lipid
+    that flip-flopped into the other monolayer so names the compartment it now faces (checked with
+    30 % of an ILV's inner leaflet flipped); lipids in place keep their leaflet."""
+    membrane = np.asarray(membrane, np.int64)
+    leaflet = np.asarray(leaflet, np.int64)
+    i, j = periodic_tree(heads, box).query_pairs(radius, output_type="ndarray").T
+    same = (membrane[i] == membrane[j]) & (membrane[i] >= 0)
+    i, j = i[same], j[same]
+    for _ in range(passes):
+        vote = np.zeros(leaflet.size, np.int64)
+        np.add.at(vote, i, leaflet[j])
+        np.add.at(vote, j, leaflet[i])
+        leaflet = np.where(vote != 0, np.sign(vote), leaflet)
+    return leaflet
+
+
 def _naming(faces: Sequence[Mapping[str, str]], membrane: np.ndarray, leaflet: np.ndarray
             ) -> tuple[tuple[str, ...], np.ndarray]:
     """The compartment names, and the index of the compartment each lipid names (its leaflet's face
@@ -444,6 +469,7 @@ def _named(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Mapping[str,
     membrane = np.asarray(membrane, np.int64)
     leaflet = np.asarray(leaflet, np.int64)
     lf = leaflet[frame] if leaflet.ndim == 2 else _known_leaflets(traj, heads, tails, membrane, leaflet, faces)
+    lf = current_leaflets(traj.xyz[frame][heads].astype(np.float64), box_of(traj)[frame], membrane, lf)
     names, says = _naming(faces, membrane, lf)
     clusters = membrane_clusters(traj[frame], cutoff, min_lipids, workers=1)[0]
     _, orient = lipid_geometry(traj, heads, tails, slice(frame, frame + 1))

@@ -299,7 +299,7 @@ def load_forcefield(name: str | Path = "cooke", species: tuple[str | Path, ...] 
     -------
     >>> ff = load_forcefield()
     >>> sorted(ff.species)[:3]
-    ['CARG', 'CER', 'LIP']
+    ['ADM', 'ADP', 'CARG']
     """
     path = Path(name)
     if path.suffix not in (".yaml", ".yml"):

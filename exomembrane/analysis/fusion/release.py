@@ -15,7 +15,8 @@
   membrane's normal) within its outer radius, so it has an open way out of the cell (it has
   passed the fusion pore, or the MVB has collapsed into the plasma membrane under it).
 - **Leaks**: compartments that must stay apart joined by free space (cytosol with the extracellular
-  space, the MVB lumen or an ILV lumen), and pores of any membrane but the fused one.
+  space, the MVB lumen or an ILV lumen; an ILV lumen with the MVB lumen or the extracellular space),
+  and pores of any membrane but the fused one.
 
 Lengths in nm (= sigma), times in ps (= tau).
 """
@@ -200,8 +201,11 @@ class Leaks:
 
 
 def leaks(topo: Topology, membrane: np.ndarray, first: int = 0, second: int = 1, apart: Sequence[tuple[str, str]] = (
-        ("cytosol", "extracellular"), ("cytosol", "mvb_lumen"), ("cytosol", "ilv_lumen"))) -> Leaks:
-    """Leaks of a fusion run: ``apart`` compartment pairs joined, and pores of every membrane but
+        ("cytosol", "extracellular"), ("cytosol", "mvb_lumen"), ("cytosol", "ilv_lumen"),
+        ("ilv_lumen", "mvb_lumen"), ("ilv_lumen", "extracellular"))) -> Leaks:
+    """Leaks of a fusion run: ``apart`` compartment pairs joined (an ILV's lumen is topologically
+    cytosol: joined to the MVB lumen or the extracellular space, an ILV spills its content, as when
+    it fuses back into the MVB membrane or opens), and pores of every membrane but
     the one that holds lipids of both ``first`` and ``second`` (the fused membrane, whose fusion pore
     joins the distal compartments; a tear of it elsewhere joins the cytosol to one of them).
     ``membrane``: (n_lipids,) each lipid's membrane as built."""

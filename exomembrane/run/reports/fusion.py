@@ -36,6 +36,9 @@ def fusion_report(s: dict[str, Any]) -> str:
                      at(t) for t in rel["times_tau"])))
     if rel["reopened"]:
         lines.append(f"  RELEASED ILV OPEN: {rel['reopened']} ILV(s) released closed were open later")
+    if rel.get("closed_final", rel["ilvs"]) < rel["ilvs"]:
+        lines.append(f"  ILV NOT CLOSED  {rel['ilvs'] - rel['closed_final']} of {rel['ilvs']} ILV(s) open or merged "
+                     "with another membrane at the end")
     leak = s["leaks"]
     if leak["frames"]:
         what = ", ".join(f"{k.replace('|', ' and ')} joined in {v} frame(s)" for k, v in leak["joined"].items() if v)
@@ -86,7 +89,8 @@ def fusion(run: RunData) -> Part:
         "content_mixing_tau": finite(float(traj.time[np.argmax(content)]) if content.any() else np.nan),
         "release": {"ilvs": len(rel.ilvs), "released_final": int(rel.count()[-1]),
                     "first_tau": finite(float(np.nanmin(rel.times())) if released.any() else np.nan),
-                    "times_tau": [finite(t) for t in rel.times()], "reopened": reopened},
+                    "times_tau": [finite(t) for t in rel.times()], "reopened": reopened,
+                    "closed_final": int(rel.closed[-1].sum())},
         "leaks": {"frames": int(leak.any.sum()), "stray_pore_frames": int((leak.stray_pores > 0).sum()),
                   "joined": {k: int(v.sum()) for k, v in leak.joined.items()}},
     }
