@@ -106,6 +106,21 @@ def test_leaks_find_a_stray_pore_and_joined_compartments() -> None:
     assert torn.any[0] and torn.stray_pores[0] == 1 and torn.joined["cytosol|extracellular"][0]
 
 
+@pytest.mark.parametrize("strays,closed", [(2, True), (12, False)])
+def test_an_ilv_sharing_a_monolayer_with_another_membrane_is_not_closed(strays: int, closed: bool) -> None:
+    """The ILV above the pore with its ``strays`` lowest outer lipids counted as plasma-membrane lipids
+    in its outer monolayer: two (lipids that hopped across a contact) leave it closed and released;
+    twelve (the lipid mixing of a stalk) make it fused to the plasma membrane: not closed, not released."""
+    traj, faces, membrane, leaflet, topo = scene(fusion_pore(6.0), ABOVE)
+    heads = an.lipid_indices(traj.topology)[0]
+    outer = np.flatnonzero((membrane == 2) & (leaflet > 0))
+    lowest = outer[np.argsort(traj.xyz[0, heads[outer], 2])[:strays]]
+    membrane = membrane.copy()
+    membrane[lowest] = 0
+    r = release(traj, faces, membrane, topo)
+    assert r.closed[0, 0] == closed and (r.count()[0] == 1) == closed
+
+
 def test_an_open_ilv_past_the_pore_leaks_its_lumen() -> None:
     """An ILV's lumen is topologically cytosol: an ILV open to the extracellular space spills it (a
     leak, and not released); the same ILV closed does not."""

@@ -32,9 +32,30 @@ def _machine() -> str:
     return f"{cpu_model()} ({platform.machine()}, {os.cpu_count()} cores)"
 
 
-def _run(scenario: Scenario, directory: Path, steps: int | None = None) -> dict:
+#: Where the fusion runs are kept: a later ``make validate`` analyses a finished run again (with the
+#: analysis as it is then) instead of running it again, and resumes the pathway sweep.
+KEPT = HERE.parent / "runs" / "validation"
+
+
+def _kept_run(scenario: Scenario, label: str) -> tuple[dict, Path]:
+    """Run ``scenario`` to its end in ``runs/validation/<label>``, or reuse the run there if it ran this
+    very scenario to its end (its record ``validation_run.json`` holds the scenario and the timing)."""
+    d = KEPT / label
+    record = d / "validation_run.json"
+    same = scenario.model_dump(mode="json")
+    if record.is_file():
+        info = json.loads(record.read_text())
+        if info.pop("scenario", None) == same:
+            return info, d
+    d.parent.mkdir(parents=True, exist_ok=True)
+    info = _run(scenario, d, overwrite=True)
+    record.write_text(json.dumps({**info, "scenario": same}, indent=1) + "\n")
+    return info, d
+
+
+def _run(scenario: Scenario, directory: Path, steps: int | None = None, overwrite: bool = False) -> dict:
     t0 = time.perf_counter()
-    with Run.create(scenario, directory) as run:
+    with Run.create(scenario, directory, overwrite=overwrite) as run:
         run.advance(run.remaining if steps is None else steps)
         plat, beads = run.simulation.platform_choice.name, run.simulation.system.getNumParticles()
         done = run.step
@@ -112,16 +133,14 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
     """The small MVB-PM fusion scenario as shipped (400 tau: fusion, pore widening, ILV release) and
     its negative controls: no tethers and no tension (``control_steps``: the MVB must not fuse) and
     an ILV of lipids miscible with the MVB's (eps_T_TC = 1: the release claim must fail); each
-    analysed by ``exomembrane analyze``. The release run's picture of the release cut open is copied
-    to ``notebooks/mvb_fusion_release.png``."""
+    analysed by ``exomembrane analyze``. The runs are kept in ``runs/validation`` (see :data:`KEPT`).
+    The release run's picture of the release cut open is copied to ``notebooks/mvb_fusion_release.png``."""
     import shutil
 
     from exomembrane.run.report import analyze
 
     def one(label: str, overrides: dict) -> dict:
-        sc = load_scenario(SYSTEMS / "mvb_fusion_small.yaml", overrides)
-        d = tmp / label
-        info = _run(sc, d)
+        info, d = _kept_run(load_scenario(SYSTEMS / "mvb_fusion_small.yaml", overrides), label)
         f = analyze(d)["fusion"]
         row = {**info, "first_tau": f["first_tau"], "final_stage": f["final_stage"],
                "pore_radius_max": round(f["pore_radius_max_sigma"], 1), "released_final": f["release"]["released_final"],
@@ -132,7 +151,7 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
         return row
 
     out = {f"release run (seed {seed})": one("fusion_release", {"run.seed": seed})}
-    picture = tmp / "fusion_release" / "analysis" / "release.png"
+    picture = KEPT / "fusion_release" / "analysis" / "release.png"
     if picture.is_file():
         shutil.copy(picture, HERE.parent / "notebooks" / "mvb_fusion_release.png")
     out["control: no tethers, no tension"] = one("fusion_control", {
@@ -143,7 +162,7 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
 
 
 #: Where the pathway sweep runs (kept, so that an interrupted ``make validate`` resumes it).
-PATHWAYS = HERE.parent / "runs" / "validation" / "fusion_pathways"
+PATHWAYS = KEPT / "fusion_pathways"
 
 
 def pathways(tmp: Path) -> dict:
@@ -332,11 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run only these parts")
     args = parser.parse_args(argv)
     path = HERE / "validation.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
-    results.update(machine=_machine(), date=time.strftime("%Y-%m-%d"))
+    results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.only or PARTS:
-            results[name] = PARTS[name](Path(tmp))
+            part = PARTS[name](Path(tmp))
+            # read again before writing: another validation run may have written its parts meanwhile
+            results = json.loads(path.read_text()) if path.exists() else {}
+            results.update({name: part}, machine=_machine(), date=time.strftime("%Y-%m-%d"))
             path.write_text(json.dumps(results, indent=1) + "\n")
     (HERE / "validation.md").write_text(markdown(results))
     print(markdown(results))

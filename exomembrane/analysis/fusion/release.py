@@ -8,8 +8,11 @@
 - **Content mixing**: the distal compartments (MVB lumen, extracellular space) joined by free space
   (:class:`~exomembrane.analysis.topology.Topology`).
 - **Release**: an ILV is released in a frame when its membrane is one closed membrane of its own
-  (a topology cluster holding at least ``whole`` of its lipids and no other membrane's, with no
-  pore: no hole in its coverage, a test that holds for ILVs whose lumen is too small to resolve),
+  (a topology cluster holds at least ``whole`` of its lipids; its own lipids and proteins leave no
+  hole in their coverage of its sphere, a test that holds for ILVs whose lumen is too small to
+  resolve; and it shares no monolayer with another membrane: fewer than ``mixed`` lipids of other
+  membranes have a parallel head of the ILV within ``contact``, so an ILV that merely touches
+  another membrane, its heads facing theirs, stays closed, and one joined by a stalk does not),
   the compartment its outer leaflet looks into is (joined to) the extracellular space, and it is
   **exposed**: no head of another membrane lies on the extracellular side of it (along the plane
   membrane's normal) within its outer radius, so it has an open way out of the cell (it has
@@ -30,10 +33,12 @@ import numpy as np
 
 from exomembrane.checks import check_positive
 
+from ..clusters import TAIL_CONTACT
 from ..frames import map_frames
-from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree
+from ..pbc import box_of, minimum_image, periodic_centre, periodic_tree, wrap
 from ..selection import lipid_geometry, lipid_indices, tail_ends
-from ..topology import Topology
+from ..surface import frame_base
+from ..topology import MIN_RADIUS, Topology, coverage_holes
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Release:
 
 def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray, topo: Topology,
             plane: int = 0, ilvs: Sequence[int] | None = None, *, outside: str = "extracellular",
-            whole: float = 0.9) -> Release:
+            whole: float = 0.9, mixed: int = 5, contact: float = 1.5, parallel: float = 0.5) -> Release:
     """ILV release per frame.
 
     Parameters
@@ -98,9 +103,16 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
         The compartment the ILVs are released into.
     whole
         Fraction of an ILV's lipids its own cluster must hold.
+    mixed, contact, parallel
+        An ILV with ``mixed`` or more lipids of other membranes within ``contact`` nm of its heads,
+        oriented with a cosine above ``parallel`` with them (one monolayer, as in
+        :func:`lipid_mixing`), is fused to them, not closed.
     """
     if not 0 < whole <= 1:
         raise ValueError(f"whole: must lie in (0, 1] (got {whole!r})")
+    if mixed < 1:
+        raise ValueError(f"mixed: must be at least 1 lipid (got {mixed!r})")
+    check_positive(contact=contact)
     faces = [dict(m) for m in membranes]
     membrane = np.asarray(membrane, np.int64)
     if "+z" not in faces[plane]:
@@ -118,6 +130,10 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     in_plane = membrane == plane
     ends = tail_ends(tails)  # last tail beads, by the midplane
     boxes = box_of(traj)
+    lipid_bead = np.zeros(traj.n_atoms, bool)
+    lipid_bead[heads] = True
+    lipid_bead[tails[tails >= 0]] = True
+    non_lipid = np.flatnonzero(~lipid_bead)
 
     def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         lab = topo.membranes[f]
@@ -126,21 +142,24 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
         mid = float(np.median(x[ends[in_plane], 2])) if in_plane.any() else 0.0  # within 0.5 of the midplane
         n = len(ilvs)
         closed, out, exposed, height = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n)
+        centres, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
         for i, k in enumerate(ilvs):
             own = membrane == k
             labels, counts = np.unique(lab[own], return_counts=True)
             c = labels[np.argmax(counts)]
-            alone = c >= 0 and counts.max() >= whole * own.sum() and not (lab[~own] == c).any()
-            closed[i] = bool(alone and not topo.pores_of(f, int(c)))
-            looks = topo.facing[f, own & (lab == c)]
+            mine = own & (lab == c) if c >= 0 else own
+            whole_ok = c >= 0 and counts.max() >= whole * own.sum()
+            fused = _fused(x[heads], orient, own, membrane >= 0, box, contact, parallel, mixed)
+            holes = _holes(x, heads, tails, mine, centres, orient, non_lipid, box)
+            closed[i] = bool(whole_ok and not fused and not holes)
+            looks = topo.facing[f, mine]
             looks = looks[looks >= 0]
             if looks.size:
                 out[i] = bool(topo.connected[f, np.bincount(looks).argmax(), i_out])
-            mine = own & (lab == c) if c >= 0 else own
             centre = periodic_centre(x[heads[mine]], box)[0]
             # its outer radius, robust to a few of its lipids gone astray (into a membrane it touches)
             reach = float(np.percentile(np.linalg.norm(minimum_image(x[heads[mine]] - centre, box), axis=1), 90))
-            others = x[heads[lab != c] if c >= 0 else heads[~own]]
+            others = x[heads[~own]]
             lateral = np.linalg.norm(minimum_image(others[:, :2] - centre[:2], box[:2]), axis=1)
             exposed[i] = not np.any((lateral < reach) & (up * (others[:, 2] - centre[2]) > 0))
             height[i] = up * (centre[2] - mid)
@@ -150,6 +169,32 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     closed, ext, exposed, height = (np.array([r[j] for r in rows]).reshape(-1, len(ilvs)) for j in range(4))
     return Release(np.asarray(traj.time, float), ilvs, closed.astype(bool), ext.astype(bool), exposed.astype(bool),
                    height.astype(float))
+
+
+def _fused(x: np.ndarray, orient: np.ndarray, own: np.ndarray, others: np.ndarray, box: np.ndarray,
+           contact: float, parallel: float, mixed: int) -> bool:
+    """Do ``mixed`` or more lipids of another membrane (``others`` & ~``own``) share a monolayer with
+    lipids of ``own`` (a stalk or more; a lipid or two that hopped across a contact do not count)?
+    ``x``, ``orient``: (n_lipids, 3) head positions and orientations."""
+    a, b = np.flatnonzero(own), np.flatnonzero(others & ~own)
+    if not b.size:
+        return False
+    near = periodic_tree(x[a], box).sparse_distance_matrix(periodic_tree(x[b], box), contact, output_type="ndarray")
+    same = np.einsum("ij,ij->i", orient[a[near["i"]]], orient[b[near["j"]]]) > parallel
+    return np.unique(near["j"][same]).size >= mixed
+
+
+def _holes(x: np.ndarray, heads: np.ndarray, tails: np.ndarray, mine: np.ndarray, centres: np.ndarray,
+           orient: np.ndarray, non_lipid: np.ndarray, box: np.ndarray) -> bool:
+    """Does the closed membrane of lipids ``mine`` (with the other beads within tail contact of its
+    beads: its proteins) leave a hole of at least ``MIN_RADIUS`` in its coverage of its sphere?"""
+    base = frame_base(centres[mine], orient[mine], box, True, 1.0)
+    beads = np.concatenate([heads[mine], tails[mine][tails[mine] >= 0]])
+    if non_lipid.size:
+        near = periodic_tree(x[beads], box).query(wrap(x[non_lipid], box), distance_upper_bound=TAIL_CONTACT)[0]
+        beads = np.concatenate([beads, non_lipid[np.isfinite(near)]])
+    holes = coverage_holes(x[beads], box, True, base.origin, float(base.radius))
+    return any(r >= MIN_RADIUS for _, r, _ in holes)
 
 
 def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndarray, first: int = 0,
