@@ -16,9 +16,10 @@ ILV = {"outside": "mvb_lumen", "inside": "ilv_lumen"}
 ILV_R = 5.0
 
 
-def scene(fused: Surface, ilv_z: float | None, opening: float = 0.0):
+def scene(fused: Surface, ilv_z: float | None, opening: float = 0.0, cargo: list[np.ndarray] | None = None):
     """``fused`` (two patches 10 sigma apart, or joined) mid-box, and an ILV of midplane radius 5
-    centred at height ``ilv_z`` above the box middle; returns (traj, faces, membrane, leaflet, topology)."""
+    centred at height ``ilv_z`` above the box middle (with ``cargo``: one frame per (n, 3, 3) array of
+    three-bead cargo molecules); returns (traj, faces, membrane, leaflet, topology)."""
     f = fused.moved([0.0, 0.0, LZ / 2])
     z = f.mid[:, 2] - LZ / 2
     upper = np.where(np.abs(z) < 1.0, f.normal[:, 2] > 0, z > 0)
@@ -39,7 +40,8 @@ def scene(fused: Surface, ilv_z: float | None, opening: float = 0.0):
         membrane = np.r_[membrane, np.full(len(ilv.mid), 2)]
         assert ilv.side is not None
         leaflet = np.r_[leaflet, ilv.side]
-    traj = surfaces_trajectory([f], PATCH)
+    frames = len(cargo) if cargo else 1
+    traj = surfaces_trajectory([f] * frames, PATCH, {"CARG": cargo} if cargo else None)
     n = an.lipid_indices(traj.topology)[0].size
     membrane = np.r_[membrane, np.full(n - len(membrane), -1)]
     leaflet = np.r_[leaflet, np.zeros(n - len(leaflet), int)]
@@ -92,6 +94,20 @@ def test_lipid_mixing_by_leaflet(shape, proximal: float, distal: float) -> None:
     mixing = lipid_mixing(traj, membrane, leaflet, 0, 1)  # columns: PM upper (distal), lower (proximal)
     assert (mixing[0, 1] > 0) == (proximal > 0) and (mixing[0, 0] > 0) == (distal > 0)
     assert mixing.max() < 0.5  # only lipids at the junction mix
+
+
+def test_the_cargo_that_stays_with_a_released_ilv_is_counted() -> None:
+    """Two cargo molecules at the ILV's centre in the first frame; in the second one of them has left
+    it (8 sigma beyond its outer radius): the ILV keeps 2, then 1; one far away is never its cargo."""
+    centre = np.array([PATCH[0] / 2, PATCH[1] / 2, LZ / 2 + ABOVE])
+    rod = np.array([[0.0, 0.0, -1.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    far = centre + [0.0, 0.0, -20.0]  # in the cytosol below the membranes
+    first = np.stack([centre + rod, centre + [1.0, 0.0, 0.0] + rod, far + rod])
+    second = first.copy()
+    second[1] += [0.0, 0.0, ILV_R + HEAD + 8.0]
+    traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE, cargo=[first, second])
+    r = release(traj, faces, membrane, topo)
+    assert r.cargo[:, 0].tolist() == [2, 1] and r.count().tolist() == [1, 1]
 
 
 def test_leaks_find_a_stray_pore_and_joined_compartments() -> None:

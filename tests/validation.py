@@ -145,6 +145,7 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
         row = {**info, "first_tau": f["first_tau"], "final_stage": f["final_stage"],
                "pore_radius_max": round(f["pore_radius_max_sigma"], 1), "released_final": f["release"]["released_final"],
                "release_tau": f["release"]["first_tau"], "ilvs_closed_final": f["release"]["closed_final"],
+               "cargo_built": f["release"]["cargo_built"], "cargo_released": f["release"]["cargo_released"],
                "leak_frames": f["leaks"]["frames"], "leaks": {k: v for k, v in f["leaks"]["joined"].items() if v},
                "mixing_proximal_final": round(f["mixing_proximal_final"], 2)}
         print(label, row, flush=True)
@@ -286,6 +287,12 @@ def _ensemble_table(r: dict) -> list[str]:
     return lines + [""]
 
 
+def _cargo(r: dict) -> str:
+    """"; cargo 3/3" per released ILV: its cargo molecules with it when released, of those it was built with."""
+    pairs = [f"{k}/{b}" for b, k in zip(r.get("cargo_built", []), r.get("cargo_released", [])) if k is not None]
+    return f"; cargo {', '.join(pairs)}" if pairs else ""
+
+
 def markdown(results: dict) -> str:
     lines = [f"Machine: {results['machine']}; date {results['date']}; command: `make validate`", ""]
     if "flipflop" in results:
@@ -319,7 +326,8 @@ def markdown(results: dict) -> str:
             t = r["first_tau"]
             leaks = ", ".join(f"{k.replace('|', '-')} {v}" for k, v in r.get("leaks", {}).items())
             lines.append(f"| {label} | {t['docked']} | {t['stalk']} | {t['hemifusion']} | {t['pore']} | "
-                         f"{r['final_stage']} | {r['pore_radius_max']} | {r['released_final']} ({r['release_tau']}) | "
+                         f"{r['final_stage']} | {r['pore_radius_max']} | {r['released_final']} ({r['release_tau']}"
+                         f"{_cargo(r)}) | "
                          f"{r.get('ilvs_closed_final', '-')} | {r['leak_frames']}{f' ({leaks})' if leaks else ''} | "
                          f"{r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
         lines.append("")

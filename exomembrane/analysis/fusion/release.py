@@ -40,6 +40,9 @@ from ..selection import lipid_geometry, lipid_indices, tail_ends
 from ..surface import frame_base
 from ..topology import MIN_RADIUS, Topology, coverage_holes
 
+#: A molecule belongs to an ILV while its centre lies within the ILV's outer radius plus this (nm).
+CARGO_MARGIN = 1.5
+
 
 @dataclass(frozen=True)
 class Release:
@@ -57,6 +60,10 @@ class Release:
     height
         (n_frames, n_ilvs) nm: the ILV centre's height above the plane membrane's midplane (the
         median of its lipids' last tail beads), towards the extracellular space.
+    cargo
+        (n_frames, n_ilvs) int: how many of the molecules that are not lipids and lie within the
+        ILV's outer radius (+ ``CARGO_MARGIN``) in the first frame (its cargo: RNA in its lumen,
+        proteins in its membrane) lie within it in each frame.
     """
 
     time: np.ndarray
@@ -65,6 +72,7 @@ class Release:
     extracellular: np.ndarray
     exposed: np.ndarray
     height: np.ndarray
+    cargo: np.ndarray
 
     @property
     def released(self) -> np.ndarray:
@@ -134,14 +142,17 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     lipid_bead[heads] = True
     lipid_bead[tails[tails >= 0]] = True
     non_lipid = np.flatnonzero(~lipid_bead)
+    molecules = [np.array([a.index for a in r.atoms]) for r in traj.topology.residues
+                 if not lipid_bead[next(iter(r.atoms)).index]]
 
-    def frame(f: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def frame(f: int) -> tuple[np.ndarray, ...]:
         lab = topo.membranes[f]
         box = boxes[f]
         x = traj.xyz[f].astype(np.float64)
         mid = float(np.median(x[ends[in_plane], 2])) if in_plane.any() else 0.0  # within 0.5 of the midplane
         n = len(ilvs)
         closed, out, exposed, height = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n)
+        inside = np.zeros((n, len(molecules)), bool)
         centres, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
         for i, k in enumerate(ilvs):
             own = membrane == k
@@ -163,12 +174,17 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
             lateral = np.linalg.norm(minimum_image(others[:, :2] - centre[:2], box[:2]), axis=1)
             exposed[i] = not np.any((lateral < reach) & (up * (others[:, 2] - centre[2]) > 0))
             height[i] = up * (centre[2] - mid)
-        return closed, out, exposed, height
+            for j, atoms in enumerate(molecules):
+                middle = x[atoms[0]] + minimum_image(x[atoms] - x[atoms[0]], box).mean(axis=0)
+                inside[i, j] = np.linalg.norm(minimum_image(middle - centre, box)) < reach + CARGO_MARGIN
+        return closed, out, exposed, height, inside
 
     rows = list(map_frames(frame, range(traj.n_frames)))
     closed, ext, exposed, height = (np.array([r[j] for r in rows]).reshape(-1, len(ilvs)) for j in range(4))
+    inside = np.array([r[4] for r in rows]).reshape(len(rows), len(ilvs), len(molecules))
+    cargo = (inside & inside[:1]).sum(axis=2) if len(rows) else np.zeros((0, len(ilvs)), int)
     return Release(np.asarray(traj.time, float), ilvs, closed.astype(bool), ext.astype(bool), exposed.astype(bool),
-                   height.astype(float))
+                   height.astype(float), cargo.astype(np.int64))
 
 
 def _fused(x: np.ndarray, orient: np.ndarray, own: np.ndarray, others: np.ndarray, box: np.ndarray,

@@ -34,6 +34,9 @@ def fusion_report(s: dict[str, Any]) -> str:
     lines.append(f"  release         {rel['released_final']} of {rel['ilvs']} ILV(s) released and closed at the end"
                  + ("" if not rel["times_tau"] else ", first at " + ", ".join(
                      at(t) for t in rel["times_tau"])))
+    for k, (built, kept) in enumerate(zip(rel.get("cargo_built", []), rel.get("cargo_released", []))):
+        if kept is not None and built:
+            lines.append(f"  cargo           ILV {k}: {kept} of its {built} cargo molecules with it when released")
     if rel["reopened"]:
         lines.append(f"  RELEASED ILV OPEN: {rel['reopened']} ILV(s) released closed were open later")
     if rel.get("closed_final", rel["ilvs"]) < rel["ilvs"]:
@@ -90,7 +93,12 @@ def fusion(run: RunData) -> Part:
         "release": {"ilvs": len(rel.ilvs), "released_final": int(rel.count()[-1]),
                     "first_tau": finite(float(np.nanmin(rel.times())) if released.any() else np.nan),
                     "times_tau": [finite(t) for t in rel.times()], "reopened": reopened,
-                    "closed_final": int(rel.closed[-1].sum())},
+                    "closed_final": int(rel.closed[-1].sum()),
+                    # per ILV: its cargo molecules (first frame), those with it when first released, at the end
+                    "cargo_built": rel.cargo[0].tolist(),
+                    "cargo_released": [int(rel.cargo[np.argmax(released[:, k]), k]) if released[:, k].any() else None
+                                       for k in range(len(rel.ilvs))],
+                    "cargo_final": rel.cargo[-1].tolist()},
         "leaks": {"frames": int(leak.any.sum()), "stray_pore_frames": int((leak.stray_pores > 0).sum()),
                   "joined": {k: int(v.sum()) for k, v in leak.joined.items()}},
     }
