@@ -132,7 +132,8 @@ def cones(tmp: Path) -> dict:
 def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
     """The small MVB-PM fusion scenario as shipped (400 tau: fusion, pore widening, ILV release) and
     its negative controls: no tethers and no tension (``control_steps``: the MVB must not fuse) and
-    an ILV of lipids miscible with the MVB's (eps_T_TC = 1: the release claim must fail); each
+    an ILV of lipids miscible with the MVB's (eps_T_TC = 1: the release claim must fail); and the
+    adhesion field alone (no tethers, no tension, gap 1.5 sigma: adhesion 0 and 1 eps); each
     analysed by ``exomembrane analyze``. The runs are kept in ``runs/validation`` (see :data:`KEPT`).
     The release run's picture of the release cut open is copied to ``notebooks/mvb_fusion_release.png``."""
     import shutil
@@ -147,7 +148,8 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
                "release_tau": f["release"]["first_tau"], "ilvs_closed_final": f["release"]["closed_final"],
                "cargo_built": f["release"]["cargo_built"], "cargo_released": f["release"]["cargo_released"],
                "leak_frames": f["leaks"]["frames"], "leaks": {k: v for k, v in f["leaks"]["joined"].items() if v},
-               "mixing_proximal_final": round(f["mixing_proximal_final"], 2)}
+               "mixing_proximal_final": round(f["mixing_proximal_final"], 2),
+               "contact_area_max": round(f["contact_area_max_sigma2"], 1)}
         print(label, row, flush=True)
         return row
 
@@ -159,6 +161,11 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
         "run.seed": seed, "run.steps": control_steps, "builder.tethers": None, "run.tension": 0.0, "protocol": {}})
     out["control: ILV lipids miscible (eps_T_TC 1)"] = one("fusion_miscible", {
         "run.seed": seed, "forcefield.params.eps_T_TC": 1.0})
+    # adhesion between the contacting leaflets alone (no tethers, no tension, membranes 1.5 sigma apart)
+    for depth in (0.0, 1.0):
+        out[f"adhesion {depth:g}, no tethers, no tension, gap 1.5"] = one(f"fusion_adhesion_{depth:g}", {
+            "run.seed": seed, "run.steps": control_steps, "builder.tethers": None, "run.tension": 0.0, "protocol": {},
+            "builder.gap": 1.5, "forcefield.params.adhesion": depth})
     return out
 
 
@@ -320,8 +327,8 @@ def markdown(results: dict) -> str:
             lines += _ensemble_table(results[part])
     if "fusion" in results:
         lines += ["| mvb_fusion_small | docked (tau) | stalk (tau) | hemifusion (tau) | pore (tau) | final stage | "
-                  "largest pore (sigma) | ILVs released (first, tau) | ILVs closed at the end | leak frames | beads "
-                  "| tau | steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "largest pore (sigma) | ILVs released (first, tau) | ILVs closed at the end | leak frames | "
+                  "largest contact (sigma^2) | beads | tau | steps/s |", "|---" * 14 + "|"]
         for label, r in results["fusion"].items():
             t = r["first_tau"]
             leaks = ", ".join(f"{k.replace('|', '-')} {v}" for k, v in r.get("leaks", {}).items())
@@ -329,6 +336,7 @@ def markdown(results: dict) -> str:
                          f"{r['final_stage']} | {r['pore_radius_max']} | {r['released_final']} ({r['release_tau']}"
                          f"{_cargo(r)}) | "
                          f"{r.get('ilvs_closed_final', '-')} | {r['leak_frames']}{f' ({leaks})' if leaks else ''} | "
+                         f"{r.get('contact_area_max', '-')} | "
                          f"{r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
         lines.append("")
     if "pathways" in results:
