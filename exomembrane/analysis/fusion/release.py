@@ -154,13 +154,16 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
         closed, out, exposed, height = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool), np.zeros(n)
         inside = np.zeros((n, len(molecules)), bool)
         centres, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
+        hx = x[heads]
+        middles = np.array([x[m[0]] + minimum_image(x[m] - x[m[0]], box).mean(axis=0) for m in molecules])
         for i, k in enumerate(ilvs):
             own = membrane == k
             labels, counts = np.unique(lab[own], return_counts=True)
             c = labels[np.argmax(counts)]
             mine = own & (lab == c) if c >= 0 else own
             whole_ok = c >= 0 and counts.max() >= whole * own.sum()
-            fused = _fused(x[heads], orient, own, membrane >= 0, box, contact, parallel, mixed)
+            a, b = np.flatnonzero(own), np.flatnonzero((membrane >= 0) & ~own)
+            fused = np.unique(_monolayer_pairs(hx, orient, a, b, box, contact, parallel)[1]).size >= mixed
             holes = _holes(x, heads, tails, mine, centres, orient, non_lipid, box)
             closed[i] = bool(whole_ok and not fused and not holes)
             looks = topo.facing[f, mine]
@@ -174,9 +177,8 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
             lateral = np.linalg.norm(minimum_image(others[:, :2] - centre[:2], box[:2]), axis=1)
             exposed[i] = not np.any((lateral < reach) & (up * (others[:, 2] - centre[2]) > 0))
             height[i] = up * (centre[2] - mid)
-            for j, atoms in enumerate(molecules):
-                middle = x[atoms[0]] + minimum_image(x[atoms] - x[atoms[0]], box).mean(axis=0)
-                inside[i, j] = np.linalg.norm(minimum_image(middle - centre, box)) < reach + CARGO_MARGIN
+            if molecules:
+                inside[i] = np.linalg.norm(minimum_image(middles - centre, box), axis=1) < reach + CARGO_MARGIN
         return closed, out, exposed, height, inside
 
     rows = list(map_frames(frame, range(traj.n_frames)))
@@ -187,17 +189,15 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
                    height.astype(float), cargo.astype(np.int64))
 
 
-def _fused(x: np.ndarray, orient: np.ndarray, own: np.ndarray, others: np.ndarray, box: np.ndarray,
-           contact: float, parallel: float, mixed: int) -> bool:
-    """Do ``mixed`` or more lipids of another membrane (``others`` & ~``own``) share a monolayer with
-    lipids of ``own`` (a stalk or more; a lipid or two that hopped across a contact do not count)?
-    ``x``, ``orient``: (n_lipids, 3) head positions and orientations."""
-    a, b = np.flatnonzero(own), np.flatnonzero(others & ~own)
-    if not b.size:
-        return False
+def _monolayer_pairs(x: np.ndarray, orient: np.ndarray, a: np.ndarray, b: np.ndarray, box: np.ndarray,
+                     contact: float, parallel: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (positions into ``a``, into ``b``) of lipids whose heads (``x`` (n_lipids, 3) nm) lie within
+    ``contact`` and whose orientations make a cosine above ``parallel``: lipids in one monolayer."""
+    if not a.size or not b.size:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     near = periodic_tree(x[a], box).sparse_distance_matrix(periodic_tree(x[b], box), contact, output_type="ndarray")
     same = np.einsum("ij,ij->i", orient[a[near["i"]]], orient[b[near["j"]]]) > parallel
-    return np.unique(near["j"][same]).size >= mixed
+    return near["i"][same], near["j"][same]
 
 
 def _holes(x: np.ndarray, heads: np.ndarray, tails: np.ndarray, mine: np.ndarray, centres: np.ndarray,
@@ -233,11 +233,8 @@ def lipid_mixing(traj: mdtraj.Trajectory, membrane: np.ndarray, leaflet: np.ndar
         _, orient = lipid_geometry(traj, heads, tails, slice(f, f + 1))
         o = orient[0]
         x = traj.xyz[f, heads].astype(np.float64)
-        near = periodic_tree(x[a], boxes[f]).sparse_distance_matrix(periodic_tree(x[b], boxes[f]), contact,
-                                                                     output_type="ndarray")
-        parallel_pairs = near[np.einsum("ij,ij->i", o[a[near["i"]]], o[b[near["j"]]]) > parallel]
         mixed = np.zeros(len(a), bool)
-        mixed[parallel_pairs["i"]] = True
+        mixed[_monolayer_pairs(x, o, a, b, boxes[f], contact, parallel)[0]] = True
         return np.array([mixed[lf[a] == s].mean() if (lf[a] == s).any() else 0.0 for s in (1, -1)])
 
     return np.array(list(map_frames(frame, range(traj.n_frames))), float).reshape(-1, 2)
