@@ -14,6 +14,7 @@ Example
     exomembrane resume runs/v
     exomembrane analyze runs/v
     exomembrane sweep systems/sweeps/tension_scan.yaml --workers 2 --threads 1
+    exomembrane sweep --resume runs/tension_scan --steps 100000   # every run carried on to 100000 steps
 """
 from __future__ import annotations
 
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("sweep", type=Path, nargs="?", help="sweep YAML file (see exomembrane.sweep)")
     sweep.add_argument("--out", type=Path, help="sweep directory (default: runs/<sweep name>)")
     sweep.add_argument("--resume", type=Path, metavar="DIR", help="finish an interrupted sweep directory")
+    sweep.add_argument("--steps", type=int, help="with --resume: carry every run on to this many steps in all")
     sweep.add_argument("--workers", type=int, help="local cluster: worker processes (runs at once)")
     sweep.add_argument("--threads", type=int, help="local cluster: CPU threads per run")
     sweep.add_argument("--gpus", help="local cluster: GPU indices to use, e.g. 0,1 (default: all found)")
@@ -226,7 +228,7 @@ def _sweep(args: argparse.Namespace) -> int:
             section = parse(ClusterSection, {**sweep.cluster.model_dump(), **cluster}, "command line: cluster")
             sweep = sweep.model_copy(update={"cluster": section})
         directory = args.out or Path("runs") / sweep.name
-    table = run_sweep(sweep, directory, resume=args.resume is not None, progress=not args.quiet)
+    table = run_sweep(sweep, directory, resume=args.resume is not None, steps=args.steps, progress=not args.quiet)
     failed = table[table["status"] != "ok"]
     if not args.quiet:
         print(f"{len(table) - len(failed)} of {len(table)} runs ok; table {directory / TABLE}.csv (.parquet), "

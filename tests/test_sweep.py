@@ -18,7 +18,7 @@ from matplotlib.image import imread
 
 from exomembrane import ConfigError
 from exomembrane.engine.platform import properties, select_platform
-from exomembrane.run import MANIFEST, SCENARIO
+from exomembrane.run import MANIFEST, SCENARIO, TRAJECTORY
 from exomembrane.sweep import RESULT, Sweep, load_sweep, plot_sweep, run_sweep, tasks
 from exomembrane.sweep.cluster import ClusterSection, slots
 
@@ -133,6 +133,43 @@ def test_cli_sweep_records_a_blow_up_and_resumes_only_unfinished_runs(tmp_path: 
     assert pd.read_csv(out / "results.csv")["status"].tolist() == ["ok", "failed"]
     refused = subprocess.run(CLI + ["sweep", str(sweep), "--out", str(out)], capture_output=True, text=True)
     assert refused.returncode == 4 and "not empty" in refused.stderr
+
+
+@pytest.mark.slow  # end-to-end runs on a Dask cluster
+def test_cli_sweep_resume_with_steps_carries_every_run_on(tmp_path: Path) -> None:
+    """A finished sweep extended with --steps: the run continues from its checkpoint to the same
+    trajectory (bitwise, on the Reference platform) as a run made that long from the start, and its
+    row is analysed again."""
+    sweep = write_sweep(tmp_path, set={"run.steps": 600, "run.platform": "Reference"}, points=[{"run.kT": 1.0}])
+    out = tmp_path / "out"
+    first = subprocess.run(CLI + ["sweep", str(sweep), "--out", str(out), "--workers", "1", "--quiet"],
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert pd.read_csv(out / "results.csv")["steps_done"].tolist() == [600]
+    shorter = subprocess.run(CLI + ["sweep", "--resume", str(out), "--steps", "400"], capture_output=True, text=True)
+    assert shorter.returncode == 2 and "fewer than the sweep's run.steps 600" in shorter.stderr
+    longer = subprocess.run(CLI + ["sweep", "--resume", str(out), "--steps", "1200"], capture_output=True, text=True,
+                            timeout=300)
+    assert longer.returncode == 0 and "1 runs to do (0 done)" in longer.stdout, longer.stdout + longer.stderr
+    assert load_sweep(out / "sweep.yaml").fixed["run.steps"] == 1200
+    assert pd.read_csv(out / "results.csv")["steps_done"].tolist() == [1200]
+    run = out / "p000-kT=1.0" / "seed-1"
+    assert [s["to_step"] for s in json.loads((run / MANIFEST).read_text())["segments"]] == [600, 1200]
+    whole = tmp_path / "whole"  # the same sweep made 1200 steps long from the start
+    longer_sweep = write_sweep(tmp_path, set={"run.steps": 1200, "run.platform": "Reference"}, points=[{"run.kT": 1.0}])
+    made = subprocess.run(CLI + ["sweep", str(longer_sweep), "--out", str(whole), "--workers", "1", "--quiet"],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert (run / TRAJECTORY).read_bytes() == (whole / "p000-kT=1.0" / "seed-1" / TRAJECTORY).read_bytes()
+    again = subprocess.run(CLI + ["sweep", "--resume", str(out), "--steps", "1200"], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0 and "runs to do" not in again.stdout, again.stdout
+
+
+def test_steps_extend_only_a_sweep_that_has_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="steps: 500 extends a sweep that has run"):
+        run_sweep(write_sweep(tmp_path), tmp_path / "out", steps=500, progress=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_plot_sweep_means_and_errors_over_seeds(tmp_path: Path) -> None:

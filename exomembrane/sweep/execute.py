@@ -24,7 +24,8 @@ scalars of :func:`exomembrane.run.report.analyze`, nested keys joined by dots) a
 Faults: a task whose worker dies is run again by Dask and resumes from the run's last
 checkpoint; a run that blows up or is misconfigured is recorded as ``failed`` with its error;
 :func:`run_sweep` with ``resume=True`` (``exomembrane sweep --resume DIR``) runs only what has
-no ``result.json`` yet.
+no ``result.json`` yet; with ``steps`` (``--resume DIR --steps N``) it also carries every run on to
+``N`` steps from its last checkpoint and analyses it again.
 
 Example
 -------
@@ -70,6 +71,8 @@ def run_tasks(group: list[Task], scenario: str, devices: list[int] | None = None
         os.environ[DEVICE_ENV] = str(devices[_worker_index() % len(devices)])
     try:
         with _open(group, scenario) as runner:
+            for task, run in zip(group, runner.runs if isinstance(runner, Batch) else [runner]):
+                run.target_steps = max(run.target_steps, load_scenario(scenario, task.overrides).run.steps)
             runner.advance(runner.remaining)
     except (SimulationError, ConfigError) as err:
         rows = [t.row(status="failed", error=f"{type(err).__name__}: {err}") for t in group]
@@ -89,8 +92,8 @@ def run_tasks(group: list[Task], scenario: str, devices: list[int] | None = None
     return rows
 
 
-def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume: bool = False, client: Any = None,
-              progress: bool = True) -> Any:
+def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume: bool = False,
+              steps: int | None = None, client: Any = None, progress: bool = True) -> Any:
     """Run a sweep into ``directory`` and return the results table (a :class:`pandas.DataFrame`).
 
     Parameters
@@ -99,6 +102,10 @@ def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume
         A :class:`Sweep` or a sweep file; ignored with ``resume`` (the directory's copy is used).
     directory
         The sweep directory: new or empty, or with ``resume`` one a sweep has already used.
+    steps
+        With ``resume``: carry every run on to this many steps in all (the sweep's ``run.steps``
+        becomes ``steps``); runs short of it continue from their last checkpoint and are analysed
+        again, so an ensemble grows longer without repeating what it has.
     client
         A :class:`dask.distributed.Client` to use; None starts the sweep's ``cluster``.
     progress
@@ -109,7 +116,12 @@ def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume
         if not (directory / SWEEP).is_file():
             raise FileNotFoundError(f"{directory}: not a sweep directory (no {SWEEP}); nothing to resume")
         sweep = load_sweep(directory / SWEEP)
+        if steps is not None:
+            sweep = _extended(sweep, steps)
     else:
+        if steps is not None:
+            raise ConfigError(f"steps: {steps!r} extends a sweep that has run (with resume); a new sweep takes "
+                              f"run.steps from its file's set")
         if sweep is None:
             raise ValueError("sweep: give a sweep file or Sweep (or resume=True to finish a sweep directory)")
         sweep = sweep if isinstance(sweep, Sweep) else load_sweep(sweep)
@@ -119,11 +131,11 @@ def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume
     todo = tasks(sweep, directory)
     check_sweep(sweep)
     rows = {t.directory: json.loads((t.directory / RESULT).read_text()) for t in todo
-            if (t.directory / RESULT).is_file()}
+            if (t.directory / RESULT).is_file() and _stands(t, sweep.scenario)}
     pending = [t for t in todo if t.directory not in rows]
     devices = slots(sweep.cluster)[2] if client is None and sweep.cluster.kind == "local" else []
     with _client(sweep, client) as c:  # a cluster that cannot start leaves no directory behind
-        if not resume:
+        if not resume or steps is not None:
             directory.mkdir(parents=True, exist_ok=True)
             atomic_write(directory / SWEEP, yaml.safe_dump(sweep.model_dump(mode="json", by_alias=True),
                                                            sort_keys=False).encode())
@@ -134,6 +146,31 @@ def run_sweep(sweep: Sweep | str | Path | None, directory: str | Path, *, resume
     plot_sweep(table, sweep, directory / PLOTS)
     write_statistics(table, sweep, directory)
     return table
+
+
+def _extended(sweep: Sweep, steps: int) -> Sweep:
+    """``sweep`` with ``run.steps`` raised to ``steps`` (ConfigError if that would shorten or is swept)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise ConfigError(f"steps: must be an integer >= 1 (got {steps!r})")
+    if "run.steps" in sweep.swept:
+        raise ConfigError("steps: run.steps is swept in this sweep; extend its points in the sweep file instead")
+    before = load_scenario(sweep.scenario, sweep.fixed).run.steps
+    if steps < before:
+        raise ConfigError(f"steps: {steps} is fewer than the sweep's run.steps {before}; a sweep that has run can "
+                          f"be extended, not shortened")
+    return sweep.model_copy(update={"fixed": {**sweep.fixed, "run.steps": steps}})
+
+
+def _stands(task: Task, scenario: str) -> bool:
+    """Whether ``task``'s recorded result stands: a failure does, a run only once it has reached the
+    steps its scenario now asks (the result of a run since extended is stale)."""
+    try:
+        if json.loads((task.directory / RESULT).read_text()).get("status") != "ok":
+            return True
+        done = int(json.loads((task.directory / MANIFEST).read_text())["steps_done"])
+    except (OSError, ValueError, KeyError):
+        return True
+    return done >= load_scenario(scenario, task.overrides).run.steps
 
 
 def _execute(client: Any, sweep: Sweep, pending: list[Task], devices: list[int], directory: Path,
