@@ -25,6 +25,9 @@ CLEAR = 1.0
 #: Soluble molecules start at least this far (sigma) from the membrane midplane.
 SOLUBLE_GAP = 5.0
 MAX_ROUNDS = 200
+#: Jamming coverage of random sequential addition: discs on a surface (area fraction) and spheres
+#: in a volume (volume fraction); placements that would need more are refused before any drawing.
+JAM_AREA, JAM_VOLUME = 0.547, 0.385
 
 
 class Placement(Strict):
@@ -166,6 +169,14 @@ def with_domain(structure: Structure, spec: Domain, seed: int = 0, field: str = 
     Raises ConfigError (naming ``field``) for unknown or non-lipid species or an empty domain.
     """
     surface = _Surface(structure)
+    widest = np.pi * surface.radius if surface.closed else float(structure.box[:2].min()) / 2
+    if spec.radius >= widest:
+        allowed = (f"< {widest:.1f} sigma (half the way round this membrane of midplane radius "
+                   f"{surface.radius:.1f})" if surface.closed else
+                   f"< {widest:.1f} sigma (half the shorter box edge, so that the domain does not meet its "
+                   f"periodic image)")
+        raise ConfigError(f"{field}.radius: {spec.radius} sigma is wider than this membrane allows a round domain: "
+                          f"give a radius {allowed}, or set the leaflet's composition for a whole leaflet")
     rng = np.random.default_rng(seed)
     s = structure
     last = s.molecule_start + np.diff(np.r_[s.molecule_start, s.n_beads]) - 1
@@ -226,6 +237,8 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
             if n < 1:
                 raise ConfigError(f"{where}.density: {p.density} gives {amount:.2f} molecules here; raise it "
                                   f"or give a count")
+        if p.arrangement == "random":  # a packed lattice checks its own extent
+            _check_room(surface, sp.template, p, n, soluble, side, where)
         mols = _draw(s, surface, sp.name, p, n, soluble, side, rng, np.concatenate(placed_x or [np.empty((0, 3))]),
                      where)
         placed_x.append(mols.reshape(-1, 3))
@@ -259,6 +272,29 @@ def insert(structure: Structure, placed: Sequence[tuple[str, np.ndarray, bool]])
     membrane = [s.membrane[keep_mol]] + [np.full(len(m), -1, np.int16) for _, m, _ in placed]
     return Structure(ff, names, np.concatenate(codes), pos, s.box, np.concatenate(leaflet), s.membranes,
                      np.concatenate(membrane), np.concatenate(confined))
+
+
+def _check_room(surface: _Surface, template: np.ndarray, p: Placement, n: int, soluble: bool, side: float,
+                where: str) -> None:
+    """ConfigError when ``n`` molecules of ``template`` (beads, 3) cannot fit where ``p`` asks: more
+    beads than random packing holds in the compartment's volume, or more footprints than the
+    membrane area (within ``p.within``) holds."""
+    if soluble:
+        room = surface.volume(side)
+        need = n * len(template) * np.pi / 6 * CLEAR ** 3 / JAM_VOLUME
+        fits = int(room * JAM_VOLUME / (len(template) * np.pi / 6 * CLEAR ** 3))
+        what = f"the {p.where} ({room:.0f} sigma^3 beyond {SOLUBLE_GAP} sigma of the membrane)"
+    else:
+        room = surface.area if p.within is None else min(surface.area, np.pi * p.within ** 2)
+        footprint = np.pi * (np.linalg.norm(template[:, :2], axis=1).max() + CLEAR / 2) ** 2
+        need = n * footprint / JAM_AREA
+        fits = int(room * JAM_AREA / footprint)
+        what = f"the membrane ({room:.0f} sigma^2{' within ' + str(p.within) + ' sigma' if p.within else ''})"
+    if need > room:
+        field = "count" if p.count is not None else "density"
+        raise ConfigError(f"{where}.{field}: {n} {p.species} do not fit in {what}: at most about {fits} fit "
+                          f"without overlaps; lower {field}{' or widen within' if p.within else ''}, or enlarge the "
+                          f"{'box' if soluble else 'membrane'}")
 
 
 def _draw(s: Structure, surface: _Surface, name: str, p: Placement, n: int, soluble: bool, side: float,
