@@ -14,10 +14,12 @@ from exomembrane.builders.fields import TwoLeaflets, repeat
 from exomembrane.builders.registry import register
 from exomembrane.config import ConfigError
 from exomembrane.model.compartments import Membrane
+from exomembrane.model.filaments import PARAMETERS as FILAMENT_PARAMETERS
 from exomembrane.model.forcefield import ForceField
 from exomembrane.model.structure import Structure
 
 from .bilayer import bilayer
+from .filament import FilamentSpec, filament
 from .lipids import Composition
 from .place import Domain, Placement, place, with_domain
 from .vesicle import vesicle
@@ -25,8 +27,8 @@ from .vesicle import vesicle
 
 def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytosolic: Composition = "LIP",
               luminal: Composition | None = None, lumen: Literal["+z", "-z"] = "+z", domains: Sequence[Domain] = (),
-              proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, box_z: float = 40.0,
-              seed: int = 0) -> Structure:
+              proteins: Sequence[Placement] = (), filaments: Sequence[FilamentSpec] = (), area_per_lipid: float = 1.2,
+              box_z: float = 40.0, seed: int = 0) -> Structure:
     """A flat, periodic patch of the MVB's limiting membrane whose sides are known.
 
     Parameters
@@ -43,6 +45,9 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
         Round domains of one leaflet each, around the box centre, with their own compositions.
     proteins
         Molecules placed in the membrane, on a face or in a compartment (:class:`Placement`).
+    filaments
+        ESCRT-III-like filaments laid as flat spirals on the cytosolic face, after the proteins
+        (:class:`~exomembrane.builders.filament.FilamentSpec`).
     seed
         Seeds lipid placement, the domain's and the molecules' positions.
 
@@ -60,13 +65,14 @@ def mvb_patch(ff: ForceField, size: float | tuple[float, float] = 40.0, *, cytos
     s = bilayer(ff, size, upper=up if up is not None else cytosolic, lower=low if low is not None else cytosolic,
                 area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     mvb = Membrane("mvb", {lumen: "lumen", "-z" if lumen == "+z" else "+z": "cytosol"})
-    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins, seed)
+    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins,
+                     filaments, seed)
 
 
 def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition = "LIP",
                 luminal: Composition | None = None, domains: Sequence[Domain] = (),
-                proteins: Sequence[Placement] = (), area_per_lipid: float = 1.2, padding: float = 6.0,
-                seed: int = 0) -> Structure:
+                proteins: Sequence[Placement] = (), filaments: Sequence[FilamentSpec] = (),
+                area_per_lipid: float = 1.2, padding: float = 6.0, seed: int = 0) -> Structure:
     """A closed MVB: lumen inside, cytosol outside; the outer leaflet is the cytosolic one.
 
     Parameters as :func:`mvb_patch` and :func:`exomembrane.builders.vesicle` (``radius``: midplane
@@ -75,13 +81,15 @@ def mvb_vesicle(ff: ForceField, radius: float = 20.0, *, cytosolic: Composition 
     s = vesicle(ff, radius, outer=cytosolic, inner=luminal if luminal is not None else cytosolic,
                 area_per_lipid=area_per_lipid, padding=padding, seed=seed)
     mvb = Membrane("mvb", {"inside": "lumen", "outside": "cytosol"})
-    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins, seed)
+    return _decorate(replace(s, membranes=(mvb,), membrane=np.where(s.is_lipid(), 0, -1)), domains, proteins,
+                     filaments, seed)
 
 
-def _decorate(s: Structure, domains: Sequence[Domain], proteins: Sequence[Placement], seed: int) -> Structure:
+def _decorate(s: Structure, domains: Sequence[Domain], proteins: Sequence[Placement],
+              filaments: Sequence[FilamentSpec], seed: int) -> Structure:
     for k, spec in enumerate(domains):
         s = with_domain(s, spec, seed + k, f"domains.{k}")
-    return place(s, proteins, seed)
+    return filament(place(s, proteins, seed), list(filaments), seed + 500)
 
 
 class _MvbSection(TwoLeaflets):
@@ -91,6 +99,7 @@ class _MvbSection(TwoLeaflets):
     luminal: CompositionField | None = None  # None: same as ``cytosolic``
     domains: list[Domain] = []
     proteins: list[Placement] = []
+    filaments: list[FilamentSpec] = []
     area_per_lipid: PositiveFloat = 1.2
     seed: NonNegativeInt = 0
     LEAFLETS: ClassVar[tuple[str, ...]] = ("cytosolic", "luminal")
@@ -103,8 +112,12 @@ class _MvbSection(TwoLeaflets):
     def placements(self) -> dict[str, Placement]:
         return {f"proteins.{k}": p for k, p in enumerate(self.proteins)}
 
+    def parameters(self) -> tuple[str, ...]:
+        return FILAMENT_PARAMETERS if self.filaments else ()
+
     def _common(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("cytosolic", "luminal", "domains", "proteins", "area_per_lipid", "seed")}
+        return {k: getattr(self, k) for k in ("cytosolic", "luminal", "domains", "proteins", "filaments",
+                                              "area_per_lipid", "seed")}
 
 
 @register

@@ -12,6 +12,7 @@ import openmm.app as app
 
 from exomembrane.analysis.pbc import minimum_image
 from exomembrane.engine.system import TERMS
+from exomembrane.model.filaments import PITCH, RADIUS, TILT, Filaments
 from exomembrane.model.tethers import ZIPPER, Tethers
 
 
@@ -28,9 +29,9 @@ def _state(context: mm.Context, **kwargs) -> mm.State | None:
 
 
 def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, max_listed: int = 5,
-             tethers: Tethers | None = None) -> str:
+             tethers: Tethers | None = None, filaments: Filaments | None = None) -> str:
     """Explain a broken state: non-finite terms, NaN beads, overstretched FENE bonds, the most
-    stretched tethers (more than 2 sigma beyond their rest length), largest forces."""
+    stretched tethers and filament springs (more than 2 sigma beyond their rest length), largest forces."""
     parts = [f"step {step}: the simulation blew up"]
     terms = []
     for force in context.getSystem().getForces():
@@ -55,15 +56,10 @@ def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, ma
             listed = ", ".join(f"{bonds[k, 0]}-{bonds[k, 1]} (r = {r[k]:.3f})" for k in over[:max_listed])
             parts.append(f"{over.size} FENE bond(s) at or beyond r_inf = {r_inf} sigma: {listed}")
     if tethers is not None and len(tethers):
-        r = np.linalg.norm(minimum_image(pos[tethers.pairs[:, 1]] - pos[tethers.pairs[:, 0]], box), axis=1)
-        rest = tethers.rest(context.getParameter(ZIPPER))
-        stretch = np.where(np.isfinite(r), r - rest, np.inf)
-        over = np.argsort(-stretch)[:max_listed]
-        over = over[stretch[over] > 2.0]
-        if over.size:
-            listed = ", ".join(f"{tethers.pairs[k, 0]}-{tethers.pairs[k, 1]} (r = {r[k]:.3f}, rest {rest[k]:.3f})"
-                               for k in over)
-            parts.append(f"tether(s) stretched > 2 sigma beyond their rest length: {listed}")
+        parts += _stretched("tether", tethers.pairs, tethers.rest(context.getParameter(ZIPPER)), pos, box, max_listed)
+    if filaments is not None and len(filaments):
+        geometry = [context.getParameter(name) for name in (RADIUS, TILT, PITCH)]
+        parts += _stretched("filament spring", filaments.pairs, filaments.rest(*geometry), pos, box, max_listed)
     state = _state(context, getForces=True)
     if state is not None:
         fn = np.linalg.norm(state.getForces(asNumpy=True)._value, axis=1)
@@ -74,16 +70,31 @@ def diagnose(context: mm.Context, step: int, bonds: np.ndarray, r_inf: float, ma
     return "; ".join(parts)
 
 
+def _stretched(what: str, pairs: np.ndarray, rest: np.ndarray, pos: np.ndarray, box: np.ndarray,
+               max_listed: int) -> list[str]:
+    """A line naming the springs ``pairs`` stretched more than 2 sigma beyond ``rest`` (none: [])."""
+    r = np.linalg.norm(minimum_image(pos[pairs[:, 1]] - pos[pairs[:, 0]], box), axis=1)
+    stretch = np.where(np.isfinite(r), r - rest, np.inf)
+    over = np.argsort(-stretch)[:max_listed]
+    over = over[stretch[over] > 2.0]
+    if not over.size:
+        return []
+    listed = ", ".join(f"{pairs[k, 0]}-{pairs[k, 1]} (r = {r[k]:.3f}, rest {rest[k]:.3f})" for k in over)
+    return [f"{what}(s) stretched > 2 sigma beyond their rest length: {listed}"]
+
+
 class HealthCheck:
     """OpenMM reporter: every ``interval`` steps, raise :class:`SimulationError` if the potential
     energy is not finite. ``bonds`` (n, 2) are the FENE bead pairs, ``r_inf`` their limit (sigma),
-    ``tethers`` the structure's tethers."""
+    ``tethers`` and ``filaments`` the structure's."""
 
-    def __init__(self, interval: int, bonds: np.ndarray, r_inf: float, tethers: Tethers | None = None) -> None:
+    def __init__(self, interval: int, bonds: np.ndarray, r_inf: float, tethers: Tethers | None = None,
+                 filaments: Filaments | None = None) -> None:
         self.interval = int(interval)
         self.bonds = np.asarray(bonds)
         self.r_inf = r_inf
         self.tethers = tethers
+        self.filaments = filaments
 
     def describeNextReport(self, simulation: app.Simulation) -> dict:
         steps = self.interval - simulation.currentStep % self.interval
@@ -93,4 +104,4 @@ class HealthCheck:
         e = state.getPotentialEnergy()._value
         if not np.isfinite(e):
             raise SimulationError(diagnose(simulation.context, simulation.currentStep, self.bonds, self.r_inf,
-                                            tethers=self.tethers))
+                                            tethers=self.tethers, filaments=self.filaments))

@@ -281,5 +281,6 @@ def create_simulation(structure: Structure, *, kT: float = 1.1, dt: float = 0.01
     sim.context.setVelocitiesToTemperature(temperature(kT), seed)
     if health_interval:
         r_inf = structure.forcefield.params.fene.r_inf
-        sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), r_inf, structure.tethers))
+        sim.reporters.append(HealthCheck(health_interval, structure.fene_bonds(), r_inf, structure.tethers,
+                                               structure.filaments))
     return sim

@@ -20,12 +20,13 @@ import numpy as np
 import openmm as mm
 
 from exomembrane.config import ConfigError
+from exomembrane.model import filaments
 from exomembrane.model.forcefield import WCA_FACTOR, ForceField, PairEntry
 from exomembrane.model.structure import Structure
 from exomembrane.model.tethers import ZIPPER
 
 #: Force groups, one per term, so energies and failures can be attributed to a term.
-TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5, "tether": 6}
+TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5, "tether": 6, "filament": 7, "binding": 8}
 #: Walls at the box's z faces that hold confined soluble molecules: k/2 (d - WALL_AT)^2 for a bead
 #: closer than WALL_AT (sigma) to a face, k = WALL_K eps/sigma^2.
 WALL_AT, WALL_K = 0.5, 100.0
@@ -179,7 +180,45 @@ def create_system(structure: Structure, w_c_max: float | None = None, replicas: 
         for (i, j), a, b, kk in zip(t.pairs.tolist(), t.start.tolist(), t.end.tolist(), t.k.tolist()):
             tether.addBond(i, j, [a, b, kk])
         _add(system, tether, "tether")
+    if len(structure.filaments):
+        _add_filaments(system, structure, replica)
     return system
+
+
+def _add_filaments(system: mm.System, structure: Structure, replica: np.ndarray | None) -> None:
+    """The filaments' springs (term ``filament``) and membrane binding (term ``binding``, within each
+    replica of a batch), see :mod:`exomembrane.model.filaments`."""
+    f = structure.filaments
+    start = f.start()
+    spring = mm.CustomBondForce(filaments.SPRING)
+    for name in (filaments.RADIUS, filaments.TILT, filaments.PITCH, filaments.DISASSEMBLY):
+        spring.addGlobalParameter(name, start[name])
+    for name in ("ar", "az", "br", "bz", "arc", "k", "off"):
+        spring.addPerBondParameter(name)
+    add = spring.addBond
+    for (i, j), a, b, arc, k, off in zip(f.pairs.tolist(), f.a.tolist(), f.b.tolist(), f.arc.tolist(), f.k.tolist(),
+                                         f.off.tolist()):
+        add(i, j, [*a, *b, arc, k, off])
+    _add(system, spring, "filament")
+    binding = mm.CustomNonbondedForce(
+        f"-{filaments.BINDING}*step(off1 - {filaments.DISASSEMBLY})*step(off2 - {filaments.DISASSEMBLY})*"
+        f"(step({f.contact!r} - r) + step(r - {f.contact!r})*cos({np.pi / (2 * f.w)!r}*(r - {f.contact!r}))^2)")
+    binding.addGlobalParameter(filaments.BINDING, start[filaments.BINDING])
+    binding.addGlobalParameter(filaments.DISASSEMBLY, 0.0)
+    binding.addPerParticleParameter("off")
+    off = np.full(structure.n_beads, 2.0)  # heads and every other bead never let go
+    off[f.binding] = f.binding_off
+    add = binding.addParticle
+    for value in off.tolist():
+        add([value])
+    heads = np.flatnonzero(structure.bead_arrays()[1] & structure.is_lipid()[structure.bead_molecule()])
+    copy = np.zeros(structure.n_beads, int) if replica is None else replica
+    for r in np.unique(copy[f.binding]).tolist():
+        binding.addInteractionGroup(f.binding[copy[f.binding] == r].tolist(), heads[copy[heads] == r].tolist())
+    binding.setNonbondedMethod(mm.CustomNonbondedForce.CutoffPeriodic)
+    binding.setCutoffDistance(f.contact + f.w)
+    binding.setUseLongRangeCorrection(False)
+    _add(system, binding, "binding")
 
 
 def _native_pair(structure: Structure, cutoff: float, exclusions: np.ndarray, replica: np.ndarray | None) -> mm.Force:

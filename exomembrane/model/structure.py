@@ -11,6 +11,8 @@ import openmm.app as app
 
 from exomembrane.config import ConfigError
 from exomembrane.model.compartments import Membrane, check_membranes, compartments
+from exomembrane.model.filaments import PARAMETERS as FILAMENT_PARAMETERS
+from exomembrane.model.filaments import Filaments
 from exomembrane.model.forcefield import ForceField
 from exomembrane.model.tethers import ZIPPER, Tethers
 
@@ -58,6 +60,7 @@ class Structure:
     membrane: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
     confined: np.ndarray = None  # type: ignore[assignment]  # filled in by __post_init__
     tethers: Tethers = None  # type: ignore[assignment]  # filled in by __post_init__
+    filaments: Filaments = None  # type: ignore[assignment]  # filled in by __post_init__
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "molecule_species", np.asarray(self.molecule_species, dtype=np.int32))
@@ -77,6 +80,11 @@ class Structure:
             object.__setattr__(self, "tethers", Tethers.none())
         if len(self.tethers) and not (0 <= self.tethers.pairs.min() and self.tethers.pairs.max() < self.n_beads):
             raise ValueError(f"tethers: bead indices must lie in [0, {self.n_beads})")
+        if self.filaments is None:
+            object.__setattr__(self, "filaments", Filaments.none())
+        if len(self.filaments) and not (0 <= self.filaments.subunits.min()
+                                        and self.filaments.subunits.max() < self.n_beads):
+            raise ValueError(f"filaments: bead indices must lie in [0, {self.n_beads})")
         if self.positions.shape != (self.n_beads, 3):
             raise ValueError(f"positions: shape {self.positions.shape} != ({self.n_beads}, 3)")
         if self.membrane.shape != (self.n_molecules,) or self.membrane.max(initial=-1) >= len(self.membranes):
@@ -94,8 +102,8 @@ class Structure:
     @property
     def parameters(self) -> tuple[str, ...]:
         """Global parameters the structure adds to its System beyond the pair table's (``zipper``
-        with tethers)."""
-        return (ZIPPER,) if len(self.tethers) else ()
+        with tethers; the filament geometry, binding and ``disassembly`` with filaments)."""
+        return ((ZIPPER,) if len(self.tethers) else ()) + (FILAMENT_PARAMETERS if len(self.filaments) else ())
 
     @property
     def compartments(self) -> tuple[str, ...]:

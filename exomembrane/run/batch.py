@@ -47,8 +47,15 @@ def stack(structure: Structure, replicas: int) -> Structure:
     t = structure.tethers
     offsets = np.repeat(np.arange(replicas) * structure.n_beads, len(t))[:, None]
     tethers = Tethers(np.tile(t.pairs, (replicas, 1)) + offsets, *(np.tile(v, replicas) for v in (t.start, t.end, t.k)))
+    f = structure.filaments
+    n = structure.n_beads
+    copies = [f.shifted(r * n) for r in range(replicas)]
+    filaments = dataclasses.replace(
+        f, **{name: np.concatenate([getattr(c, name) for c in copies]) for name in (
+            "pairs", "a", "b", "arc", "k", "off", "binding", "binding_off", "subunits", "filament", "subunit_off")})
     return dataclasses.replace(
-        structure, molecule_species=np.tile(structure.molecule_species, replicas), positions=positions,
+        structure, filaments=filaments, molecule_species=np.tile(structure.molecule_species, replicas),
+        positions=positions,
         box=structure.box * [1, 1, replicas], leaflet=np.tile(structure.leaflet, replicas),
         membrane=np.tile(structure.membrane, replicas),
         confined=np.tile(structure.confined, replicas), tethers=tethers)
@@ -190,7 +197,8 @@ class Batch:
         if not np.isfinite(xyz).all():
             structure = self.simulation.structure
             raise SimulationError(diagnose(ctx, self.step, structure.fene_bonds(),
-                                           structure.forcefield.params.fene.r_inf, tethers=structure.tethers))
+                                           structure.forcefield.params.fene.r_inf, tethers=structure.tethers,
+                                           filaments=structure.filaments))
         slab = np.floor(np.mod(xyz[:, 2], len(self.runs) * self._lz) / self._lz).astype(int)
         owner = np.arange(len(xyz)) // self._n
         stray = np.flatnonzero(slab != owner)

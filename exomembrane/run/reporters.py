@@ -131,7 +131,9 @@ class ThermoReporter(_AppendFile):
 
     Columns: ``step``, ``time`` (tau), ``potential``, ``kinetic`` (eps), ``temperature`` (K),
     ``kT`` (kinetic temperature in eps), ``box_x``, ``box_y``, ``box_z`` (sigma), then one column
-    per force term (eps): ``pair``, ``fene``, ``bend``. Floats are written in full precision.
+    per force term (eps) of :data:`~exomembrane.engine.system.TERMS`. Floats are written in full
+    precision. A table continued on resume keeps the columns of its header (a run begun before a
+    term existed goes on without it).
     """
 
     COLUMNS = ("step", "time", "potential", "kinetic", "temperature", "kT", "box_x", "box_y", "box_z", *TERMS)
@@ -139,8 +141,12 @@ class ThermoReporter(_AppendFile):
     def __init__(self, path: str | Path, interval: int, records: int = 0) -> None:
         super().__init__(path, records)
         self.interval = int(interval)
+        self.columns: tuple[str, ...] = self.COLUMNS
         if self.nbytes == 0:
             self._file.write((",".join(self.COLUMNS) + "\n").encode())  # a header, not a record
+        else:
+            with open(self.path, "rb") as f:
+                self.columns = tuple(f.readline().decode().strip().split(","))
 
     def describeNextReport(self, simulation: app.Simulation) -> dict[str, Any]:
         return {"steps": _schedule(self.interval, simulation), "periodic": None, "include": ["energy"]}
@@ -153,11 +159,12 @@ class ThermoReporter(_AppendFile):
         kinetic = state.getKineticEnergy()._value
         kT = 2.0 * kinetic / dof
         present = {f.getForceGroup() for f in system.getForces()}  # a term the system lacks is 0, not evaluated
-        terms = [simulation.context.getState(getEnergy=True, groups={g}).getPotentialEnergy()._value
-                 if g in present else 0.0 for g in TERMS.values()]
-        row = [simulation.currentStep, state.getTime()._value, state.getPotentialEnergy()._value, kinetic,
-               kT / KB, kT, *_box_lengths(state).tolist(), *terms]
-        self.append((",".join(repr(v) for v in row) + "\n").encode())
+        terms = {name: simulation.context.getState(getEnergy=True, groups={g}).getPotentialEnergy()._value
+                 if g in present else 0.0 for name, g in TERMS.items() if name in self.columns}
+        values = dict(zip(self.COLUMNS, [simulation.currentStep, state.getTime()._value,
+                                         state.getPotentialEnergy()._value, kinetic, kT / KB, kT,
+                                         *_box_lengths(state).tolist()]), **terms)
+        self.append((",".join(repr(values.get(c, 0.0)) for c in self.columns) + "\n").encode())
 
 
 class CheckpointReporter:

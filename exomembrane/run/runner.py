@@ -28,6 +28,7 @@ import openmm as mm
 
 from exomembrane.engine.simulation import KB, set_kT, set_tension, tension_of
 from exomembrane.engine.system import w_c_limit
+from exomembrane.model.filaments import LIMITS as FILAMENT_LIMITS
 from exomembrane.model.tethers import ZIPPER
 from exomembrane.run.directory import Run
 
@@ -91,7 +92,8 @@ def steerable(run: Run) -> dict[str, tuple[float, float]]:
     """Parameters a live run can change: name -> (min, max).
 
     ``kT`` (eps; not for NVE), ``tension`` (eps/sigma^2; with a membrane barostat), ``zipper``
-    (with tethers), ``w_c`` (sigma, up to the largest the pair cutoff allows) and each pair-table
+    (with tethers), the filament geometry, binding and ``disassembly`` (with filaments), ``w_c``
+    (sigma, up to the largest the pair cutoff allows) and each pair-table
     depth (``eps_T_T``, ..., eps). Reads only the System and integrator, not the
     Context. A protocol that ramps a parameter inside the integrator overrides changes to it.
     """
@@ -102,6 +104,7 @@ def steerable(run: Run) -> dict[str, tuple[float, float]]:
         out["tension"] = (0.0, max(5.0, 2 * tension))
     if ZIPPER in sim.structure.parameters:
         out[ZIPPER] = (0.0, 1.0)
+    out.update({name: FILAMENT_LIMITS[name] for name in sim.structure.parameters if name in FILAMENT_LIMITS})
     for name, default in sim.structure.forcefield.parameters(set(sim.structure.types)).items():
         if name == "w_c":
             out[name] = (0.5, round(w_c_limit(sim.structure, sim.pair_cutoff), 6))
