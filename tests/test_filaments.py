@@ -113,9 +113,9 @@ def test_bending_rigidity_is_the_energy_of_a_bent_filament() -> None:
     for which, tilt in ((0, 0.0), (1, 90.0)):
         f = dataclasses.replace(_chain(n), k=np.full(len(_chain(n).k), k))
         for curvature in (0.01, 0.02):
-            def bent(spacing: float) -> float:  # the filament may stretch along its axis as it bends
-                x = helix(n, OFFSETS, spacing, 1 / curvature, tilt, 0.0).reshape(-1, 3)
-                return f.energy(x, np.full(3, 1e4), straight, tilt, 0.0)[0]
+            def bent(spacing: float, c: float = curvature, t: float = tilt, f: Filaments = f) -> float:
+                x = helix(n, OFFSETS, spacing, 1 / c, t, 0.0).reshape(-1, 3)  # it may stretch along its axis
+                return f.energy(x, np.full(3, 1e4), straight, t, 0.0)[0]
 
             e = minimize_scalar(bent, bounds=(0.98 * a, 1.02 * a), method="bounded", options={"xatol": 1e-9}).fun
             assert e / ((n - 1.5) * a) == pytest.approx(0.5 * kappa[which] * curvature ** 2, rel=0.03)
