@@ -63,6 +63,11 @@ class RunData:
         return membranes, membrane[lipid], leaflet[lipid]
 
     @cached_property
+    def shared(self) -> dict[str, Any]:
+        """Analyses that several reports use, kept by the first that computes one (by name)."""
+        return {}
+
+    @cached_property
     def topology(self) -> analysis.Topology | None:
         """Compartments, open membranes, pores and events of the run (None without membranes), computed once."""
         membranes, membrane, leaflet = self.membranes

@@ -77,14 +77,22 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
     }
 
 
+def budding_of(run: RunData) -> analysis.BuddingSummary:
+    """The run's :func:`~exomembrane.analysis.budding_summary` (its placed molecules as cargo), computed once."""
+    if "budding" not in run.shared:
+        cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
+                 for p in run.scenario.builder.placements().values()}
+        run.shared["budding"] = analysis.budding_summary(run.traj, run.manifest["sides"]["lumen"], cargo,
+                                                         topo=run.topology)
+    return run.shared["budding"]
+
+
 @report("mvb_patch", "mvb_vesicle", text=("budding", budding_report))
 def budding(run: RunData) -> Part:
     """Budding series and the ``budding`` scalars of an MVB run, and its cut-open picture (``section.png``)."""
     traj, scenario, sides = run.traj, run.scenario, run.manifest["sides"]
     lumen = sides["lumen"]
-    cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
-             for p in scenario.builder.placements().values()}
-    b = analysis.budding_summary(traj, lumen, cargo, topo=run.topology)
+    b = budding_of(run)
     sep = b.separation
     scalars = budding_scalars(b, lumen)
     fig = cross_section(traj, -1, sides=sides, title=f"{scenario.name}: last frame, t = {traj.time[-1]:.0f} tau")
