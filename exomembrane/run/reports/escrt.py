@@ -29,7 +29,7 @@ def escrt_report(e: dict[str, Any]) -> str:
 @report("mvb_patch", text=("escrt", escrt_report))
 def escrt(run: RunData) -> Part:
     """Filament shape series and the ``escrt`` scalars of a patch run with filaments (none: nothing)."""
-    if not run.scenario.builder.filaments:
+    if not getattr(run.scenario.builder, "filaments", None):
         return Part()
     f = run.scenario.build().filaments
     traj = run.traj
