@@ -68,9 +68,13 @@ def test_stages_follow_the_membrane_under_the_filament() -> None:
     lumen_height = np.array([0.5, 1.0, BUCKLED + 0.1, 4.0, 7.0, 9.0, 9.0, 3.0])
     direction = np.array([0, 0, 0, 0, 1, 1, 1, 0])
     neck = np.array([np.nan] * 5 + [2.5, 1.5, np.nan])
-    stage = stages(lumen_height, direction, neck, fission_frame=7)
+    stage = stages(lumen_height, direction, neck, fission_frame=7, persist=1)
     assert [STAGES[k] for k in stage] == ["flat", "flat", "buckled", "buckled", "bud", "neck", "neck", "fission"]
     assert first_times(stage, time) == {"flat": 0.0, "buckled": 20.0, "bud": 40.0, "neck": 50.0, "fission": 70.0}
+    held = stages(lumen_height, direction, neck, fission_frame=7, persist=3)  # the neck held only 2 frames
+    assert [STAGES[k] for k in held] == ["flat", "flat", "buckled", "buckled", "bud", "bud", "bud", "fission"]
+    spike = stages(np.array([0.5, BUCKLED + 1, 0.5, 0.6, 0.5]), np.zeros(5), np.full(5, np.nan), -1)
+    assert not spike.any()  # one frame above the threshold is noise, not a buckle
     flat = stages(np.full(8, 0.8), np.zeros(8), np.full(8, np.nan), -1)
     assert first_times(flat, time) == {"flat": 0.0, "buckled": None, "bud": None, "neck": None, "fission": None}
 

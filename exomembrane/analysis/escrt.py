@@ -101,22 +101,41 @@ def circle_centre(xy: np.ndarray) -> np.ndarray:
     return solution[:2] if rank == 3 else xy.mean(0)
 
 
-def stages(lumen_height: np.ndarray, direction: np.ndarray, neck_radius: np.ndarray, fission_frame: int) -> np.ndarray:
+def stages(lumen_height: np.ndarray, direction: np.ndarray, neck_radius: np.ndarray, fission_frame: int,
+           persist: int = 3) -> np.ndarray:
     """(n_frames,) int index into :data:`STAGES` of the membrane under a filament, per frame.
 
     flat; buckled: displaced towards the lumen by >= :data:`BUCKLED`; bud: a bud into the lumen
     (``direction`` +1, from :func:`~exomembrane.analysis.budding_summary`); neck: that bud with a
     constriction (finite ``neck_radius``); fission: from ``fission_frame`` on (-1: none), given only
-    for a fission that left the parent sealed (the caller decides, from the topology).
+    for a fission that left the parent sealed (the caller decides, from the topology). A stage
+    short of fission counts only in runs of at least ``persist`` consecutive frames (a thermal
+    spike of the largest displacement is not a buckle); shorter runs take the stage below.
     """
     h = np.nan_to_num(np.asarray(lumen_height, float), nan=0.0)
-    stage = np.where(h >= BUCKLED, 1, 0)
     bud = np.asarray(direction) == 1
-    stage = np.where(bud, 2, stage)
-    stage = np.where(bud & np.isfinite(neck_radius), 3, stage)
+    raw = np.where(bud & np.isfinite(neck_radius), 3, np.where(bud, 2, np.where(h >= BUCKLED, 1, 0)))
+    stage = np.zeros(len(raw), int)
+    for k in (1, 2, 3):
+        held = _runs_of(raw >= k, persist)
+        stage[held] = k
     if fission_frame >= 0:
         stage[fission_frame:] = 4
     return stage
+
+
+def _runs_of(mask: np.ndarray, length: int) -> np.ndarray:
+    """``mask`` with its runs of True shorter than ``length`` frames cleared."""
+    out = np.zeros(len(mask), bool)
+    start = None
+    for i, m in enumerate(np.r_[mask, False].tolist()):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            if i - start >= length:
+                out[start:i] = True
+            start = None
+    return out
 
 
 def first_times(stage: np.ndarray, time: np.ndarray) -> dict[str, float | None]:

@@ -14,7 +14,9 @@ by the bond lengths between neighbouring triplets, rigidity by their strength):
     subunits ``m`` apart along the filament lie dphi = m a / R apart in angle, so
         r0^2 = (rho_i - rho_j)^2 + 4 rho_i rho_j sin^2(dphi / 2) + (z_j - z_i + p dphi / 2 pi)^2
 
-with ``R`` = ``filament_radius`` (sigma), ``theta`` = ``filament_tilt`` (degrees: 0 the binding face
+(distances fix a shape only up to its mirror image: at tilt +-90 degrees the triplet is symmetric
+under that mirror, so there the pitch's sign, the helix's handedness, is not enforced) with
+``R`` = ``filament_radius`` (sigma), ``theta`` = ``filament_tilt`` (degrees: 0 the binding face
 lies on the membrane, 90 it faces outwards, away from the helix axis), ``p`` = ``filament_pitch``
 (sigma per turn along the binding-face normal, away from the membrane as built; 0 a flat ring) and
 ``a`` the subunit spacing. Energy of a spring: ``on * k/2 (r - r0)^2``.
