@@ -277,3 +277,16 @@ def test_the_flat_spiral_stays_bound_at_the_default_binding(ff: em.ForceField) -
         bound[depth] = float((near.reshape(-1, 2) > 0).all(axis=1).mean())
     assert bound[1.0] >= 0.9, bound
     assert bound[0.0] < 0.5, bound
+
+
+def test_the_filament_geometry_is_steerable_live(patch: em.Structure) -> None:
+    from types import SimpleNamespace
+
+    from exomembrane.run.runner import steerable
+
+    sim = em.create_simulation(patch, platform="Reference", seed=3)
+    limits = steerable(SimpleNamespace(simulation=sim))  # type: ignore[arg-type]
+    assert limits[TILT] == (-90.0, 90.0) and limits[RADIUS] == (1.5, 100.0) and limits[DISASSEMBLY] == (0.0, 1.0)
+    assert {PITCH, BINDING} <= set(limits)
+    sim.context.setParameter(TILT, 45.0)  # one global parameter, shared by the spring force
+    assert sim.context.getParameter(TILT) == pytest.approx(45.0)

@@ -62,6 +62,14 @@ def test_ilv_budding_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.slow  # an end-to-end MD run of several thousand steps
+def test_ilv_escrt_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("ilv_escrt.ipynb", tmp_path, monkeypatch))
+    assert "60 filament subunits" in out and "'filament_tilt': 0.0" in out and "'finished'" in out
+    assert "stages first reached (tau): {'flat': 0.0" in out and "of 60 subunits bound" in out
+    assert (tmp_path / "runs" / "ilv_escrt" / "trajectory.xtc").stat().st_size > 0
+
+
+@pytest.mark.slow  # an end-to-end MD run of several thousand steps
 def test_sweeps_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = "\n".join(execute("sweeps.ipynb", tmp_path, monkeypatch))
     assert "3 points x 2 seeds" in out and "lipid_order_S.mean.png" in out
