@@ -39,6 +39,7 @@ FATAL = re.compile(r"not registered|Failed to load model class|Could not create 
                    r"Error loading|Uncaught|Class \S+ not found", re.I)
 SCREENSHOT = ROOT / "notebooks" / "quickstart.png"
 ILV_SCREENSHOT = ROOT / "notebooks" / "ilv_budding.png"
+ESCRT_SCREENSHOT = ROOT / "notebooks" / "ilv_escrt.png"
 FUSION_SCREENSHOT = ROOT / "notebooks" / "mvb_fusion.png"
 
 
@@ -318,6 +319,29 @@ def test_ilv_budding_renders_with_sides_labelled(chromium: Path, tmp_path: Path)
         assert re.search(r"bud height into the lumen \(sigma\):\s*[0-9.]", plots), plots
         assert page.locator(".widget-hslider", has_text="eps_T_TC").count() == 1
         assert "lumen side +z: bud height" in page.locator(".jp-OutputArea-output", has_text="lumen side").inner_text()
+
+
+def test_ilv_escrt_renders_and_steers_the_filament(chromium: Path, tmp_path: Path) -> None:
+    """Run All in JupyterLab: the MVB patch with its ESCRT-III spiral draws cut open with the sides
+    labelled (saved as ``notebooks/ilv_escrt.png``), the live run draws with the filament's geometry,
+    binding and disassembly on sliders and plots its tilt, and the analysis prints the stages."""
+    with running("ilv_escrt.ipynb", tmp_path) as (page, console):
+        canvases = page.locator(".jp-OutputArea canvas")
+        build, live = canvases.nth(0), canvases.nth(1)
+        build.wait_for(timeout=120_000)
+        wait_for_picture(page, build, lambda rgb: patch_drawn(rgb) and dark_text(rgb), 60,
+                         "the MVB patch and its spiral with the side labels in the first view")
+        fail_on_console(console)
+        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
+        assert all(name in start.inner_text() for name in ("ESC3", "LIP", "protein"))
+        ESCRT_SCREENSHOT.write_bytes(snapshot(page, start))
+        wait_for_notebook(page, console, 300)
+        wait_for_picture(page, live, patch_drawn, 30, "the patch in the live view")
+        for name in ("filament_radius", "filament_tilt", "filament_pitch", "filament_binding", "disassembly"):
+            assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+        plots = page.locator(".widget-html", has_text="filament tilt").inner_text()
+        assert re.search(r"filament tilt \(deg\):\s*-?[0-9.]", plots), plots
+        assert "of 60 subunits bound" in page.locator(".jp-OutputArea-output", has_text="subunits bound").inner_text()
 
 
 def test_mvb_fusion_renders_and_steers_the_zipper(chromium: Path, tmp_path: Path) -> None:
