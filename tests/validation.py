@@ -4,7 +4,8 @@ Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
     python tests/validation.py                 # everything (about 3 hours on two CPU cores; minutes on a GPU)
-    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways
+    python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways,
+                                               # escrt
 """
 from __future__ import annotations
 
@@ -169,6 +170,31 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
     return out
 
 
+def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
+    """The ESCRT-III route on the small patch (``systems/ilv_escrt_small.yaml``) for 400 tau: the
+    flat-to-helix protocol, then disassembly from the tip between 200 and 300 tau, over ``seeds``;
+    and the flat filament (no protocol) as the negative control. Kept in ``runs/validation``;
+    each analysed by ``exomembrane analyze`` (stage timeline, filament shape, the parent's leak)."""
+    from exomembrane.run.report import analyze
+
+    def one(label: str, overrides: dict) -> dict:
+        info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_small.yaml", {"run.steps": 40_000, **overrides}), label)
+        summary = analyze(d)
+        e, b = summary["escrt"], summary["budding"]
+        row = {**info, "stages": e["stages"], "stage_final": e["stage_final"],
+               "lumen_height_max": round(e["lumen_height_max_sigma"], 1),
+               "neck_radius_min": None if b["neck_radius_min_sigma"] is None else round(b["neck_radius_min_sigma"], 1),
+               "radius": round(e["radius_sigma"], 1), "tilt": round(e["tilt_deg"]), "bound": e["bound"],
+               "subunits": e["subunits"], "event": b["event"], "largest_pore": b["largest_pore_sigma"]}
+        print(label, row, flush=True)
+        return row
+
+    out = {f"helix + disassembly, seed {seed}": one(f"escrt_{seed}", {
+        "run.seed": seed, "protocol.disassembly": [[200, 0.0], [300, 1.0]]}) for seed in seeds}
+    out["control: flat filament, seed 1"] = one("escrt_flat", {"run.seed": 1, "protocol": {}})
+    return out
+
+
 #: Where the pathway sweep runs (kept, so that an interrupted ``make validate`` resumes it).
 PATHWAYS = KEPT / "fusion_pathways"
 
@@ -286,7 +312,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
-         "fusion": fusion, "pathways": pathways}
+         "fusion": fusion, "pathways": pathways, "escrt": escrt}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -359,6 +385,17 @@ def markdown(results: dict) -> str:
                              f"{r['seen.hemifusion']} | {r['reached.pore']} | {r['reached.release']} | "
                              f"{r['median_tau.docked']} | {r['median_tau.stalk']} | {r['median_tau.pore']} | "
                              f"{r['median_tau.release']} |")
+        lines.append("")
+    if "escrt" in results:
+        lines += ["ESCRT-III route (ilv_escrt_small, 400 tau; stage first reached, tau)", "",
+                  "| run | buckled | bud | neck | fission | largest displacement into the lumen (sigma) | narrowest neck "
+                  "(sigma) | parent membrane | filament radius / tilt at the end | bound at the end | wall (s) | steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, r in results["escrt"].items():
+            t = r["stages"]
+            lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | "
+                         f"{r['lumen_height_max']} | {r['neck_radius_min']} | {r['event']} | {r['radius']} sigma / "
+                         f"{r['tilt']} deg | {r['bound']} of {r['subunits']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
