@@ -83,3 +83,18 @@ def test_shapes_are_measured_on_a_flat_patch_only(patch: em.Structure) -> None:
     traj = structure_trajectory(patch)
     with pytest.raises(ValueError, match="lumen: filament shapes are measured on a flat patch"):
         filament_shape(traj, patch.filaments.subunits, np.array([0, 1]), np.arange(3), "inside", 2.0)
+
+
+def test_the_shape_is_that_of_the_part_still_assembled(patch: em.Structure) -> None:
+    """Subunits let go (scattered from the tip) leave the shape of the chain still joined; a filament
+    scattered whole has no shape."""
+    x = patch.positions.copy()
+    f = patch.filaments
+    rng = np.random.default_rng(0)
+    x[f.subunits[25:]] += rng.uniform(-8, 8, (15, 1, 3))  # the tip's 15 subunits drift apart
+    whole, part = shape_of(patch), shape_of(patch, np.mod(x, patch.box))
+    assert whole.assembled[0] == 40 and part.assembled[0] == 25
+    assert part.tilt[0] == pytest.approx(0.0, abs=1e-3) and abs(part.pitch[0]) < 1e-3
+    x[f.subunits] += rng.uniform(-8, 8, (40, 1, 3))
+    scattered = shape_of(patch, np.mod(x, patch.box))
+    assert scattered.assembled[0] < 3 and np.isnan(scattered.radius[0]) and np.isnan(scattered.tilt[0])

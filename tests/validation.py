@@ -184,7 +184,9 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
         row = {**info, "stages": e["stages"], "stage_final": e["stage_final"],
                "lumen_height_max": round(e["lumen_height_max_sigma"], 1),
                "neck_radius_min": None if b["neck_radius_min_sigma"] is None else round(b["neck_radius_min_sigma"], 1),
-               "radius": round(e["radius_sigma"], 1), "tilt": round(e["tilt_deg"]), "bound": e["bound"],
+               "radius": None if e["radius_sigma"] is None else round(e["radius_sigma"], 1),
+               "tilt": None if e["tilt_deg"] is None else round(e["tilt_deg"]), "bound": e["bound"],
+               "assembled": e["assembled"],
                "subunits": e["subunits"], "event": b["event"], "largest_pore": b["largest_pore_sigma"]}
         print(label, row, flush=True)
         return row
@@ -389,13 +391,15 @@ def markdown(results: dict) -> str:
     if "escrt" in results:
         lines += ["ESCRT-III route (ilv_escrt_small, 400 tau; stage first reached, tau)", "",
                   "| run | buckled | bud | neck | fission | largest displacement into the lumen (sigma) | narrowest neck "
-                  "(sigma) | parent membrane | filament radius / tilt at the end | bound at the end | wall (s) | steps/s |",
+                  "(sigma) | parent membrane | filament radius / tilt at the end | joined / bound at the end | wall (s) | "
+                  "steps/s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for label, r in results["escrt"].items():
             t = r["stages"]
             lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | "
                          f"{r['lumen_height_max']} | {r['neck_radius_min']} | {r['event']} | {r['radius']} sigma / "
-                         f"{r['tilt']} deg | {r['bound']} of {r['subunits']} | {r['wall_s']} | {r['steps_per_s']} |")
+                         f"{r['tilt']} deg | {r['assembled']} / {r['bound']} of {r['subunits']} | {r['wall_s']} | "
+                         f"{r['steps_per_s']} |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "

@@ -19,6 +19,9 @@ STAGES = ("flat", "buckled", "bud", "neck", "fission")
 #: Lumen-side displacement (sigma) from which the membrane counts as buckled (above the roughness
 #: of a flat patch, ~1-1.5 sigma in the tail-end heights).
 BUCKLED = 2.5
+#: Neighbouring subunits whose centres lie within this distance (sigma) are still joined (their
+#: springs hold them ~1.2 sigma apart; a subunit let go drifts off).
+JOINED = 2.0
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,9 @@ class FilamentShape:
     binding-face normals and the lumen direction, towards the outside of the axis (0: flat on the
     membrane, 90: facing outwards); height: lumen-side extent of the subunit centres above the
     lowest (cytosol-most) one; bound: subunits with every binding bead within ``reach`` of a lipid
-    head; axis: (n_frames, 2) the axis position (x, y).
+    head; assembled: the longest chain of subunits still joined (neighbours' centres within
+    :data:`JOINED`), over which the shape is measured (NaN below 3: a disassembled filament has no
+    shape); axis: (n_frames, 2) the axis position (x, y).
     """
 
     time: np.ndarray
@@ -39,6 +44,7 @@ class FilamentShape:
     tilt: np.ndarray
     height: np.ndarray
     bound: np.ndarray
+    assembled: np.ndarray
     axis: np.ndarray
 
 
@@ -58,6 +64,7 @@ def filament_shape(traj: mdtraj.Trajectory, subunits: np.ndarray, binding: np.nd
     n_frames = traj.n_frames
     out = {k: np.full(n_frames, np.nan) for k in ("radius", "pitch", "tilt", "height")}
     bound = np.zeros(n_frames, int)
+    assembled = np.zeros(n_frames, int)
     axis = np.full((n_frames, 2), np.nan)
     top = [k for k in range(3) if k not in set(np.asarray(binding).tolist())]
     for f in range(n_frames):
@@ -68,7 +75,14 @@ def filament_shape(traj: mdtraj.Trajectory, subunits: np.ndarray, binding: np.nd
         steps = minimum_image(np.diff(centres, axis=0), box[f])
         whole = centres[0] + np.r_[np.zeros((1, 3)), np.cumsum(steps, axis=0)]
         x += (whole - centres)[:, None, :]
-        centres = whole
+        tree = cKDTree(np.mod(traj.xyz[f][heads], box[f]), boxsize=box[f])
+        near = tree.query_ball_point(np.mod(x[:, binding].reshape(-1, 3), box[f]), reach, return_length=True)
+        bound[f] = int((near.reshape(len(subunits), -1) > 0).all(axis=1).sum())
+        run = longest_run(np.linalg.norm(steps, axis=1) <= JOINED)  # the part still assembled
+        assembled[f] = run.stop - run.start
+        if assembled[f] < 3:
+            continue
+        x, centres = x[run], whole[run]
         c = circle_centre(centres[:, :2])
         rel = centres[:, :2] - c
         rho = np.linalg.norm(rel, axis=1)
@@ -83,11 +97,20 @@ def filament_shape(traj: mdtraj.Trajectory, subunits: np.ndarray, binding: np.nd
         face /= np.linalg.norm(face, axis=1, keepdims=True)
         outward = np.c_[rel / np.where(rho > 0, rho, 1.0)[:, None], np.zeros(len(rel))]
         out["tilt"][f] = float(np.degrees(np.mean(np.arctan2(np.einsum("ij,ij->i", face, outward), up * face[:, 2]))))
-        tree = cKDTree(np.mod(traj.xyz[f][heads], box[f]), boxsize=box[f])
-        near = tree.query_ball_point(np.mod(x[:, binding].reshape(-1, 3), box[f]), reach, return_length=True)
-        bound[f] = int((near.reshape(len(subunits), -1) > 0).all(axis=1).sum())
         axis[f] = np.mod(c, box[f, :2])
-    return FilamentShape(traj.time.copy(), out["radius"], out["pitch"], out["tilt"], out["height"], bound, axis)
+    return FilamentShape(traj.time.copy(), out["radius"], out["pitch"], out["tilt"], out["height"], bound, assembled,
+                         axis)
+
+
+def longest_run(joined: np.ndarray) -> slice:
+    """The subunits of the longest chain whose consecutive links are all ``joined`` ((n - 1,) bool)."""
+    best, start = slice(0, 1), 0
+    for i, ok in enumerate(np.r_[joined, False].tolist()):
+        if not ok:
+            if i + 1 - start > best.stop - best.start:
+                best = slice(start, i + 1)
+            start = i + 1
+    return best
 
 
 def circle_centre(xy: np.ndarray) -> np.ndarray:
