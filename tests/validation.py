@@ -220,13 +220,15 @@ def pathways(tmp: Path) -> dict:
     else:
         run_sweep(sweep, PATHWAYS)
     stats = pd.read_csv(PATHWAYS / "statistics.csv")
+    rows = pd.read_csv(PATHWAYS / "results.csv")
+    leaked = (rows["fusion.leaks.frames"] > 0).groupby(rows["run.tension"]).sum()
     tau = run.steps * run.dt
     _pathway_plot(stats, HERE / "validation_pathways.png", tau)
     out: dict = {"wall_s": round(time.perf_counter() - t0, 1), "directory": str(PATHWAYS.relative_to(HERE.parent)),
                  "tau": round(tau, 1)}
     for _, row in stats.iterrows():
         key = f"tension {row['run.tension']:g}"
-        out[key] = {"runs": int(row["runs"])}
+        out[key] = {"runs": int(row["runs"]), "leaked": int(leaked.get(row["run.tension"], 0))}
         for name in ("docked", "stalk", "pore", "release"):
             out[key][f"reached.{name}"] = _num(row.get(f"fusion.reached.{name}.mean"))
         out[key]["seen.hemifusion"] = _num(row.get("fusion.seen.hemifusion.mean"))
@@ -379,14 +381,14 @@ def markdown(results: dict) -> str:
         lines += [f"Fusion pathways ({p['directory']}, {p['wall_s']:.0f} s): fraction of runs that reached each stage "
                   f"within {p.get('tau', 200):.0f} tau, and the median time (tau) of those that did", "",
                   "| PM tension (eps/sigma^2) | runs | docked | stalk | hemifusion seen | pore | ILV released | "
-                  "median docked | median stalk | median pore | median release |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "median docked | median stalk | median pore | median release | runs with a leak |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for key, r in p.items():
             if key.startswith("tension"):
                 lines.append(f"| {key.split()[1]} | {r['runs']} | {r['reached.docked']} | {r['reached.stalk']} | "
                              f"{r['seen.hemifusion']} | {r['reached.pore']} | {r['reached.release']} | "
                              f"{r['median_tau.docked']} | {r['median_tau.stalk']} | {r['median_tau.pore']} | "
-                             f"{r['median_tau.release']} |")
+                             f"{r['median_tau.release']} | {r.get('leaked', '-')} |")
         lines.append("")
     if "escrt" in results:
         lines += ["ESCRT-III route (ilv_escrt_small, 400 tau; stage first reached, tau)", "",
