@@ -102,15 +102,19 @@ def filament_shape(traj: mdtraj.Trajectory, subunits: np.ndarray, binding: np.nd
                          axis)
 
 
+def runs(mask: np.ndarray) -> np.ndarray:
+    """(k, 2) int, start and stop (exclusive) of each run of True in ``mask`` (n,)."""
+    edges = np.diff(np.r_[0, np.asarray(mask, int), 0])
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+
+
 def longest_run(joined: np.ndarray) -> slice:
     """The subunits of the longest chain whose consecutive links are all ``joined`` ((n - 1,) bool)."""
-    best, start = slice(0, 1), 0
-    for i, ok in enumerate(np.r_[joined, False].tolist()):
-        if not ok:
-            if i + 1 - start > best.stop - best.start:
-                best = slice(start, i + 1)
-            start = i + 1
-    return best
+    spans = runs(joined)
+    if not len(spans):
+        return slice(0, 1)
+    start, stop = spans[np.argmax(spans[:, 1] - spans[:, 0])]
+    return slice(int(start), int(stop) + 1)  # n links join n + 1 subunits
 
 
 def circle_centre(xy: np.ndarray) -> np.ndarray:
@@ -150,14 +154,9 @@ def stages(lumen_height: np.ndarray, direction: np.ndarray, neck_radius: np.ndar
 def _runs_of(mask: np.ndarray, length: int) -> np.ndarray:
     """``mask`` with its runs of True shorter than ``length`` frames cleared."""
     out = np.zeros(len(mask), bool)
-    start = None
-    for i, m in enumerate(np.r_[mask, False].tolist()):
-        if m and start is None:
-            start = i
-        elif not m and start is not None:
-            if i - start >= length:
-                out[start:i] = True
-            start = None
+    for start, stop in runs(mask):
+        if stop - start >= length:
+            out[start:stop] = True
     return out
 
 

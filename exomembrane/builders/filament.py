@@ -102,7 +102,7 @@ def filament(structure: Structure, specs: list[FilamentSpec], seed: int = 0, fie
     ends = s.positions[last]
     rng = np.random.default_rng(seed)
     placed: list[tuple[str, np.ndarray, bool]] = []
-    built: list[tuple[FilamentSpec, np.ndarray]] = []
+    built: list[tuple[FilamentSpec, np.ndarray, np.ndarray]] = []
     taken = s.positions[~lipid_bead]
     for k, spec in enumerate(specs):
         where = f"{field}.{k}"
@@ -148,7 +148,7 @@ def filament(structure: Structure, specs: list[FilamentSpec], seed: int = 0, fie
                                   f"move it (at) or place fewer molecules under it")
         taken = np.concatenate([taken, flat])
         placed.append((spec.species, x, False))
-        built.append((spec, binding))
+        built.append((spec, offsets, binding))
     out = insert(s, placed)
     return dataclasses.replace(out, filaments=_springs(out, built, rng))
 
@@ -175,15 +175,15 @@ def _on_sphere(local: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarr
     return centre + r * np.concatenate([np.sin(alpha) * u, np.cos(alpha)], axis=-1)
 
 
-def _springs(s: Structure, built: list[tuple[FilamentSpec, np.ndarray]], rng: np.random.Generator) -> Filaments:
+def _springs(s: Structure, built: list[tuple[FilamentSpec, np.ndarray, np.ndarray]],
+             rng: np.random.Generator) -> Filaments:
     """The springs, binding beads and disassembly thresholds of the filaments just appended to ``s``."""
-    n_sub = sum(spec.subunits for spec, _ in built)
+    n_sub = sum(spec.subunits for spec, _, _ in built)
     first = s.molecule_start[-n_sub:]
     pairs, a, b, arc, k, off, bind, bind_off, subunits, which, sub_off = ([] for _ in range(11))
     start = 0
-    for f, (spec, binding) in enumerate(built):
+    for f, (spec, offsets, binding) in enumerate(built):
         n = spec.subunits
-        offsets = s.forcefield.get(spec.species).template[:, 1:]
         beads = first[start:start + n, None] + np.arange(3)[None, :]
         start += n
         rank = {"tip": np.arange(n)[::-1], "base": np.arange(n), "random": rng.permutation(n)}[spec.disassembly]
@@ -202,7 +202,7 @@ def _springs(s: Structure, built: list[tuple[FilamentSpec, np.ndarray]], rng: np
         subunits.append(beads)
         which.append(np.full(n, f))
         sub_off.append(thresholds)
-    spec0, binding0 = built[0]
+    spec0, _, binding0 = built[0]
     contact = WCA_FACTOR * s.forcefield.pair_size(s.forcefield.get(spec0.species).beads[binding0[0]].type, "H")
     return Filaments(np.concatenate(pairs), np.concatenate(a), np.concatenate(b), np.concatenate(arc),
                      np.concatenate(k), np.concatenate(off), np.concatenate(bind), np.concatenate(bind_off),
