@@ -26,6 +26,7 @@ from synthetic import (
     regions,
     revolve,
     rough,
+    sides_of,
     sphere,
     surfaces_trajectory,
     transmembrane,
@@ -162,13 +163,14 @@ def test_scission_when_the_bud_detaches(centre, z0):
     np.testing.assert_array_equal(s.ilv[2], tags == "vesicle")
     assert_same_place(s.ilv_centre[3], [*centre, z0 + Omega(bud=6.0).bud_centre_height + LIFT], PATCH, 0.05)
 
-    summary = an.budding_summary(traj, "+z")
+    n = s.ilv.shape[1]
+    summary = an.budding_summary(traj, "+z", leaflet=sides_of(frames, n))  # lipids are laid afresh each frame
     assert summary.scission_frame == 2 and summary.scission_time == traj.time[2]
     assert summary.ilv_side == 1  # the ILV formed in the lumen
     np.testing.assert_array_equal(summary.direction, [1, 1, 0, 0])  # the parent is flat again
     np.testing.assert_allclose(summary.neck_radius[:2], [4.5, 3.5], atol=0.02)
     assert np.isnan(summary.neck_radius[2:]).all()
-    assert an.budding_summary(traj, "-z").ilv_side == -1
+    assert an.budding_summary(traj, "-z", leaflet=sides_of(frames, n)).ilv_side == -1
     ilv = an.bud_geometry(traj[2:], "inside", lipids=tags == "vesicle")  # a mask picks a smaller membrane
     np.testing.assert_array_equal(ilv.membrane[0], tags == "vesicle")
     assert ilv.direction[0] == 0 and ilv.base[0] == pytest.approx(6.0, abs=0.01)
@@ -269,7 +271,8 @@ def test_cargo_in_the_bud_then_in_the_ilv():
         beside = centre + [[[8.5, 0, 0], [9.0, 0, 0]]]  # in the lumen next to the bud, outside its sphere
         soluble.append(np.concatenate([centre + offsets, cytosol, beside]))
     traj = surfaces_trajectory(frames, PATCH, cargo={"CD63": tm, "RNA": soluble}, park=(z0 - 24, z0 - 6))
-    s = an.budding_summary(traj, "+z", cargo={"CD63": "membrane", "RNA": "lumen"})
+    s = an.budding_summary(traj, "+z", cargo={"CD63": "membrane", "RNA": "lumen"},
+                           leaflet=sides_of(frames, len(an.lipid_indices(traj.topology)[0])))
     assert s.scission_frame == 1
     cd63, rna = s.enrichment["CD63"], s.enrichment["RNA"]
     np.testing.assert_array_equal(cd63.frames, [1, 2])

@@ -197,6 +197,39 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
     return out
 
 
+#: Bending rigidity of the Cooke bilayer at kT 1.1, w_c 1.6 (kT), measured from its undulation spectrum
+#: (README, physics validation: 12.0 +- 0.7 kT over 2000 tau). The platform's lipids share it: their
+#: tails (TC) attract each other as the plain tails do (eps_TC_TC = 1).
+KAPPA_KT = 12.0
+
+
+def line_tension(tmp: Path, values: tuple[float, ...] = (0.7, 0.5)) -> dict:
+    """Line tension of the ceramide platform's boundary against ``eps_T_TC``: a registered round domain
+    (SM-type tails in both leaflets, plain heads: no spontaneous curvature, so it stays flat) of radius
+    10 sigma in a 40 sigma tension-free patch, 250 tau, boundary spectrum over the last 200 tau
+    (:func:`exomembrane.analysis.line_tension`); with it kappa / lambda and the domain radius of the
+    ILV scenarios in units of it (Lipowsky 1993: a domain buds once its radius exceeds a few kappa / lambda)."""
+    out = {}
+    for eps in values:
+        sc = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", {
+            "builder.size": 40.0, "builder.domains.0.radius": 10.0, "builder.domains.0.composition": "SM",
+            "builder.domains.1.radius": 10.0, "builder.proteins": [], "protocol": {}, "run.seed": 1,
+            "run.steps": 25_000, "run.report.trajectory": 100, "forcefield.params.eps_T_TC": eps})
+        d = tmp / f"line_{eps}"
+        info = _run(sc, d)
+        traj = load_trajectory(d)[50:]
+        kT = sc.run.kT
+        lt = an.line_tension(traj, "SM", kT=kT)
+        xi = KAPPA_KT * kT / lt.value
+        domain = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml").builder.domains[0].radius
+        out[f"eps_T_TC {eps}"] = {**info, "line_tension": round(lt.value, 3), "error": round(lt.error, 3),
+                                  "domain_radius": round(lt.radius, 2), "kappa_over_lambda": round(xi, 1),
+                                  "scenario_domain_radius": domain, "radius_over_xi": round(domain / xi, 2),
+                                  "frames": lt.frames}
+        print(eps, out[f"eps_T_TC {eps}"], flush=True)
+    return out
+
+
 #: Where the pathway sweep runs (kept, so that an interrupted ``make validate`` resumes it).
 PATHWAYS = KEPT / "fusion_pathways"
 
@@ -316,7 +349,8 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
-         "fusion": fusion, "pathways": pathways, "escrt": escrt}
+         "fusion": fusion, "pathways": pathways, "escrt": escrt,
+         "line_tension": line_tension}
 
 
 def _ensemble_table(r: dict) -> list[str]:

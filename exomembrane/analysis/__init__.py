@@ -18,14 +18,15 @@ from .diffusion import diffusion_coefficient, lateral_msd
 from .enrichment import Enrichment
 from .flipflop import flip_flops
 from .leaflets import assign_leaflets
+from .line_tension import LineTension, line_tension
 from .order import lipid_order
 from .selection import lipid_indices
 from .shape import vesicle_radius, vesicle_shape
 from .topology import Topology, topology
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
-__all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "Scission", "Separation", "Topology", "area_per_lipid",
-           "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary", "cargo_enrichment",
-           "count_membranes", "diffusion_coefficient", "flip_flops", "height_field", "lateral_msd", "lipid_indices",
-           "lipid_order", "membrane_clusters", "scission", "separation", "topology", "undulation_spectrum",
-           "vesicle_radius", "vesicle_shape"]
+__all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "LineTension", "Scission", "Separation", "Topology",
+           "area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
+           "cargo_enrichment", "count_membranes", "diffusion_coefficient", "flip_flops", "height_field",
+           "lateral_msd", "line_tension", "lipid_indices", "lipid_order", "membrane_clusters", "scission",
+           "separation", "topology", "undulation_spectrum", "vesicle_radius", "vesicle_shape"]

@@ -23,6 +23,11 @@ ALIGN = 0.85
 #: and is checked for joining a larger piece (a leaflet has about half; checking only the smaller
 #: pieces keeps the cost of that search low).
 WHOLE = 0.45
+#: A fragment joins a larger piece through head pairs within 2 cutoff whose normals are within 60
+#: degrees (cos > 0.5): on a tightly bent leaflet (the inner leaflet of a small vesicle, the inside
+#: of a bud's neck) normals 3 sigma apart differ by more than ALIGN allows, while the heads of
+#: opposite leaflets point apart (cos < 0) and lie ~5 sigma apart.
+JOIN = 0.5
 
 
 def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarray, box: np.ndarray,
@@ -63,7 +68,7 @@ def sheet_components(points: np.ndarray, orient: np.ndarray, membrane: np.ndarra
     pairs = periodic_tree(points[minor], box).sparse_distance_matrix(tree, 2 * cutoff, output_type="ndarray")
     i, j = minor[pairs["i"]], pairs["j"]
     src, dst = piece[i], piece[j]
-    ok = ((src != dst) & (membrane[i] == membrane[j]) & (np.einsum("ij,ij->i", normal[i], normal[j]) > ALIGN)
+    ok = ((src != dst) & (membrane[i] == membrane[j]) & (np.einsum("ij,ij->i", normal[i], normal[j]) > JOIN)
           & ((size[dst] > size[src]) | ((size[dst] == size[src]) & (dst < src))))
     counts = coo_matrix((np.ones(ok.sum(), np.int64), (src[ok], dst[ok])), shape=(m, m))
     counts.sum_duplicates()

@@ -15,12 +15,12 @@ them, or at least ``share`` of whose own looking lipids look into it (a small me
 into a large space: an MVB's lumen through a fusion pore), at least 10 lipids either way.
 
 A membrane (a :func:`~exomembrane.analysis.membrane_clusters` cluster) is **open** when its two
-leaflets look into the same region of free space. Each **pore** is a hole in its coverage: its
-lipid beads, projected onto its reference surface (the plane of a flat patch, the sphere of a
-closed membrane, :mod:`~exomembrane.analysis.surface`), with the beads of other molecules within
-``cutoff`` of them (proteins in the membrane), leave an uncovered patch whose equivalent
-radius (the radius of the free channel, lined by head beads) is at least ``min_radius``. Lengths
-in nm (= sigma), times in ps (= tau).
+leaflets look into the same region of free space (at least ``OPEN_SHARE`` of each leaflet's lipids).
+Each **pore** is a hole in its coverage: its lipid beads, projected onto its reference surface (the
+plane of a flat patch, the sphere of a closed membrane, :mod:`~exomembrane.analysis.surface`), with
+the beads of other molecules within ``cutoff`` of them (proteins in the membrane), leave an uncovered
+patch whose equivalent radius (the radius of the free channel, lined by head beads) is at least
+``min_radius``. Lengths in nm (= sigma), times in ps (= tau).
 """
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ NEIGHBOURS = 2.0
 #: Coverage of the reference surface: grid spacing and the radius of each projected bead (sigma).
 GRID = 0.5
 COVER = 0.8
+#: A membrane is open when at least this share of each of its leaflets' lipids looks into one region
+#: (lipids that see no free space count against it: the crowded inner leaflet of a vesicle too small
+#: for the grid to resolve its lumen does not open it through a few lipids flipped outward).
+OPEN_SHARE = 0.5
 #: Smallest equivalent radius (sigma) of an uncovered patch reported as a pore.
 MIN_RADIUS = 1.5
 #: A hole found in one frame: (cluster label, centre (3,), radius, area).
@@ -138,6 +142,13 @@ class Topology:
         """(n_frames,) bool: compartments ``a`` and ``b`` are joined by free space."""
         i, j = self.compartments.index(a), self.compartments.index(b)
         return self.connected[:, i, j]
+
+    def sealed(self) -> np.ndarray:
+        """(n_frames, n_membranes_max) bool: membrane k of frame f exists, is not open and has no pore."""
+        out = ~self.open & (np.arange(self.open.shape[1])[None, :] < self.n_membranes[:, None])
+        for p in self.pores:
+            out[p.frame, p.membrane] = False
+        return out
 
     def pores_of(self, frame: int, membrane: int | None = None) -> list[Pore]:
         """The pores of a frame (of one cluster label, if given)."""
@@ -381,9 +392,10 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         found = []
         for c in range(n_cl):
             sel = lab == c
-            up, _ = _mode(seen[sel & (now > 0)])
-            down, _ = _mode(seen[sel & (now < 0)])
-            is_open[c] = up >= 0 and up == down
+            up, down = (seen[sel & (now > 0)], seen[sel & (now < 0)])
+            region, _ = _mode(up)
+            is_open[c] = region >= 0 and region == _mode(down)[0] and min(
+                np.mean(up == region), np.mean(down == region)) >= OPEN_SHARE
             closed_shape, plane_z, middle, radius = _reference(centre[sel], orient[sel], sel, membrane, faces, box[f])
             beads = np.concatenate([heads[sel], tails[sel][tails[sel] >= 0]])
             if others.size:  # proteins in the membrane fill its coverage too

@@ -52,23 +52,30 @@ class Scission:
 
 
 def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, max_asphericity: float,
-              min_leaflet_fraction: float, cutoff: float, min_lipids: int, workers: int | None) -> Scission:
+              min_leaflet_fraction: float, cutoff: float, min_lipids: int, workers: int | None,
+              sealed: np.ndarray | None = None) -> Scission:
+    """See :func:`scission`; ``sealed`` (n_frames, >= n_membranes) bool, from the topology
+    (:meth:`~exomembrane.analysis.topology.Topology.sealed`), replaces the two-leaflet test."""
     n_f, n_l = memb.shape
     parent = parent_labels(memb, mask)
     n_memb = memb.max(axis=1, initial=-1) + 1
     multi = np.flatnonzero(n_memb >= 2)
     closed: dict[tuple[int, int], tuple[np.ndarray, float]] = {}  # (frame, label) -> (centre, midplane radius)
     if multi.size:
-        leaf = assign_leaflets(traj[multi], cutoff, min_lipids, cutoff, workers)
+        leaf = assign_leaflets(traj[multi], cutoff, min_lipids, cutoff, workers) if sealed is None else None
         for i, f in enumerate(multi):
             for k in range(int(n_memb[f])):
                 sel = memb[f] == k
                 if k == parent[f]:
                     continue
-                lab = leaf[i][sel]
-                counts = np.sort(np.bincount(lab[lab >= 0]))[::-1]
-                if counts.size < 2 or counts[1] < min_leaflet_fraction * sel.sum():
-                    continue  # one leaflet: an open cup or sheet (a pore or edge joins its two sides)
+                if sealed is not None:
+                    if not sealed[f, k]:
+                        continue  # open: its two faces see one region, or it has a pore
+                else:
+                    lab = leaf[i][sel]
+                    counts = np.sort(np.bincount(lab[lab >= 0]))[::-1]
+                    if counts.size < 2 or counts[1] < min_leaflet_fraction * sel.sum():
+                        continue  # one leaflet: an open cup or sheet (a pore or edge joins its two sides)
                 shape = vesicle_shape(traj[f], sel)
                 if shape["asphericity"][0] > max_asphericity:
                     continue

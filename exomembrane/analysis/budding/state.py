@@ -45,13 +45,14 @@ class Budding:
                 for p, item in zip(self.post, self.frames)]
 
 def budding_state(traj: mdtraj.Trajectory, lumen: str, lipids: np.ndarray | None, threshold: float, slab: float,
-             max_asphericity: float, cutoff: float, workers: int | None) -> Budding:
+             max_asphericity: float, cutoff: float, workers: int | None, sealed: np.ndarray | None = None) -> Budding:
     closed, sign = check_lumen(lumen)
     check_positive(threshold=threshold, slab=slab, max_asphericity=max_asphericity)
     box_of(traj)
     memb = membrane_clusters(traj, cutoff, workers=workers)
     mask = lipid_mask(lipids, *memb.shape)
-    split = find_scission(traj, memb, mask, max_asphericity, MIN_LEAFLET_FRACTION, cutoff, MIN_LIPIDS, workers)
+    split = find_scission(traj, memb, mask, max_asphericity, MIN_LEAFLET_FRACTION, cutoff, MIN_LIPIDS, workers,
+                         sealed)
     member = (memb == split.parent[:, None]) & mask & (memb >= 0)
     frames = bud_frames(traj, member, closed, sign, threshold, slab, workers)
     post = np.arange(traj.n_frames) >= split.scission_frame if split.scission_frame >= 0 \

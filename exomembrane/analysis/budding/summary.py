@@ -12,7 +12,7 @@ from exomembrane.checks import check_fraction, check_positive
 from ..clusters import TAIL_CONTACT
 from ..enrichment import Enrichment
 from ..pbc import box_of
-from ..selection import species_residues
+from ..selection import lipid_indices, species_residues
 from ..topology import Topology, topology
 from .cargo import cargo_of, check_cargo
 from .fission import RESEAL, Separation, separation
@@ -114,7 +114,14 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     check_fraction("confidence", confidence)
     for name in kinds:
         species_residues(traj.topology, name)
-    state = budding_state(traj, lumen, lipids, threshold, slab, max_asphericity, TAIL_CONTACT, workers)
+    n_lipids = len(lipid_indices(traj.topology)[0])
+    if membranes is None:
+        other = {"+z": "-z", "-z": "+z", "inside": "outside", "outside": "inside"}[lumen]
+        membranes = [{lumen: "lumen", other: "cytosol"}]
+    if topo is None:
+        topo = topology(traj, membranes, np.zeros(n_lipids, int) if membrane is None else membrane,
+                        np.zeros(n_lipids, int) if leaflet is None else leaflet, workers=workers)
+    state = budding_state(traj, lumen, lipids, threshold, slab, max_asphericity, TAIL_CONTACT, workers, topo.sealed())
     g, split = state.geometry, state.split
     frame = split.scission_frame
     side = 0
@@ -122,13 +129,6 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     if item is not None:
         base = item[1].base
         side = int(np.sign(base.displacement(split.ilv_centre[frame][None], box_of(traj)[frame])[0]))
-    n_lipids = g.membrane.shape[1]
-    if membranes is None:
-        other = {"+z": "-z", "-z": "+z", "inside": "outside", "outside": "inside"}[lumen]
-        membranes = [{lumen: "lumen", other: "cytosol"}]
-    if topo is None:
-        topo = topology(traj, membranes, np.zeros(n_lipids, int) if membrane is None else membrane,
-                        np.zeros(n_lipids, int) if leaflet is None else leaflet, workers=workers)
     return BuddingSummary(
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
