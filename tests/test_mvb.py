@@ -54,6 +54,17 @@ def test_domain_sits_in_the_cytosolic_leaflet_around_the_centre(ff):
     assert s.n_beads == em.builders.mvb_patch(ff, 30.0).n_beads
 
 
+def test_stripe_domain_spans_the_patch_along_y(ff):
+    s = em.builders.mvb_patch(ff, 30.0, domains=[Domain(radius=6.0, shape="stripe", composition="SM", leaflet=leaf)
+                                                 for leaf in ("cytosolic", "luminal")], seed=2)
+    sm = s.of_species("SM")
+    tails = s.positions[s.molecule_start + 2]
+    dx = np.abs(tails[:, 0] - s.box[0] / 2)
+    assert np.all(dx[sm] <= 6.0) and np.all(sm[dx <= 6.0])  # both leaflets, the whole band
+    assert np.ptp(tails[sm, 1]) > 0.9 * s.box[1]  # from one y edge to the other
+    assert sm.sum() == pytest.approx(2 * 12.0 * s.box[1] / 1.2, rel=0.1)
+
+
 def test_proteins_placed_without_overlaps_and_lipids_cleared(ff):
     placements = [Placement(species="TSPN", count=5, up="lumen", within=12.0),
                   Placement(species="CARG", density=0.01),
@@ -149,6 +160,10 @@ def test_builders_are_deterministic(ff):
      r"domains\.0\.radius: 100\.0 sigma is wider .* radius < 1[56]\.\d sigma \(half the shorter box edge"),
     (lambda ff: em.builders.mvb_vesicle(ff, 10.0, domains=[Domain(radius=40.0, composition="CER")]),
      r"domains\.0\.radius: 40\.0 sigma is wider .*\(half the way round this membrane"),
+    (lambda ff: em.builders.mvb_patch(ff, 32.0, domains=[Domain(radius=16.5, shape="stripe", composition="SM")]),
+     r"domains\.0\.radius: 16\.5 sigma is wider than this membrane allows a stripe domain: .*half the x box edge"),
+    (lambda ff: em.builders.mvb_vesicle(ff, 10.0, domains=[Domain(radius=4.0, shape="stripe", composition="SM")]),
+     r"domains\.0\.shape: a stripe needs a flat patch"),
     (lambda ff: em.builders.mvb_patch(ff, 20.0, proteins=[Placement(species="CARG", density=1e-4)]),
      r"proteins\.0\.density: 0\.0001 gives 0\.04 molecules"),
     (lambda ff: em.builders.mvb_patch(ff, 20.0, cytosolic="TSPN"), r"cytosolic|lower|upper"),

@@ -82,33 +82,47 @@ def flipflop(tmp: Path) -> dict:
     return out
 
 
-def scission(tmp: Path, seeds: tuple[int, ...] = (7, 11)) -> dict:
-    """The small ceramide-platform scenario run to its end: scission time, ILV size, cargo inside, and
-    what happened to the parent membrane (fission or rupture, its leak and largest pore)."""
+def _budding_row(d: Path, info: dict) -> dict:
+    """The budding summary of run ``d`` as one table row (times in tau, lengths in sigma)."""
+    traj = load_trajectory(d)
+    membranes, membrane, leaflet = load_compartments(d)
+    lipid = an.selection.lipid_residues(traj.topology)
+    b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
+                           membrane=membrane[lipid], leaflet=leaflet[lipid])
+    k, sep = b.scission_frame, b.separation
+    neck = b.neck_radius[:k] if k > 0 else b.neck_radius
+    last = neck[np.isfinite(neck)][-3:]  # the last three frames with a neck before separation
+    return {**info, "bud_height_max": round(float(np.nanmax(b.bud_height)), 2),
+            "neck_radius_min": round(float(np.nanmin(neck)), 2) if np.isfinite(neck).any() else None,
+            "neck_radius_before": round(float(np.mean(last)), 2) if last.size else None,
+            "scission_time_tau": None if k < 0 else float(b.scission_time),
+            "ilv_side": b.ilv_side,
+            "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
+            "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
+            "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
+            "leak_frames": int(sep.parent_open.sum()), "frame_tau": float(traj.time[1] - traj.time[0]),
+            "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
+            "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
+            "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
+                               "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
+
+
+def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
+    """The small ceramide-platform scenario (``systems/ilv_ceramide_small.yaml``, 300 tau) over
+    ``seeds``: fission time, the neck before it, the parent's leak and largest pore, the ILV and
+    its cargo; and its negative controls (seed 1): RNA affinity off, no line tension (eps_T_TC 1.0),
+    and the boundary-tearing driver (eps_T_TC down to 0.1 over 30-100 tau, slow barostat)."""
+    runs = {f"seed {seed}": (f"seed{seed}", {"run.seed": seed}) for seed in seeds}
+    runs["control: RNA affinity 0, seed 1"] = ("rna_off", {"run.seed": 1, "forcefield.params.affinity_rna_cargo": 0.0})
+    runs["control: no line tension (eps_T_TC 1.0), seed 1"] = ("no_line", {"run.seed": 1,
+                                                                          "forcefield.params.eps_T_TC": 1.0})
+    runs["control: boundary torn (eps_T_TC to 0.1), seed 1"] = ("torn", {
+        "run.seed": 1, "run.barostat_interval": 100, "protocol.eps_T_TC": [[0, 0.7], [30, 0.7], [100, 0.1]]})
     out = {}
-    for seed in seeds:
-        sc = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", {"run.seed": seed})
-        d = tmp / f"ilv_{seed}"
-        info = _run(sc, d)
-        traj = load_trajectory(d)
-        membranes, membrane, leaflet = load_compartments(d)
-        lipid = an.selection.lipid_residues(traj.topology)
-        b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
-                               membrane=membrane[lipid], leaflet=leaflet[lipid])
-        k, sep = b.scission_frame, b.separation
-        out[seed] = {**info, "bud_height_max": round(float(np.nanmax(b.bud_height)), 2),
-                     "neck_radius_min": round(float(np.nanmin(b.neck_radius)), 2)
-                     if np.isfinite(b.neck_radius).any() else None,
-                     "scission_time_tau": None if k < 0 else float(b.scission_time),
-                     "ilv_side": b.ilv_side,
-                     "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
-                     "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
-                     "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
-                     "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
-                     "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
-                     "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
-                                        "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
-        print(seed, out[seed], flush=True)
+    for label, (name, overrides) in runs.items():
+        info, d = _kept_run(load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", overrides), f"ilv_ceramide_{name}")
+        out[label] = _budding_row(d, info)
+        print(label, out[label], flush=True)
     return out
 
 
@@ -204,27 +218,27 @@ KAPPA_KT = 12.0
 
 
 def line_tension(tmp: Path, values: tuple[float, ...] = (0.7, 0.5)) -> dict:
-    """Line tension of the ceramide platform's boundary against ``eps_T_TC``: a registered round domain
-    (SM-type tails in both leaflets, plain heads: no spontaneous curvature, so it stays flat) of radius
-    10 sigma in a 40 sigma tension-free patch, 250 tau, boundary spectrum over the last 200 tau
-    (:func:`exomembrane.analysis.line_tension`); with it kappa / lambda and the domain radius of the
-    ILV scenarios in units of it (Lipowsky 1993: a domain buds once its radius exceeds a few kappa / lambda)."""
+    """Line tension of the ceramide platform's boundary against ``eps_T_TC``: a registered stripe
+    domain (SM-type tails in both leaflets, plain heads, half-width 8 sigma) across a 40 sigma
+    tension-free patch, 400 tau, capillary spectrum of its two boundaries over the last 300 tau
+    (:func:`exomembrane.analysis.line_tension`); with it kappa / lambda and the platform radius of the
+    ILV scenario in units of it (Lipowsky 1993: a domain buds once its radius exceeds a few kappa / lambda)."""
     out = {}
+    stripe = [{"leaflet": leaf, "radius": 8.0, "shape": "stripe", "composition": "SM"}
+              for leaf in ("cytosolic", "luminal")]
+    domain = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml").builder.domains[0].radius
     for eps in values:
         sc = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", {
-            "builder.size": 40.0, "builder.domains.0.radius": 10.0, "builder.domains.0.composition": "SM",
-            "builder.domains.1.radius": 10.0, "builder.proteins": [], "protocol": {}, "run.seed": 1,
-            "run.steps": 25_000, "run.report.trajectory": 100, "forcefield.params.eps_T_TC": eps})
+            "builder.size": 40.0, "builder.domains": stripe, "builder.proteins": [], "protocol": {},
+            "run.seed": 1, "run.steps": 40_000, "run.report.trajectory": 100, "forcefield.params.eps_T_TC": eps})
         d = tmp / f"line_{eps}"
         info = _run(sc, d)
-        traj = load_trajectory(d)[50:]
         kT = sc.run.kT
-        lt = an.line_tension(traj, "SM", kT=kT)
+        lt = an.line_tension(load_trajectory(d)[100:], "SM", kT=kT)
         xi = KAPPA_KT * kT / lt.value
-        domain = load_scenario(SYSTEMS / "ilv_ceramide_small.yaml").builder.domains[0].radius
-        out[f"eps_T_TC {eps}"] = {**info, "line_tension": round(lt.value, 3), "error": round(lt.error, 3),
-                                  "domain_radius": round(lt.radius, 2), "kappa_over_lambda": round(xi, 1),
-                                  "scenario_domain_radius": domain, "radius_over_xi": round(domain / xi, 2),
+        out[f"eps_T_TC {eps}"] = {**info, "line_tension": round(lt.value, 2), "error": round(lt.error, 2),
+                                  "stripe_width": round(lt.width, 1), "kappa_over_lambda": round(xi, 2),
+                                  "scenario_domain_radius": domain, "radius_over_xi": round(domain / xi, 1),
                                   "frames": lt.frames}
         print(eps, out[f"eps_T_TC {eps}"], flush=True)
     return out
@@ -381,17 +395,31 @@ def markdown(results: dict) -> str:
                          f"| {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
         lines.append("")
     if "scission" in results:
-        lines += ["| ilv_ceramide_small seed | scission (tau) | parent membrane | leak (tau) | largest pore (sigma) "
-                  "| ILV diameter (sigma) | ILV side | CARG enrichment (95 % CI) | RNA enrichment | beads | wall (s) "
-                  "| steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for seed, r in results["scission"].items():
+        lines += ["ILV by a ceramide platform (ilv_ceramide_small, 300 tau): fission or rupture as the topology shows it",
+                  "", "| run | event | separation (tau) | neck before it (narrowest) (sigma) | parent open "
+                  "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | CARG "
+                  "enrichment (95 % CI) | RNA enrichment (95 % CI) | beads | wall (s) | steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, r in results["scission"].items():
             e = r["enrichment"]
             leak = "-" if r.get("leak_start_tau") is None else \
-                f"{r['leak_start_tau']:.0f} to {'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
-            lines.append(f"| {seed} | {r['scission_time_tau']} | {r.get('event', '-')} | {leak} | "
+                f"{r.get('leak_frames', '?')}; {r['leak_start_tau']:.0f} to " \
+                f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
+            lines.append(f"| {label} | {r.get('event', '-')} | {r['scission_time_tau']} | "
+                         f"{r.get('neck_radius_before')} ({r.get('neck_radius_min')}) | {leak} | "
                          f"{r.get('largest_pore', '-')} | {r['ilv_diameter']} | "
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
+        lines.append("")
+    if "line_tension" in results:
+        lines += ["Line tension of the platform boundary (registered SM stripe, half-width 8 sigma, across a 40 sigma "
+                  "patch, capillary spectrum over 300 tau; kappa = 12.0 kT from the undulation spectrum)", "",
+                  "| eps_T_TC | line tension (eps/sigma) | kappa / lambda (sigma) | ILV domain radius / (kappa / lambda) "
+                  "| wall (s) |", "|---|---|---|---|---|"]
+        for label, r in results["line_tension"].items():
+            lines.append(f"| {label.split()[-1]} | {r['line_tension']} +- {r['error']} | {r['kappa_over_lambda']} | "
+                         f"{r['scenario_domain_radius']} / {r['kappa_over_lambda']} = {r['radius_over_xi']} | "
+                         f"{r['wall_s']} |")
         lines.append("")
     for part in ("batch", "kernels"):
         if part in results:

@@ -1,17 +1,15 @@
-"""Line tension of a round lipid domain in a flat membrane, from the capillary spectrum of its boundary.
+"""Line tension of a domain boundary in a flat membrane, from the capillary waves of a stripe domain.
 
-A domain of projected area ``pi R^2`` whose boundary is ``r(theta) = R [1 + sum_n a_n cos(n theta) +
-b_n sin(n theta)]`` costs, at fixed area, ``dF = lambda dP = (pi lambda R / 2) sum_{n>=2} (n^2 - 1)
-(a_n^2 + b_n^2)``; equipartition gives ``<a_n^2> = <b_n^2> = kT / (pi lambda R (n^2 - 1))``. With the
-complex amplitudes ``c_n = (a_n - i b_n) / 2`` of the relative boundary displacement ``u(theta)``:
-``<|c_n|^2> = kT / (2 pi lambda R (n^2 - 1))``.
+A stripe domain spans a flat periodic patch along y; each of its two boundaries is a line
+``x = h(y)`` of length ``L_y`` with energy ``lambda int sqrt(1 + h'^2) dy``. With the Fourier series
+``h(y) = sum_q h_q exp(i q y)``, ``q = 2 pi m / L_y``, equipartition gives
+``<|h_q|^2> = kT / (lambda L_y q^2)`` for every m >= 1 (a stripe cannot bud, unlike a round domain,
+whose boundary buds off once its radius passes a few kappa / lambda).
 
-The boundary is read from the domain's lipids in ``n_wedges`` equal wedges about the domain's
-centre (projected on the membrane plane): wedge k holds ``m_k`` lipids, so its radius is
-``r_k = R sqrt(m_k / m_mean)`` and ``u_k = sqrt(m_k / m_mean) - 1``. Counting lipids adds a white
-noise floor ``B`` to every mode; the fit ``<|c_n|^2> = S / (n^2 - 1) + B`` over n = 2..``n_max``
-separates it, and ``lambda = kT / (2 pi R S)``. R is the radius of the uniform disk with the
-lipids' mean squared distance from the centre (``R^2 = 2 <r^2>``).
+Each boundary is read per frame in ``n_bins`` slabs along y from the domain's lipids: in each slab,
+the ``edge`` and ``1 - edge`` quantiles of their x about the stripe's centre (robust to the odd
+lipid that left the domain). Reading it adds a white noise floor ``B``; the fit
+``<|h_q|^2> = S / q^2 + B`` over m = 1..``n_max`` separates it, and ``lambda = kT / (L_y S)``.
 """
 from __future__ import annotations
 
@@ -34,63 +32,71 @@ class LineTension:
     Attributes
     ----------
     value
-        Line tension, eps/sigma (kT/sigma times ``kT``).
+        Line tension, eps/sigma (the fit gives kT/sigma; times ``kT``).
     error
         Standard error from ``blocks`` independent fits over consecutive frame blocks (eps/sigma).
-    radius
-        Mean domain radius R (sigma).
-    modes
-        (n_modes,) mode numbers n used (2..n_max).
+    width
+        Mean width of the stripe (sigma) between its read boundaries.
+    q
+        (n_max,) wave numbers (1/sigma) of the modes fitted.
     spectrum
-        (n_modes,) ``<|c_n|^2>`` averaged over frames.
+        (n_max,) ``<|h_q|^2>`` (sigma^2), both boundaries and all frames averaged.
     noise
-        Fitted white floor B of the spectrum.
+        Fitted white floor B (sigma^2).
     frames
         Frames used.
     """
 
     value: float
     error: float
-    radius: float
-    modes: np.ndarray
+    width: float
+    q: np.ndarray
     spectrum: np.ndarray
     noise: float
     frames: int
 
 
-def boundary_modes(xy: np.ndarray, box: np.ndarray, n_wedges: int, n_max: int) -> tuple[np.ndarray, float]:
-    """``|c_n|^2`` for n = 0..n_max of one frame's domain (lipid positions ``xy`` (m, 2), ``box`` (2,)) and R."""
-    centre = periodic_centre(np.c_[xy, np.zeros(len(xy))], np.r_[box, 1.0])[0, :2]
-    d = minimum_image(xy - centre, box)
-    radius = float(np.sqrt(2 * np.mean((d ** 2).sum(axis=1))))
-    angle = np.arctan2(d[:, 1], d[:, 0])
-    counts = np.bincount(((angle + np.pi) / (2 * np.pi) * n_wedges).astype(int) % n_wedges, minlength=n_wedges)
-    u = np.sqrt(counts / counts.mean()) - 1.0
-    return np.abs(np.fft.rfft(u)[: n_max + 1] / n_wedges) ** 2, radius
+def boundary_spectrum(xy: np.ndarray, box: np.ndarray, n_bins: int, n_max: int, edge: float
+                      ) -> tuple[np.ndarray, float]:
+    """``|h_q|^2`` (n_max,) of both boundaries, summed, of one frame's stripe (lipid positions ``xy``
+    (m, 2), ``box`` (2,)), and the stripe's width; raises ValueError when a slab has too few lipids."""
+    centre = periodic_centre(np.c_[xy, np.zeros(len(xy))], np.r_[box, 1.0])[0, 0]
+    x = minimum_image(xy[:, 0] - centre, box[0])
+    slab = np.minimum((np.mod(xy[:, 1], box[1]) / box[1] * n_bins).astype(int), n_bins - 1)
+    order = np.argsort(slab, kind="stable")
+    parts = np.split(x[order], np.searchsorted(slab[order], np.arange(1, n_bins)))
+    if min(len(p) for p in parts) < 4:
+        raise ValueError(f"domain: a slab of the stripe holds fewer than 4 of its lipids; use fewer n_bins "
+                         f"(got {n_bins}) or a wider stripe")
+    low = np.array([np.quantile(p, edge) for p in parts])
+    high = np.array([np.quantile(p, 1.0 - edge) for p in parts])
+    power = sum(np.abs(np.fft.rfft(h)[1:n_max + 1] / n_bins) ** 2 for h in (low, high))
+    return power, float(np.mean(high - low))
 
 
-def fit_spectrum(spectrum: np.ndarray, modes: np.ndarray, radius: float, kT: float) -> tuple[float, float]:
-    """(line tension, noise floor) from ``<|c_n|^2> = S / (n^2 - 1) + B`` by least squares."""
-    design = np.c_[1.0 / (modes ** 2 - 1.0), np.ones(len(modes))]
-    (slope, noise), *_ = np.linalg.lstsq(design, spectrum, rcond=None)
-    return (kT / (2 * np.pi * radius * slope) if slope > 0 else np.inf), float(noise)
+def fit_spectrum(spectrum: np.ndarray, q: np.ndarray, length: float, kT: float) -> tuple[float, float]:
+    """(line tension, noise floor) from ``<|h_q|^2> = S / q^2 + B`` by least squares."""
+    (slope, noise), *_ = np.linalg.lstsq(np.c_[1.0 / q ** 2, np.ones(len(q))], spectrum, rcond=None)
+    return (kT / (length * slope) if slope > 0 else np.inf), float(noise)
 
 
-def line_tension(traj: mdtraj.Trajectory, domain: str | Sequence[str], kT: float = 1.0, n_wedges: int = 24,
-                 n_max: int = 8, blocks: int = 5) -> LineTension:
-    """Line tension (eps/sigma) of the round domain formed by the lipids of species ``domain``.
+def line_tension(traj: mdtraj.Trajectory, domain: str | Sequence[str], kT: float = 1.0, n_bins: int = 16,
+                 n_max: int = 4, edge: float = 0.05, blocks: int = 5) -> LineTension:
+    """Line tension (eps/sigma) of the boundaries of the stripe domain formed by the lipids of ``domain``.
 
     Parameters
     ----------
     traj
-        Trajectory of a flat membrane (normal along z), nm, orthorhombic box; the domain's
-        diameter must stay below half the box side. Pass equilibrated frames only.
+        Trajectory of a flat membrane (normal along z) with a stripe domain spanning the box along y
+        (e.g. a ``mvb_patch`` domain of ``shape: stripe``), nm, orthorhombic box. Pass equilibrated frames.
     domain
-        Residue name(s) of the domain's lipids (both leaflets may be pooled when registered).
+        Residue name(s) of the domain's lipids (both leaflets pooled when registered).
     kT
         Thermal energy of the run (eps).
-    n_wedges, n_max
-        Wedges the boundary is read in, and the highest mode fitted (2..n_max, n_max < n_wedges / 2).
+    n_bins, n_max
+        Slabs along y each boundary is read in, and the highest mode fitted (1..n_max, n_max < n_bins / 2).
+    edge
+        Quantile of the domain lipids' x in a slab taken as its boundary (robust to strays).
     blocks
         Consecutive frame blocks for the standard error.
 
@@ -102,24 +108,26 @@ def line_tension(traj: mdtraj.Trajectory, domain: str | Sequence[str], kT: float
     -------
     >>> line_tension(traj, ("SM",), kT=1.1).value
     """
-    check_positive(kT=kT, n_wedges=n_wedges, blocks=blocks)
-    if not 3 <= n_max < n_wedges // 2:
-        raise ValueError(f"n_max: must lie in [3, n_wedges / 2) = [3, {n_wedges // 2}) (got {n_max})")
+    check_positive(kT=kT, n_bins=n_bins, blocks=blocks)
+    if not 2 <= n_max < n_bins // 2:
+        raise ValueError(f"n_max: must lie in [2, n_bins / 2) = [2, {n_bins // 2}) (got {n_max})")
+    if not 0.0 < edge < 0.5:
+        raise ValueError(f"edge: must lie in (0, 0.5) (got {edge})")
     names = {domain} if isinstance(domain, str) else set(domain)
     heads, _ = lipid_indices(traj.topology)
     resname = np.array([traj.topology.atom(int(h)).residue.name for h in heads])
     pick = heads[np.isin(resname, sorted(names))]
-    if pick.size < 4 * n_wedges:
-        raise ValueError(f"domain: {sorted(names)} has {pick.size} lipids; the boundary needs at least "
-                         f"{4 * n_wedges} (4 per wedge)")
+    if pick.size == 0:
+        raise ValueError(f"domain: no lipid of {sorted(names)} in the trajectory")
     if traj.n_frames < 2 * blocks:
         raise ValueError(f"traj: {traj.n_frames} frames; at least {2 * blocks} needed for {blocks} blocks")
     box = box_of(traj)[:, :2]
-    per_frame, radii = zip(*(boundary_modes(traj.xyz[f, pick, :2].astype(np.float64), box[f], n_wedges, n_max)
-                             for f in range(traj.n_frames)), strict=True)
-    power, radius = np.array(per_frame)[:, 2:], float(np.mean(radii))
-    modes = np.arange(2, n_max + 1, dtype=float)
-    value, noise = fit_spectrum(power.mean(axis=0), modes, radius, kT)
-    parts = [fit_spectrum(b.mean(axis=0), modes, radius, kT)[0] for b in np.array_split(power, blocks)]
+    per_frame, widths = zip(*(boundary_spectrum(traj.xyz[f, pick, :2].astype(np.float64), box[f], n_bins, n_max,
+                                                edge) for f in range(traj.n_frames)), strict=True)
+    power = np.array(per_frame) / 2  # per boundary
+    length = float(box[:, 1].mean())
+    q = 2 * np.pi * np.arange(1, n_max + 1) / length
+    value, noise = fit_spectrum(power.mean(axis=0), q, length, kT)
+    parts = [fit_spectrum(b.mean(axis=0), q, length, kT)[0] for b in np.array_split(power, blocks)]
     error = float(np.std(parts, ddof=1) / np.sqrt(blocks))
-    return LineTension(float(value), error, radius, modes.astype(int), power.mean(axis=0), noise, traj.n_frames)
+    return LineTension(float(value), error, float(np.mean(widths)), q, power.mean(axis=0), noise, traj.n_frames)

@@ -61,11 +61,14 @@ class Placement(Strict):
 
 
 class Domain(Strict):
-    """A round domain of one leaflet (``cytosolic`` or ``luminal``) of radius ``radius`` (sigma,
-    along the membrane, around the membrane's centre point) with its own lipid ``composition``."""
+    """A domain of one leaflet (``cytosolic`` or ``luminal``) with its own lipid ``composition``:
+    ``round`` of radius ``radius`` (sigma, along the membrane, around the membrane's centre point),
+    or on a flat patch a ``stripe`` across the box along y, ``radius`` its half-width (two straight
+    boundaries: the geometry for the line tension, as a stripe cannot bud)."""
 
     leaflet: Literal["cytosolic", "luminal"] = "cytosolic"
     radius: PositiveFloat
+    shape: Literal["round", "stripe"] = "round"
     composition: Annotated[dict[str, float], BeforeValidator(lambda v: {v: 1.0} if isinstance(v, str) else v),
                            Field(min_length=1)]
 
@@ -169,14 +172,17 @@ def with_domain(structure: Structure, spec: Domain, seed: int = 0, field: str = 
     Raises ConfigError (naming ``field``) for unknown or non-lipid species or an empty domain.
     """
     surface = _Surface(structure)
-    widest = np.pi * surface.radius if surface.closed else float(structure.box[:2].min()) / 2
+    if spec.shape == "stripe" and surface.closed:
+        raise ConfigError(f"{field}.shape: a stripe needs a flat patch; this membrane is closed (use 'round')")
+    widest = (np.pi * surface.radius if surface.closed else
+              float(structure.box[0] if spec.shape == "stripe" else structure.box[:2].min()) / 2)
     if spec.radius >= widest:
         allowed = (f"< {widest:.1f} sigma (half the way round this membrane of midplane radius "
                    f"{surface.radius:.1f})" if surface.closed else
-                   f"< {widest:.1f} sigma (half the shorter box edge, so that the domain does not meet its "
-                   f"periodic image)")
-        raise ConfigError(f"{field}.radius: {spec.radius} sigma is wider than this membrane allows a round domain: "
-                          f"give a radius {allowed}, or set the leaflet's composition for a whole leaflet")
+                   f"< {widest:.1f} sigma (half the {'x' if spec.shape == 'stripe' else 'shorter'} box edge, so "
+                   f"that the domain does not meet its periodic image)")
+        raise ConfigError(f"{field}.radius: {spec.radius} sigma is wider than this membrane allows a {spec.shape} "
+                          f"domain: give a radius {allowed}, or set the leaflet's composition for a whole leaflet")
     rng = np.random.default_rng(seed)
     s = structure
     last = s.molecule_start + np.diff(np.r_[s.molecule_start, s.n_beads]) - 1
@@ -189,7 +195,9 @@ def with_domain(structure: Structure, spec: Domain, seed: int = 0, field: str = 
         to_lumen = np.tile([0.0, 0.0, surface.to_lumen], (s.n_molecules, 1))
     luminal = np.einsum("ij,ij->i", axis, to_lumen) > 0  # heads point into the lumen
     in_leaflet = luminal if spec.leaflet == "luminal" else ~luminal
-    mask = in_leaflet & s.is_lipid() & (surface.distance(tail) <= spec.radius)
+    reach = (np.abs(minimum_image(tail[:, 0] - surface.centre[0], s.box[0])) if spec.shape == "stripe"
+             else surface.distance(tail))
+    mask = in_leaflet & s.is_lipid() & (reach <= spec.radius)
     if not mask.any():
         raise ConfigError(f"{field}.radius: {spec.radius} sigma holds no lipid of the {spec.leaflet} leaflet")
     names_in, (codes_in,) = species_codes([counts(spec.composition, int(mask.sum()), s.forcefield,

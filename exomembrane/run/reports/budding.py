@@ -45,8 +45,11 @@ def _parent(b: dict[str, Any]) -> str:
     if start is None:
         return f"{event}: sealed in every frame" if event == "fission" else "sealed in every frame"
     leak = f"open from t = {start:.0f} tau to " + ("the end of the run" if end is None else f"t = {end:.0f} tau")
+    if b.get("parent_open_frames") is not None:
+        leak += f" in {b['parent_open_frames']} frames"
     if event == "fission":
-        return f"fission: the neck's pore resealed ({leak}, largest pore {pore:.1f} sigma)"
+        size = f"largest pore {pore:.1f} sigma" if pore > 0 else "no pore wider than the grid resolves"
+        return f"fission: the neck's pore resealed ({leak}, {size})"
     if event == "rupture" and not b["parent_resealed"]:
         return f"RUPTURE, not fission: {leak}, largest pore {pore:.1f} sigma (the lumen and cytosol are connected)"
     if event == "rupture":
@@ -71,6 +74,7 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "event": sep.event, "leak_start_tau": finite(sep.leak_start), "leak_end_tau": finite(sep.leak_end),
         "leak_duration_tau": finite(sep.leak_duration), "largest_pore_sigma": sep.largest_pore,
         "parent_resealed": sep.resealed, "ilv_closed": sep.vesicle_closed if frame >= 0 else None,
+        "parent_open_frames": int(sep.parent_open.sum()),
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
                               "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
                        for name, e in b.enrichment.items()},
@@ -80,7 +84,11 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
 def budding_of(run: RunData) -> analysis.BuddingSummary:
     """The run's :func:`~exomembrane.analysis.budding_summary` (its placed molecules as cargo), computed once."""
     if "budding" not in run.shared:
-        cargo = {p.species: "membrane" if p.where == "membrane" or p.at is not None else "lumen"
+        ff = run.scenario.load_forcefield()
+        # soluble species (polymers, cargo) count inside the bud/ILV, even placed next to the membrane
+        # (``at``); membrane and adsorbed proteins count on its membrane
+        cargo = {p.species: "lumen" if p.where != "membrane" and (p.at is None or ff.get(p.species).kind in
+                                                                 ("polymer", "cargo")) else "membrane"
                  for p in run.scenario.builder.placements().values()}
         run.shared["budding"] = analysis.budding_summary(run.traj, run.manifest["sides"]["lumen"], cargo,
                                                          topo=run.topology)
