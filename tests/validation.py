@@ -395,7 +395,8 @@ def markdown(results: dict) -> str:
                          f"| {r['beads']} | {r['tau']:.0f} | {r['steps_per_s']} |")
         lines.append("")
     if "scission" in results:
-        lines += ["ILV by a ceramide platform (ilv_ceramide_small, 300 tau): fission or rupture as the topology shows it",
+        lines += ["ILV by a ceramide platform (ilv_ceramide_small, 400 tau): fission or rupture as the topology shows it "
+                  "(largest pore < 1.5: only openings narrower than a pore the coverage analysis resolves)",
                   "", "| run | event | separation (tau) | neck before it (narrowest) (sigma) | parent open "
                   "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | CARG "
                   "enrichment (95 % CI) | RNA enrichment (95 % CI) | beads | wall (s) | steps/s |",
@@ -407,7 +408,7 @@ def markdown(results: dict) -> str:
                 f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
             lines.append(f"| {label} | {r.get('event', '-')} | {r['scission_time_tau']} | "
                          f"{r.get('neck_radius_before')} ({r.get('neck_radius_min')}) | {leak} | "
-                         f"{r.get('largest_pore', '-')} | {r['ilv_diameter']} | "
+                         f"{r.get('largest_pore') or '< 1.5'} | {r['ilv_diameter']} | "
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")

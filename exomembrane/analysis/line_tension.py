@@ -70,7 +70,7 @@ def boundary_spectrum(xy: np.ndarray, box: np.ndarray, n_bins: int, n_max: int, 
                          f"(got {n_bins}) or a wider stripe")
     low = np.array([np.quantile(p, edge) for p in parts])
     high = np.array([np.quantile(p, 1.0 - edge) for p in parts])
-    power = sum(np.abs(np.fft.rfft(h)[1:n_max + 1] / n_bins) ** 2 for h in (low, high))
+    power = np.abs(np.fft.rfft(low)[1:n_max + 1] / n_bins) ** 2 + np.abs(np.fft.rfft(high)[1:n_max + 1] / n_bins) ** 2
     return power, float(np.mean(high - low))
 
 

@@ -71,7 +71,7 @@ def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, m
                 if sealed is not None:
                     if not sealed[f, k]:
                         continue  # open: its two faces see one region, or it has a pore
-                else:
+                elif leaf is not None:
                     lab = leaf[i][sel]
                     counts = np.sort(np.bincount(lab[lab >= 0]))[::-1]
                     if counts.size < 2 or counts[1] < min_leaflet_fraction * sel.sum():
