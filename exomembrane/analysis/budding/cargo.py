@@ -6,6 +6,7 @@ from typing import Any
 
 import mdtraj
 import numpy as np
+from scipy.spatial import Delaunay
 
 from exomembrane.checks import check_fraction, check_positive
 
@@ -28,6 +29,7 @@ def membership(traj: mdtraj.Trajectory, atoms: np.ndarray, mol: np.ndarray, kind
     heads, tails = lipid_indices(traj.topology)
     beads = np.concatenate([heads[:, None], tails], axis=1)
     box = box_of(traj)
+    x_all = traj.xyz
     n_mol = int(mol.max()) + 1
     first = np.searchsorted(mol, np.arange(n_mol))  # atoms are grouped by molecule
     out = np.full((n_mol, traj.n_frames), -1, np.int8)
@@ -48,10 +50,15 @@ def membership(traj: mdtraj.Trajectory, atoms: np.ndarray, mol: np.ndarray, kind
             x = x[first][mol] + minimum_image(x - x[first][mol], box[f])
             cnt = np.bincount(mol, minlength=n_mol)[:, None]
             com = np.stack([np.bincount(mol, x[:, k], n_mol) for k in range(3)], axis=1) / cnt
-            d = np.linalg.norm(minimum_image(com - spheres[f, :3], box[f]), axis=1)
-            ok = d < spheres[f, 3]
-            if gates[f] is not None:  # before scission: on the bud's side of the base, not across it
+            centre = spheres[f, :3]
+            if gates[f] is None:  # after scission: inside the hull of the ILV's tail beads, whatever its shape
+                core = tails[inside[f]]
+                core = x_all[f, core[core >= 0]]
+                hull = Delaunay(centre + minimum_image(core - centre, box[f]))
+                ok = hull.find_simplex(centre + minimum_image(com - centre, box[f])) >= 0
+            else:  # before scission: inside the bud's sphere, on the bud's side of the base
                 base, direction = gates[f]
+                ok = np.linalg.norm(minimum_image(com - centre, box[f]), axis=1) < spheres[f, 3]
                 ok &= direction * base.displacement(com, box[f]) >= 0
             out[:, f] = ok
     return out
@@ -91,10 +98,10 @@ def cargo_enrichment(traj: mdtraj.Trajectory, lumen: str, species: str, kind: st
       nearest to any of its beads, within ``contact`` sigma: the bud/ILV or the parent; farther
       molecules are unbound and not counted.
     - ``kind="lumen"`` (soluble cargo packaged into the bud/ILV): in the bud/ILV when its centroid
-      lies inside the ILV's midplane sphere (after scission) or the bud's fitted midplane sphere on
-      the bud's side of the base (before); every other molecule of the species counts for the
-      parent (the pool the bud packages from), so ratio 1 means packaged in proportion to the
-      membrane the bud takes along.
+      lies inside the convex hull of the ILV's tail beads (after scission: an ILV of any shape) or
+      the bud's fitted midplane sphere on the bud's side of the base (before); every other molecule
+      of the species counts for the parent (the pool the bud packages from), so ratio 1 means
+      packaged in proportion to the membrane the bud takes along.
 
     "Bud" lipids are those beyond the neck (see :func:`bud_geometry`); the ILV is found by
     :func:`scission`. The confidence interval is a percentile bootstrap over molecules: whole
