@@ -29,7 +29,6 @@ def membership(traj: mdtraj.Trajectory, atoms: np.ndarray, mol: np.ndarray, kind
     heads, tails = lipid_indices(traj.topology)
     beads = np.concatenate([heads[:, None], tails], axis=1)
     box = box_of(traj)
-    x_all = traj.xyz
     n_mol = int(mol.max()) + 1
     first = np.searchsorted(mol, np.arange(n_mol))  # atoms are grouped by molecule
     out = np.full((n_mol, traj.n_frames), -1, np.int8)
@@ -53,7 +52,7 @@ def membership(traj: mdtraj.Trajectory, atoms: np.ndarray, mol: np.ndarray, kind
             centre = spheres[f, :3]
             if gates[f] is None:  # after scission: inside the hull of the ILV's tail beads, whatever its shape
                 core = tails[inside[f]]
-                core = x_all[f, core[core >= 0]]
+                core = traj.xyz[f, core[core >= 0]].astype(np.float64)
                 hull = Delaunay(centre + minimum_image(core - centre, box[f]))
                 ok = hull.find_simplex(centre + minimum_image(com - centre, box[f])) >= 0
             else:  # before scission: inside the bud's sphere, on the bud's side of the base

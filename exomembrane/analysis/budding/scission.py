@@ -68,10 +68,10 @@ def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, m
                 sel = memb[f] == k
                 if k == parent[f]:
                     continue
-                if sealed is not None:
-                    if not sealed[f, k]:
+                if leaf is None:
+                    if not sealed[f, k]:  # type: ignore[index]
                         continue  # open: its two faces see one region, or it has a pore
-                elif leaf is not None:
+                else:
                     lab = leaf[i][sel]
                     counts = np.sort(np.bincount(lab[lab >= 0]))[::-1]
                     if counts.size < 2 or counts[1] < min_leaflet_fraction * sel.sum():
