@@ -181,7 +181,7 @@ print(kinds()[-1])
     assert out.returncode == 0 and out.stdout.strip() == "two_patches", out.stderr
 
 
-@pytest.mark.parametrize("kind", ["bilayer", "vesicle", "mvb_patch", "mvb_vesicle", "gas"])
+@pytest.mark.parametrize("kind", ["bilayer", "vesicle", "mvb_patch", "mvb_vesicle", "gas", "mvb_fusion", "exosome_uptake"])
 def test_todays_acts_are_on_the_registries(kind: str) -> None:
     from exomembrane.builders.registry import kinds
     from exomembrane.run.report import ANY, reports

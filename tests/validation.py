@@ -82,14 +82,17 @@ def flipflop(tmp: Path) -> dict:
     return out
 
 
-def _budding_row(d: Path, info: dict) -> dict:
-    """The budding summary of run ``d`` as one table row (times in tau, lengths in sigma)."""
+def _budding_row(d: Path, info: dict, enrichments: dict | None = None) -> dict:
+    """The budding summary of run ``d`` as one table row (times in tau, lengths in sigma); its
+    enrichments (species -> Enrichment) are also put in ``enrichments`` if given."""
     traj = load_trajectory(d)
     membranes, membrane, leaflet = load_compartments(d)
     lipid = an.selection.lipid_residues(traj.topology)
     b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
                            membrane=membrane[lipid], leaflet=leaflet[lipid])
     k, sep = b.scission_frame, b.separation
+    if enrichments is not None:
+        enrichments.update(b.enrichment)
     neck = b.neck_radius[:k] if k > 0 else b.neck_radius
     last = neck[np.isfinite(neck)][-3:]  # the last three frames with a neck before separation
     return {**info, "bud_height_max": round(float(np.nanmax(b.bud_height)), 2),
@@ -107,22 +110,37 @@ def _budding_row(d: Path, info: dict) -> dict:
                                "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
 
 
-def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
-    """The small ceramide-platform scenario (``systems/ilv_ceramide_small.yaml``, 300 tau) over
+def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3, 4), control_seeds: tuple[int, ...] = (1, 2)) -> dict:
+    """The small ceramide-platform scenario (``systems/ilv_ceramide_small.yaml``, 400 tau) over
     ``seeds``: fission time, the neck before it, the parent's leak and largest pore, the ILV and
-    its cargo; and its negative controls (seed 1): RNA affinity off, no line tension (eps_T_TC 1.0),
-    and the boundary-tearing driver (eps_T_TC down to 0.1 over 30-100 tau, slow barostat)."""
+    its cargo; its negative controls: the RNA affinities off (over ``control_seeds``), no line
+    tension (eps_T_TC 1.0, seed 1), and the boundary-tearing driver (eps_T_TC down to 0.1 over
+    30-100 tau, slow barostat, seed 1); and the cargo enrichments pooled over the seeds that split
+    (``pooled``: molecules resampled within each run)."""
+    off = {"forcefield.params.affinity_rna_cargo": 0.0, "forcefield.params.affinity_rna_platform": 0.0}
     runs = {f"seed {seed}": (f"seed{seed}", {"run.seed": seed}) for seed in seeds}
-    runs["control: RNA affinity 0, seed 1"] = ("rna_off", {"run.seed": 1, "forcefield.params.affinity_rna_cargo": 0.0})
+    runs |= {f"control: RNA affinities 0, seed {seed}": (f"rna_off{seed}", {"run.seed": seed, **off})
+             for seed in control_seeds}
     runs["control: no line tension (eps_T_TC 1.0), seed 1"] = ("no_line", {"run.seed": 1,
                                                                           "forcefield.params.eps_T_TC": 1.0})
     runs["control: boundary torn (eps_T_TC to 0.1), seed 1"] = ("torn", {
         "run.seed": 1, "run.barostat_interval": 100, "protocol.eps_T_TC": [[0, 0.7], [30, 0.7], [100, 0.1]]})
-    out = {}
+    out: dict = {}
+    split: dict[str, dict[str, list]] = {"seeds": {}, "control: RNA affinities 0": {}}
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", overrides), f"ilv_ceramide_{name}")
-        out[label] = _budding_row(d, info)
+        enrichments: dict = {}
+        out[label] = _budding_row(d, info, enrichments)
+        group = "seeds" if label.startswith("seed") else label.rsplit(",", 1)[0]
+        if group in split and out[label]["event"] == "fission":
+            for species, e in enrichments.items():
+                split[group].setdefault(species, []).append(e)
         print(label, out[label], flush=True)
+    out["pooled"] = {group: {species: {"ratio": round(p.ratio, 2), "ci": [round(c, 2) for c in p.ci],
+                                       "runs": len(es), "molecules": p.n_molecules}
+                             for species, es in by.items() for p in [an.pooled_enrichment(es)]}
+                     for group, by in split.items()}
+    print("pooled", out["pooled"], flush=True)
     return out
 
 
@@ -401,7 +419,10 @@ def markdown(results: dict) -> str:
                   "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | CARG "
                   "enrichment (95 % CI) | RNA enrichment (95 % CI) | beads | wall (s) | steps/s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        pooled = results["scission"].get("pooled", {})
         for label, r in results["scission"].items():
+            if label == "pooled":
+                continue
             e = r["enrichment"]
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r.get('leak_frames', '?')}; {r['leak_start_tau']:.0f} to " \
@@ -412,6 +433,13 @@ def markdown(results: dict) -> str:
                          f"{ {1: 'lumen', -1: 'cytosol', 0: '-'}[r['ilv_side']] } | {e['CARG']['ratio']} {e['CARG']['ci']} | "
                          f"{e['RNA']['ratio']} {e['RNA']['ci']} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
+        if pooled:
+            lines += ["Cargo enrichment pooled over the runs that split by fission (molecules resampled within "
+                      "each run)", "", "| runs | species | enrichment | 95 % CI | runs pooled | molecules |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {group} | {species} | {p['ratio']} | {p['ci']} | {p['runs']} | {p['molecules']} |"
+                      for group, by in pooled.items() for species, p in by.items()]
+            lines.append("")
     if "line_tension" in results:
         lines += ["Line tension of the platform boundary (registered SM stripe, half-width 8 sigma, across a 40 sigma "
                   "patch, capillary spectrum over 300 tau; kappa = 12.0 kT from the undulation spectrum)", "",

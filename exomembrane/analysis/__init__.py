@@ -15,7 +15,7 @@ from .budding.scission import Scission
 from .budding.summary import BuddingSummary
 from .clusters import count_membranes, membrane_clusters
 from .diffusion import diffusion_coefficient, lateral_msd
-from .enrichment import Enrichment
+from .enrichment import Enrichment, pooled_enrichment
 from .flipflop import flip_flops
 from .leaflets import assign_leaflets
 from .line_tension import LineTension, line_tension
@@ -28,5 +28,6 @@ from .undulation import bending_rigidity, height_field, undulation_spectrum
 __all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "LineTension", "Scission", "Separation", "Topology",
            "area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
            "cargo_enrichment", "count_membranes", "diffusion_coefficient", "flip_flops", "height_field",
-           "lateral_msd", "line_tension", "lipid_indices", "lipid_order", "membrane_clusters", "scission",
+           "lateral_msd", "line_tension", "lipid_indices", "lipid_order", "membrane_clusters", "pooled_enrichment",
+           "scission",
            "separation", "topology", "undulation_spectrum", "vesicle_radius", "vesicle_shape"]

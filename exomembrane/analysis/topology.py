@@ -58,6 +58,8 @@ COVER = 0.8
 #: (lipids that see no free space count against it: the crowded inner leaflet of a vesicle too small
 #: for the grid to resolve its lumen does not open it through a few lipids flipped outward).
 OPEN_SHARE = 0.5
+#: Slabs along x and along y that a patch's lipids all occupy (it spans the box) and a closed one does not.
+SPAN_BINS = 16
 #: Smallest equivalent radius (sigma) of an uncovered patch reported as a pore.
 MIN_RADIUS = 1.5
 #: A hole found in one frame: (cluster label, centre (3,), radius, area).
@@ -576,13 +578,23 @@ def _known_leaflets(traj: mdtraj.Trajectory, heads: np.ndarray, tails: np.ndarra
 def _reference(centre: np.ndarray, orient: np.ndarray, sel: np.ndarray, membrane: np.ndarray,
                faces: list[dict[str, str]], box: np.ndarray) -> tuple[bool, float, np.ndarray, float]:
     """(closed?, plane z, sphere centre, sphere radius) of the reference surface of cluster ``sel``
-    (its lipids' centres and orientations (m, 3)): the plane of a cluster that holds most of a patch
-    membrane's lipids, else a sphere."""
+    (its lipids' centres and orientations (m, 3)): the plane of a cluster built mostly of a patch
+    membrane's lipids that spans the box laterally (a bud or a vesicle pinched off a patch does not,
+    however many lipids it took), else a sphere."""
     built = membrane[sel]
     k = int(np.bincount(built[built >= 0]).argmax()) if (built >= 0).any() else -1
-    patch = k >= 0 and "+z" in faces[k] and sel[membrane == k].mean() > 0.5
+    patch = k >= 0 and "+z" in faces[k] and spans_box(centre, box)
     base = frame_base(centre, orient, box, not patch, 1.0)
     return (not patch), float(base.origin[2]), base.origin, float(base.radius)
+
+
+def spans_box(x: np.ndarray, box: np.ndarray, bins: int = SPAN_BINS) -> bool:
+    """Whether points (m, 3) fill every one of ``bins`` slabs of the box along x and along y."""
+    for k in (0, 1):
+        slab = np.floor(np.mod(x[:, k], box[k]) / box[k] * bins).astype(np.int64)
+        if np.unique(np.clip(slab, 0, bins - 1)).size < bins:
+            return False
+    return True
 
 
 def membrane_events(clusters: np.ndarray, time: np.ndarray, pores: Sequence[Pore], opened: np.ndarray,

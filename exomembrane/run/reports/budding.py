@@ -33,7 +33,8 @@ def budding_report(b: dict[str, Any]) -> str:
                                                  "OPEN: its two leaflets see one space (an open cup, not a vesicle)"))
         lines.append(f"  parent membrane {_parent(b)}")
     for name, e in b["enrichment"].items():
-        ci = "-" if None in e["ci"] else f"[{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]"
+        low, high = e["ci"]  # JSON holds an infinite upper end (none left outside in a resample) as null
+        ci = "-" if low is None else f"[{low:.2f}, " + ("inf]" if high is None else f"{high:.2f}]")
         lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
                      f"{e['molecules']} molecules, {e['kind']})")
     return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""Exosome uptake by a target membrane: contact, wrapping, ligand-receptor bonds and the outcome.
+
+Per frame, for an exosome (a closed vesicle) over a target membrane:
+
+- **wrapped fraction**: the share of the exosome's outer-leaflet lipids whose head lies within
+  ``contact`` sigma of a head of the target membrane (the default 4 sigma spans the gap that
+  ligand-receptor bonds hold: two tethers of ~1.4 sigma beyond the heads, plus contact), and the
+  **contact area**, that share of the exosome's outer head surface (sigma^2);
+- **bound pairs**: ligand tips with a receptor tip within ``bond`` sigma;
+- **merged**: exosome and target lipids in one membrane (a stalk, hemifusion or a fusion pore: the
+  fusion stage classifier tells which);
+- **engulfed**: the exosome, a membrane of its own and sealed, inside another closed, sealed
+  membrane made of target lipids (an endosome) that lies on the target's cytosolic side, with the
+  target patch sealed too: by :func:`~exomembrane.analysis.topology.topology`.
+
+The stage of a frame is the furthest that holds: merged, engulfed, wrapped (wrapped fraction at
+least ``wrapped``), bound (at least one bond), unbound. Lengths in sigma, times in tau.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mdtraj
+import numpy as np
+from scipy.spatial import Delaunay
+
+from .frames import map_frames
+from .pbc import box_of, minimum_image, periodic_centre, periodic_tree
+from .selection import is_lipid_residue, lipid_indices
+from .topology import Topology, spans_box
+
+#: The stages of uptake, in order.
+STAGES = ("unbound", "bound", "wrapped", "engulfed", "merged")
+#: Head-head distance (sigma) within which the target covers the exosome.
+CONTACT = 4.0
+#: Tip-tip distance (sigma) of a ligand-receptor bond (within the cos^2 well: contact 1.12, range 1.0 beyond).
+BOND = 2.0
+#: Wrapped fraction from which the exosome counts as wrapped.
+WRAPPED = 0.9
+
+
+@dataclass(frozen=True)
+class Uptake:
+    """Uptake of an exosome by a target membrane, per frame (see the module docstring).
+
+    Attributes
+    ----------
+    time
+        (n_frames,) tau.
+    wrapped_fraction, contact_area
+        (n_frames,) share of the exosome's outer lipids covered by the target, and that share of its
+        outer head surface (sigma^2).
+    bound_pairs
+        (n_frames,) int: ligands bound to a receptor.
+    merged, engulfed
+        (n_frames,) bool.
+    stage
+        (n_frames,) int index into :data:`STAGES`.
+    first_tau
+        Stage name -> first time reached (tau), None if never.
+    outcome, outcome_tau
+        The last frame's stage and the time it was first reached, held from then to the end.
+    """
+
+    time: np.ndarray
+    wrapped_fraction: np.ndarray
+    contact_area: np.ndarray
+    bound_pairs: np.ndarray
+    merged: np.ndarray
+    engulfed: np.ndarray
+    stage: np.ndarray
+    first_tau: dict[str, float | None]
+    outcome: str
+    outcome_tau: float
+
+
+def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, topo: Topology, *,
+           cytosol: str = "-z", ligand: str = "LIG", receptor: str = "REC", tip: str = "TIP", contact: float = CONTACT,
+           bond: float = BOND, wrapped: float = WRAPPED, workers: int | None = None) -> Uptake:
+    """Contact, wrapping, bonds and stage of an exosome at a target membrane, per frame.
+
+    Parameters
+    ----------
+    traj
+        Trajectory, nm (= sigma), orthorhombic periodic box.
+    exosome, target
+        (n_lipids,) bool over lipids (in :func:`~exomembrane.analysis.lipid_indices` order): the
+        exosome's lipids and the target membrane's, as built.
+    topo
+        :func:`~exomembrane.analysis.topology.topology` of the same trajectory (its membrane
+        clusters and which of them are sealed).
+    cytosol
+        The target's cytosolic side, "-z" or "+z" (the builder's target faces the extracellular
+        space at +z).
+    ligand, receptor, tip
+        Residue names of the ligand and receptor species and the name of their binding bead; a
+        species absent from the topology has no bonds.
+    contact, bond, wrapped
+        Head-head cover distance, tip-tip bond distance (sigma) and the wrapped threshold.
+    workers
+        Threads working on frames at once (default: one per CPU).
+
+    Example
+    -------
+    >>> u = uptake(traj, membrane == 1, membrane == 0, topo)
+    >>> u.outcome, u.outcome_tau, u.wrapped_fraction.max()
+    """
+    heads, tails = lipid_indices(traj.topology)
+    exosome, target = (np.asarray(a, bool) for a in (exosome, target))
+    for name, a in (("exosome", exosome), ("target", target)):
+        if a.shape != heads.shape:
+            raise ValueError(f"{name}: must be (n_lipids,) = ({heads.size},) bool (got shape {a.shape})")
+        if not a.any():
+            raise ValueError(f"{name}: selects no lipid")
+    if cytosol not in ("-z", "+z"):
+        raise ValueError(f"cytosol: must be '-z' or '+z' (got {cytosol!r})")
+    down = -1.0 if cytosol == "-z" else 1.0
+    if (exosome & target).any():
+        raise ValueError("exosome, target: a lipid cannot be in both")
+    if topo.membranes.shape != (traj.n_frames, heads.size):
+        raise ValueError(f"topo: must be the topology of this trajectory ({traj.n_frames} frames, {heads.size} "
+                         f"lipids; got membranes of shape {topo.membranes.shape})")
+    for name, v in (("contact", contact), ("bond", bond)):
+        if not v > 0:
+            raise ValueError(f"{name}: must be > 0 sigma (got {v!r})")
+    if not 0 < wrapped <= 1:
+        raise ValueError(f"wrapped: must be in (0, 1] (got {wrapped!r})")
+    ends = np.where(tails >= 0, tails, heads[:, None]).max(axis=1)  # the last tail bead of each lipid
+    lig, rec = _tips(traj.topology, ligand, tip), _tips(traj.topology, receptor, tip)
+    box = box_of(traj)
+    sealed = topo.sealed()
+
+    def frame(f: int) -> tuple[float, float, int, bool, bool]:
+        x = traj.xyz[f].astype(np.float64)
+        b = box[f]
+        h_exo, h_tgt = x[heads[exosome]], x[heads[target]]
+        centre = periodic_centre(h_exo, b)[0]
+        r_head = np.linalg.norm(minimum_image(h_exo - centre, b), axis=1)
+        r_end = np.linalg.norm(minimum_image(x[ends[exosome]] - centre, b), axis=1)
+        outer = r_head > r_end
+        near = periodic_tree(h_tgt, b).query(h_exo[outer], distance_upper_bound=contact)[0]
+        share = float(np.isfinite(near).mean()) if outer.any() else 0.0
+        area = share * 4 * np.pi * float(np.mean(r_head[outer])) ** 2 if outer.any() else 0.0
+        bonds = 0
+        if lig.size and rec.size:
+            d = periodic_tree(x[rec], b).query(x[lig], distance_upper_bound=bond)[0]
+            bonds = int(np.isfinite(d).sum())
+        labels = topo.membranes[f]
+        merged, engulfed = _merged_or_engulfed(labels, exosome, target, sealed[f], x, heads, centre, b, down)
+        return share, area, bonds, merged, engulfed
+
+    rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
+    share, area, bonds, merged, engulfed = (np.array(c) for c in zip(*rows))
+    stage = np.where(merged, 4, np.where(engulfed, 3, np.where(share >= wrapped, 2, np.where(bonds > 0, 1, 0))))
+    t = np.asarray(traj.time, float)
+    first = {name: (float(t[np.argmax(stage >= k)]) if (stage >= k).any() else None)
+             for k, name in enumerate(STAGES) if k}
+    first = {"unbound": float(t[0]), **first}
+    last = int(stage[-1])
+    held = np.flatnonzero(stage != last)
+    since = int(held[-1]) + 1 if held.size else 0
+    return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
+                  engulfed.astype(bool), stage.astype(int), first, STAGES[last], float(t[since]))
+
+
+def _tips(top: mdtraj.Topology, species: str, name: str) -> np.ndarray:
+    """Atom indices of the binding bead ``name`` of every residue ``species`` (empty if none)."""
+    return np.array([a.index for r in top.residues if r.name == species and not is_lipid_residue(r)
+                     for a in r.atoms if a.name == name], np.int64)
+
+
+def _merged_or_engulfed(labels: np.ndarray, exosome: np.ndarray, target: np.ndarray, sealed: np.ndarray,
+                        x: np.ndarray, heads: np.ndarray, centre: np.ndarray, box: np.ndarray,
+                        down: float) -> tuple[bool, bool]:
+    """Whether the exosome's membrane has merged with a target membrane, or has been engulfed (see the
+    module docstring), in one frame of cluster ``labels`` (n_lipids,), ``sealed`` per cluster, the
+    exosome's ``centre`` (3,) and the cytosol's direction ``down`` along z (-1 or +1)."""
+    own = labels[exosome]
+    own = own[own >= 0]
+    if not own.size:
+        return False, False
+    mine = int(np.bincount(own).argmax())
+    theirs = labels[target]
+    tgt = np.unique(theirs[theirs >= 0])
+    if mine in tgt and (theirs == mine).sum() >= 0.1 * (own == mine).sum():
+        return True, False
+    if tgt.size < 2 or not _is_sealed(sealed, mine):
+        return False, False
+    spanning = [int(k) for k in tgt if spans_box(x[heads[labels == k]], box)]
+    if len(spanning) != 1 or not _is_sealed(sealed, spanning[0]):
+        return False, False
+    patch = spanning[0]
+    z_patch = periodic_centre(x[heads[labels == patch]], box)[0][2]
+    for k in tgt[tgt != patch]:
+        shell = x[heads[labels == k]]
+        if len(shell) < 4 or not _is_sealed(sealed, int(k)):
+            continue
+        mid = periodic_centre(shell, box)[0]
+        hull = Delaunay(mid + minimum_image(shell - mid, box))
+        inside = hull.find_simplex(mid + minimum_image(centre - mid, box)) >= 0
+        below = down * minimum_image(np.array([0.0, 0.0, mid[2] - z_patch]), box)[2] > 0
+        if inside and below:
+            return False, True
+    return False, False
+
+
+def _is_sealed(sealed: np.ndarray, k: int) -> bool:
+    return 0 <= k < sealed.size and bool(sealed[k])

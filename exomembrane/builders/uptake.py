@@ -1,0 +1,224 @@
+"""An exosome with surface ligands over a target-cell membrane patch with receptors: the starting
+structure of exosome uptake (binding, wrapping, engulfment or fusion).
+
+From the top of the box down: the extracellular space holding the exosome (a closed vesicle whose
+outer leaflet faces the extracellular space and whose lumen is the donor cell's cytosol, topologically),
+the target patch spanning the box (its upper leaflet extracellular), and the target's cytosol, deep
+enough to hold the exosome once the patch has wrapped it and pinched it off. The box's z faces
+separate the extracellular space from the cytosol: walls hold the exosome inside the box, so it can
+reach the cytosol only through the patch.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import (
+    BeforeValidator,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
+
+from exomembrane.builders.bilayer import bilayer
+from exomembrane.builders.chain import ilv_from_run
+from exomembrane.builders.compose import combine
+from exomembrane.builders.fields import Composition as CompositionField
+from exomembrane.builders.fields import repeat
+from exomembrane.builders.lipids import Composition
+from exomembrane.builders.place import Placement, place
+from exomembrane.builders.registry import Section, register
+from exomembrane.builders.vesicle import vesicle
+from exomembrane.config import ConfigError, Strict
+from exomembrane.model.compartments import Membrane
+from exomembrane.model.forcefield import ForceField
+from exomembrane.model.structure import Structure
+
+#: Distance (sigma) from a bilayer's midplane to the outer edge of its head beads.
+HALF = 2.5
+#: Free space (sigma) left between the ends of ligands and receptors facing each other as built.
+CLEARANCE = 0.2
+#: The compartments, as the membranes name them.
+EXTRACELLULAR, CYTOSOL, EXOSOME_LUMEN = "extracellular", "cytosol", "exosome_lumen"
+
+
+class Surface(Strict):
+    """Molecules of one membrane protein species on one membrane, their binding end outwards (into
+    the extracellular space): exactly one of ``count`` and ``density`` (per sigma^2 of midplane)."""
+
+    species: str
+    count: PositiveInt | None = None
+    density: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> Surface:
+        if (self.count is None) == (self.density is None):
+            raise ValueError("give exactly one of count and density")
+        return self
+
+
+def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *, exosome_radius: float = 8.0,
+                    gap: float = 2.0, exosome_outer: Composition = "LIP", exosome_inner: Composition | None = None,
+                    target_upper: Composition = "LIP", target_lower: Composition | None = None,
+                    ligands: Surface | None = None, receptors: Surface | None = None, headroom: float = 4.0,
+                    below: float | None = None, area_per_lipid: float = 1.2, exosome_run: str | None = None,
+                    seed: int = 0) -> Structure:
+    """An exosome over a target patch (see the module docstring).
+
+    Parameters
+    ----------
+    size
+        Lateral box edges (sigma); the target patch spans them.
+    exosome_radius
+        Midplane radius of the exosome (sigma, >= 5).
+    gap
+        Distance (sigma) between the facing head surfaces of the exosome and the patch (0: touching);
+        at least what ligands and receptors reach beyond them, plus ``CLEARANCE``.
+    exosome_outer, exosome_inner
+        Compositions of the exosome's outer (extracellular) and inner (luminal) leaflets.
+    target_upper, target_lower
+        Compositions of the patch's extracellular and cytosolic leaflets (``target_lower`` defaults
+        to ``target_upper``).
+    ligands, receptors
+        Ligands on the exosome and receptors in the patch (:class:`Surface`), binding ends outwards;
+        None: none (the negative control of binding).
+    headroom
+        Free space (sigma) above the exosome's heads to the box's top face.
+    below
+        Depth (sigma) of the cytosol under the patch's heads; default: room for the exosome wrapped
+        in the patch (its diameter plus two bilayers and 2 sigma).
+    area_per_lipid, seed
+        As the other builders.
+    exosome_run
+        A budding run directory whose ILV (its last frame's, with its lipids, cargo and RNA as they
+        were; :func:`~exomembrane.builders.chain.ilv_from_run`) is the exosome: the life cycle
+        chained. Then ``exosome_radius`` is the ILV's and the compositions are its own.
+
+    Returns
+    -------
+    The :class:`~exomembrane.model.structure.Structure`, membranes ``target`` and ``exosome`` with
+    their compartments (extracellular, cytosol, exosome_lumen); the exosome's molecules confined.
+
+    Example
+    -------
+    >>> s = exosome_at_cell(load_forcefield(), 40.0, exosome_radius=7.0, ligands=Surface(species="LIG", count=20),
+    ...                     receptors=Surface(species="REC", density=0.02))
+    >>> [m.name for m in s.membranes]
+    ['target', 'exosome']
+    """
+    lx, ly = (float(size), float(size)) if isinstance(size, (int, float)) else (float(size[0]), float(size[1]))
+    if exosome_run is not None:
+        exo, exosome_radius = ilv_from_run(ff, exosome_run, "exosome_run")
+    else:
+        exo = None
+    if not exosome_radius >= 5.0:
+        raise ConfigError(f"exosome_radius: must be >= 5 sigma for a closed bilayer (got {exosome_radius!r})")
+    if not gap >= 0:
+        raise ConfigError(f"gap: must be >= 0 sigma, or the exosome overlaps the target patch (got {gap!r})")
+    if not headroom > 0:
+        raise ConfigError(f"headroom: must be > 0 sigma (got {headroom!r})")
+    reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
+    if gap < reach + CLEARANCE:
+        raise ConfigError(f"gap: {gap:g} sigma would put the ligands' and receptors' ends into each other (they reach "
+                          f"{reach:.1f} sigma beyond the heads together); give gap >= {reach + CLEARANCE:.1f}")
+    wide = 2 * (exosome_radius + HALF) + 2.0
+    if wide > min(lx, ly):
+        raise ConfigError(f"exosome_radius: an exosome of midplane radius {exosome_radius} sigma needs lateral box "
+                          f"edges of at least {wide:.1f} sigma (got size {lx:g} x {ly:g}); raise size")
+    room = 2 * (exosome_radius + 2 * HALF) + 2.0
+    below = room if below is None else below
+    if not below > 0:
+        raise ConfigError(f"below: must be > 0 sigma (got {below!r})")
+    z_t = below + HALF
+    zc = z_t + HALF + gap + HALF + exosome_radius
+    box_z = zc + exosome_radius + HALF + headroom
+    target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_upper if target_lower is None else target_lower,
+                     area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
+    box = np.array([target.box[0], target.box[1], box_z])
+    target = _decorate(target, {"+z": "lumen", "-z": CYTOSOL}, receptors, "receptors", seed + 2)
+    if exo is None:
+        exo = vesicle(ff, exosome_radius, outer=exosome_outer, inner=exosome_inner, area_per_lipid=area_per_lipid,
+                      seed=seed + 1)
+    exo = _decorate(exo, {"outside": "lumen", "inside": CYTOSOL}, ligands, "ligands", seed + 3)
+    centre = np.array([box[0] / 2, box[1] / 2, zc])
+    membranes = [Membrane("target", {"+z": EXTRACELLULAR, "-z": CYTOSOL}),
+                 Membrane("exosome", {"outside": EXTRACELLULAR, "inside": EXOSOME_LUMEN})]
+    s = combine([(target, np.array([0.0, 0.0, z_t - target.box[2] / 2])), (exo, centre - exo.box / 2)], box,
+                membranes, [0, 1])
+    exosome = np.zeros(s.n_molecules, bool)
+    exosome[target.n_molecules:] = True
+    return replace(s, confined=exosome)
+
+
+def _reach(ff: ForceField, spec: Surface | None) -> float:
+    """How far (sigma) a species placed with ``spec`` reaches beyond its membrane's head surface."""
+    if spec is None:
+        return 0.0
+    try:
+        template = ff.get(spec.species).template
+    except ConfigError:
+        return 0.0  # an unknown species is named by the placement below
+    return max(0.0, float(template[:, 2].max()) + 0.5 - HALF)
+
+
+def _decorate(s: Structure, sides: dict[str, str], spec: Surface | None, field: str, seed: int) -> Structure:
+    """``s`` with ``spec``'s molecules in its membrane, +z into the side named "lumen" in ``sides``
+    (the extracellular one); errors name ``field``. The membrane record is dropped again: the
+    composed structure names the membranes."""
+    if spec is None:
+        return s
+    sided = replace(s, membranes=(Membrane(field, sides),), membrane=np.where(s.is_lipid(), 0, -1))
+    try:
+        placed = place(sided, [Placement(species=spec.species, where="membrane", up="lumen", count=spec.count,
+                                         density=spec.density)], seed)
+    except ConfigError as err:
+        raise ConfigError(f"{field}{str(err).removeprefix('proteins.0')}") from None
+    return replace(placed, membranes=(), membrane=np.full(placed.n_molecules, -1, np.int16))
+
+
+@register
+class ExosomeUptakeSection(Section):
+    """``builder.kind: exosome_uptake``: an exosome with ligands over a target patch with receptors
+    (:func:`exosome_at_cell`); lengths in sigma."""
+
+    kind: Literal["exosome_uptake"]
+    size: Annotated[tuple[PositiveFloat, PositiveFloat], BeforeValidator(repeat(2))] = (48.0, 48.0)
+    exosome_radius: float = Field(default=8.0, ge=5.0)
+    gap: NonNegativeFloat = 2.0
+    exosome_outer: CompositionField = {"LIP": 1.0}
+    exosome_inner: CompositionField | None = None
+    target_upper: CompositionField = {"LIP": 1.0}
+    target_lower: CompositionField | None = None
+    ligands: Surface | None = None
+    receptors: Surface | None = None
+    headroom: PositiveFloat = 4.0
+    below: PositiveFloat | None = None
+    area_per_lipid: PositiveFloat = 1.2
+    exosome_run: str | None = None
+    seed: NonNegativeInt = 0
+    LEAFLETS: ClassVar[tuple[str, ...]] = ("exosome_outer", "exosome_inner", "target_upper", "target_lower")
+
+    @model_validator(mode="after")
+    def _run_alone(self) -> ExosomeUptakeSection:
+        given = self.model_fields_set & {"exosome_radius", "exosome_outer", "exosome_inner"}
+        if self.exosome_run is not None and given:
+            raise ValueError(f"exosome_run: an exosome taken from a run is built from that run alone; drop "
+                             f"{sorted(given)}")
+        return self
+
+    def compositions(self) -> dict[str, dict[str, float]]:
+        return {k: v for k, v in super().compositions().items() if v is not None}
+
+    def placements(self) -> dict[str, Placement]:
+        return {name: Placement(species=spec.species, count=spec.count, density=spec.density)
+                for name, spec in (("ligands", self.ligands), ("receptors", self.receptors)) if spec is not None}
+
+    def build(self, ff: ForceField) -> Structure:
+        options: dict[str, Any] = {k: getattr(self, k) for k in (
+            "exosome_radius", "gap", "exosome_outer", "exosome_inner", "target_upper", "target_lower", "ligands",
+            "receptors", "headroom", "below", "area_per_lipid", "exosome_run", "seed")}
+        return exosome_at_cell(ff, self.size, **options)

@@ -1,0 +1,150 @@
+"""Exosome uptake: the starting structure (an exosome with ligands over a target patch with
+receptors, its compartments sealed as built), bad input naming the field, and the scenario at CI
+size: with ligands the exosome binds and the contact grows, measured by the project's analysis;
+without ligands (the negative control) it does not bind."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import structure_trajectory
+
+import exomembrane as em
+from exomembrane import ConfigError, analysis
+from exomembrane.builders import Surface, exosome_at_cell
+from exomembrane.run import Run
+from exomembrane.run.report import analyze
+from exomembrane.scenario import load_scenario
+
+SYSTEMS = Path(__file__).resolve().parent.parent / "systems"
+HALF = 2.5
+
+
+@pytest.fixture(scope="module")
+def built(ff: em.ForceField) -> em.Structure:
+    return exosome_at_cell(ff, 40.0, exosome_radius=7.0, gap=5.0, ligands=Surface(species="LIG", count=30),
+                           receptors=Surface(species="REC", density=0.03))
+
+
+def test_membranes_compartments_and_molecules(built: em.Structure) -> None:
+    assert [m.name for m in built.membranes] == ["target", "exosome"]
+    assert built.compartments == ("extracellular", "cytosol", "exosome_lumen")
+    names = np.array(built.species)[built.molecule_species]
+    assert (names == "LIG").sum() == 30 and (names == "REC").sum() == round(0.03 * built.box[0] * built.box[1])
+    lipids = built.is_lipid()
+    assert set(np.unique(built.membrane[lipids])) == {0, 1}
+    # the exosome (lipids and ligands) is held in the box by the z walls; the target is not
+    exo = (built.membrane == 1) | (names == "LIG")
+    assert built.confined[exo].all() and not built.confined[~exo].any()
+
+
+def test_the_ligands_point_out_of_the_exosome_and_the_receptors_up(built: em.Structure) -> None:
+    names = np.array(built.species)[built.molecule_species]
+    starts = built.molecule_start
+    tip = lambda k: built.positions[starts[k] + 20]  # noqa: E731  (the 21st bead: the binding bead)
+    heads = starts[built.is_lipid()]
+    exo_heads = built.positions[heads[built.membrane[built.is_lipid()] == 1]]
+    centre = exo_heads.mean(axis=0)
+    radius = np.linalg.norm(exo_heads - centre, axis=1).max()
+    lig = np.array([tip(k) for k in np.flatnonzero(names == "LIG")])
+    assert (np.linalg.norm(lig - centre, axis=1) > radius).all()  # beyond the outer heads
+    target_z = built.positions[heads[built.membrane[built.is_lipid()] == 0], 2].mean()  # its midplane
+    rec = np.array([tip(k) for k in np.flatnonzero(names == "REC")])
+    assert (rec[:, 2] > target_z + 2.44).all()  # beyond the target's upper heads, into the extracellular space
+
+
+def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceField, built: em.Structure) -> None:
+    # the membranes as laid (the rods of ligands and receptors leave gaps of ~1.5 sigma around them
+    # where lipids were taken out, which the first steps close; the runs below check the sealing)
+    bare = exosome_at_cell(ff, 40.0, exosome_radius=7.0, gap=1.5)
+    lipid = bare.is_lipid()
+    t = analysis.topology(structure_trajectory(bare), [m.faces for m in bare.membranes], bare.membrane[lipid],
+                          bare.leaflet[lipid], workers=1)
+    assert t.n_membranes[0] == 2 and not t.open[0].any() and t.pores == []
+    assert sorted(t.region_compartment[0]) == ["cytosol", "exosome_lumen", "extracellular"]
+    lipid = built.is_lipid()
+    heads = built.molecule_start[lipid]
+    target = built.positions[heads[built.membrane[lipid] == 0]]
+    exo = built.positions[heads[built.membrane[lipid] == 1]]
+    gap = exo[:, 2].min() - target[:, 2].max()
+    assert gap == pytest.approx(5.0 + 2 * (HALF - 2.44), abs=0.3)  # head surfaces 5 apart (bead centres 2.44 in)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"ligands": Surface(species="LIG", density=0.5)}, r"ligands(\.density)?: .*(do not fit|could place only)"),
+    ({"receptors": Surface(species="XYZ", count=3)}, r"receptors\.species: "),
+    ({"exosome_radius": 20.0}, r"exosome_radius: an exosome of midplane radius 20.0 sigma needs lateral box edges"),
+    ({"gap": -1.0}, r"gap: must be >= 0 sigma, or the exosome overlaps the target patch"),
+    ({"gap": 1.0, "ligands": Surface(species="LIG", count=5), "receptors": Surface(species="REC", count=5)},
+     r"gap: 1 sigma would put the ligands' and receptors' ends into each other .* give gap >= 1.8"),
+    ({"exosome_radius": 4.0}, r"exosome_radius: must be >= 5"),
+])
+def test_bad_input_names_the_field(ff: em.ForceField, kwargs: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        exosome_at_cell(ff, 40.0, **kwargs)
+
+
+def test_the_scenario_validates_its_fields() -> None:
+    with pytest.raises(ConfigError, match=r"builder\.gap: Input should be greater than or equal to 0"):
+        load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.gap": -2})
+    with pytest.raises(ConfigError, match=r"builder\.ligands\.species: unknown species 'XYZ'"):
+        load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.ligands.species": "XYZ"})
+    with pytest.raises(ConfigError, match=r"builder\.ligands: .*exactly one of count and density"):
+        load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.ligands.count": 5})
+
+
+#: Steps of the CI runs: the bound run (200 tau; first bonds after ~65 tau), the control (60 tau).
+STEPS, CONTROL_STEPS = 20_000, 6_000
+
+
+def run(tmp_path_factory: pytest.TempPathFactory, label: str, steps: int, **overrides) -> dict:
+    sc = load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"run.seed": 3, "run.steps": steps, **overrides})
+    out = tmp_path_factory.mktemp(label) / "run"
+    with Run.create(sc, out) as r:
+        r.advance(r.remaining)
+    return analyze(out)
+
+
+def spread(series: dict) -> bool:
+    """Whether the contact area of the last quarter of a run is at least twice, and 40 sigma^2 more
+    than, its mean over 10-40 tau (the contact as built, relaxed, before bonds form)."""
+    area, t = np.array(series["contact_area"], float), np.array(series["time"], float)
+    settled = area[(t >= 10) & (t <= 40)].mean()
+    return bool(area[-len(area) // 4:].mean() > max(2 * settled, settled + 40.0))
+
+
+@pytest.mark.slow
+def test_with_ligands_the_exosome_binds_and_the_contact_grows(tmp_path_factory) -> None:
+    s = run(tmp_path_factory, "uptake", STEPS)
+    u, series = s["uptake"], s["series"]
+    assert u["first_tau"]["bound"] is not None and u["bound_pairs_final"] >= 2, u
+    assert spread(series), series["contact_area"]
+    assert u["outcome"] in ("bound", "wrapped", "engulfed"), u
+    assert s["topology"]["leaks"] == []  # no compartment joined another: the membranes held
+
+
+@pytest.mark.slow
+def test_without_ligands_the_exosome_does_not_bind(tmp_path_factory) -> None:
+    s = run(tmp_path_factory, "no_ligands", CONTROL_STEPS, **{"builder.ligands": None})
+    u = s["uptake"]
+    assert u["first_tau"]["bound"] is None and u["bound_pairs_max"] == 0 and u["outcome"] == "unbound", u
+    assert not spread(s["series"]), s["series"]["contact_area"]  # it rests where it was laid, no more
+
+
+def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_path: Path) -> None:
+    """The life cycle chained: the ILV of a budding run, with its cargo and RNA, is the exosome."""
+    from test_fusion_chain import budded, write_run
+
+    run_dir = write_run(tmp_path / "budding", budded(ff))
+    s = exosome_at_cell(ff, 48.0, exosome_run=str(run_dir), ligands=Surface(species="LIG", count=20),
+                        receptors=Surface(species="REC", count=40))
+    assert [m.name for m in s.membranes] == ["target", "exosome"]
+    assert {n: int(s.of_species(n).sum()) for n in ("RNA", "CARG", "LIG", "REC")} == {
+        "RNA": 2, "CARG": 3, "LIG": 20, "REC": 40}
+    names = np.array(s.species)[s.molecule_species]
+    assert s.confined[(s.membrane == 1) | np.isin(names, ["LIG", "RNA", "CARG"])].all()
+    with pytest.raises(ConfigError, match=r"exosome_run: .* has no scission"):
+        exosome_at_cell(ff, 48.0, exosome_run=str(write_run(tmp_path / "flat", budded(ff, with_ilv=False))))
+    with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_radius'\]"):
+        load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.exosome_run": str(run_dir)})

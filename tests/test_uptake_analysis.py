@@ -1,0 +1,139 @@
+"""Uptake analysis against hand-built geometries with known answers: a free exosome, one resting on
+the target with ligand-receptor bonds, one half wrapped, one fully wrapped in an invagination, one
+engulfed (inside a closed endosome on the cytosolic side, pinched off) and its look-alikes that are
+not engulfed (an endosome on the extracellular side, an open cup), and membranes merged."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic import AXIS, HEAD, LZ, PATCH, Omega, Surface, plane, sides_of, sphere, surfaces_trajectory
+
+from exomembrane.analysis import lipid_indices
+from exomembrane.analysis.topology import topology
+from exomembrane.analysis.uptake import STAGES, uptake
+
+TARGET = {"+z": "extracellular", "-z": "cytosol"}
+EXOSOME = {"outside": "extracellular", "inside": "exosome_lumen"}
+R = 4.0  # exosome midplane radius (small: the endosome around it must not span the 29.6 sigma patch)
+OUTER = R + HEAD  # its outer head radius
+Z = LZ / 2  # the target's midplane height
+
+
+def exosome(z: float, rng: int = 1) -> Surface:
+    return sphere(R, [*AXIS, z], np.random.default_rng(rng), tag="exosome")
+
+
+def analyse(frames: list[tuple[Surface, Surface]], cargo: dict | None = None, **kw):
+    """Uptake of hand-built frames of (target, exosome) surfaces, all frames with the same lipids."""
+    surfaces = [t + e for t, e in frames]
+    traj = surfaces_trajectory(surfaces, PATCH, cargo)
+    n = lipid_indices(traj.topology)[0].size
+    membrane = np.r_[np.zeros(len(frames[0][0].mid), int), np.ones(len(frames[0][1].mid), int)]
+    assert membrane.size == n
+    topo = topology(traj, [TARGET, EXOSOME], membrane, sides_of(surfaces, n), workers=1)
+    return uptake(traj, membrane == 1, membrane == 0, topo, workers=1, **kw)
+
+
+def flat() -> Surface:
+    return plane().moved([0.0, 0.0, Z])
+
+
+def resting_height(gap: float) -> float:
+    """Centre height of the exosome whose outer heads are ``gap`` above the target's heads."""
+    return Z + HEAD + gap + OUTER
+
+
+def test_a_free_exosome_is_unbound_and_uncovered():
+    u = analyse([(flat(), exosome(Z + 20.0))])
+    assert u.wrapped_fraction[0] == 0 and u.contact_area[0] == 0 and u.bound_pairs[0] == 0
+    assert u.outcome == "unbound" and not u.merged[0] and not u.engulfed[0]
+
+
+def test_a_resting_exosome_is_covered_over_its_cap_and_bound_by_its_bonds():
+    gap = 1.0
+    z = resting_height(gap)
+    # three ligand tips 1 sigma from three receptor tips under the exosome, one pair 3 sigma apart
+    lig = np.array([[AXIS[0] + d, AXIS[1], Z + HEAD + 0.8] for d in (-2.0, 0.0, 2.0, 6.0)])[:, None]
+    rec = lig + np.array([0.0, 0.0, -1.0])
+    rec[3] += [0.0, 0.0, -2.0]
+    u = analyse([(flat(), exosome(z))], {"LIG": [lig], "REC": [rec]}, tip="C1")
+    cap = (4.0 - gap) / (2 * OUTER)  # the cap of the outer head sphere within 4 sigma of the target's heads
+    assert u.wrapped_fraction[0] == pytest.approx(cap, abs=0.04)
+    assert u.contact_area[0] == pytest.approx(cap * 4 * np.pi * OUTER**2, rel=0.2)
+    assert u.bound_pairs[0] == 3
+    assert u.outcome == "bound"
+
+
+def test_half_and_fully_wrapped_exosomes():
+    rng = np.random.default_rng(2)
+    bowl_r = OUTER + 1.0 + HEAD  # the bowl's midplane 1 sigma of free space beyond the exosome's heads
+    bowl = sphere(bowl_r, [0.0, 0.0, 0.0], rng, tag="bowl", opening=np.pi / 2).mirrored().moved([*AXIS, Z])
+    half = plane(hole=bowl_r + HEAD + 1.0).moved([0.0, 0.0, Z]) + bowl
+    u = analyse([(half, exosome(Z))])
+    # covered: the lower half, and above the equator as far as 4 sigma from the heads of the bowl's rim
+    # (a half-circle of radius HEAD about the rim's midplane edge, from the inner leaflet over the top)
+    theta = np.linspace(0.0, np.pi / 2, 5_000)[:, None]  # polar angle from +z
+    phi = np.linspace(0.0, np.pi, 500)[None, :]
+    rim = np.hypot(bowl_r - HEAD * np.cos(phi) - OUTER * np.sin(theta), HEAD * np.sin(phi) - OUTER * np.cos(theta))
+    expected = 0.5 + np.cos(theta[np.argmax(rim.min(axis=1) <= 4.0), 0]) / 2
+    assert u.wrapped_fraction[0] == pytest.approx(expected, abs=0.05)
+    assert u.outcome == "unbound"  # covered by half, but no bonds and not wrapped
+    omega = Omega(neck=3.5, bud=round(bowl_r), fillet=3.0, tube=3.0)
+    cup = omega.surface(np.random.default_rng(3)).mirrored().moved([0.0, 0.0, Z])
+    u = analyse([(cup, exosome(Z - omega.bud_centre_height))])
+    assert u.wrapped_fraction[0] > 0.9
+    assert u.outcome == "wrapped" and not u.engulfed[0]  # still joined to the target by its neck
+
+
+def endosome(z: float, opening: float = 0.0) -> Surface:
+    return sphere(OUTER + 1.0 + HEAD, [*AXIS, z], np.random.default_rng(4), tag="endosome", opening=opening)
+
+
+def test_an_exosome_pinched_off_into_the_cytosol_is_engulfed():
+    z = Z - 19.0
+    u = analyse([(flat() + endosome(z), exosome(z))])
+    assert u.engulfed[0] and u.outcome == "engulfed" and u.wrapped_fraction[0] > 0.9
+
+
+def test_look_alikes_are_not_engulfed():
+    z = Z + 19.0  # a closed target-lipid vesicle around it, but on the extracellular side
+    u = analyse([(flat() + endosome(z), exosome(z))])
+    assert not u.engulfed[0] and u.outcome == "wrapped"
+    z = Z - 19.0  # on the cytosolic side, but an open cup
+    u = analyse([(flat() + endosome(z, opening=np.pi / 3), exosome(z))])
+    assert not u.engulfed[0] and u.outcome != "engulfed"
+
+
+def test_merged_membranes_and_the_timeline():
+    z = resting_height(1.0)
+    frames = [(flat(), exosome(Z + 20.0)), (flat(), exosome(z)), (flat(), exosome(z))]
+    lig = np.array([[[AXIS[0], AXIS[1], Z + HEAD + 0.8]]])
+    far = lig + np.array([0.0, 0.0, 8.0])
+    u = analyse(frames, {"LIG": [lig, lig, lig], "REC": [far, lig - [0, 0, 1.0], lig - [0, 0, 1.0]]}, tip="C1")
+    assert u.stage.tolist() == [0, 1, 1]
+    assert u.first_tau == {"unbound": 0.0, "bound": 10.0, "wrapped": None, "engulfed": None, "merged": None}
+    assert u.outcome == "bound" and u.outcome_tau == 10.0
+    # "exosome" and "target" lipids in one membrane: merged
+    traj = surfaces_trajectory([flat()], PATCH)
+    n = lipid_indices(traj.topology)[0].size
+    half = np.arange(n) < n // 2
+    topo = topology(traj, [TARGET], np.zeros(n, int), sides_of([flat()], n), workers=1)
+    m = uptake(traj, half, ~half, topo, workers=1)
+    assert m.merged[0] and m.outcome == "merged" and STAGES[m.stage[0]] == "merged"
+
+
+def test_bad_input_names_the_argument():
+    traj = surfaces_trajectory([flat() + exosome(Z + 20.0)], PATCH)
+    n = lipid_indices(traj.topology)[0].size
+    a = np.arange(n) < n // 2
+    topo = topology(traj, [TARGET], np.zeros(n, int), sides_of([flat() + exosome(Z + 20.0)], n), workers=1)
+    with pytest.raises(ValueError, match="exosome: must be"):
+        uptake(traj, a[:-1], ~a, topo)
+    with pytest.raises(ValueError, match="target: selects no lipid"):
+        uptake(traj, a, np.zeros(n, bool), topo)
+    with pytest.raises(ValueError, match="exosome, target: a lipid cannot be in both"):
+        uptake(traj, a, np.ones(n, bool), topo)
+    with pytest.raises(ValueError, match="cytosol: must be"):
+        uptake(traj, a, ~a, topo, cytosol="down")
+    with pytest.raises(ValueError, match="contact: must be > 0"):
+        uptake(traj, a, ~a, topo, contact=0.0)
