@@ -62,6 +62,18 @@ def test_a_pore_that_reseals_in_time_is_fission_and_too_late_is_rupture(reseal: 
     assert sep.leak_start == 20.0 and sep.leak_end == 30.0 and sep.leak_duration == 10.0 and sep.resealed
 
 
+@pytest.mark.parametrize("later, event, reopened", [(1, "fission", 1), (3, "rupture", 3)])
+def test_a_brief_opening_after_the_parent_sealed_keeps_the_fission_a_long_one_does_not(
+        later: int, event: str, reopened: int) -> None:
+    """Sealed at the separation, then open for one frame (10 tau < reseal) or three (30 tau) later."""
+    s, sep = separated(["bud", "bud", "ilv", "ilv"] + ["ilv+pore4"] * later + ["ilv"])
+    assert s.scission_frame == 2 and sep.event == event and sep.reopened == reopened and sep.resealed
+    from exomembrane.run.reports.budding import budding_report, budding_scalars
+
+    text = budding_report(budding_scalars(s, "+z"))
+    assert ("open again in 1 brief frame(s)" in text) == (event == "fission"), text
+
+
 @pytest.mark.parametrize("kinds, event", [(["plane", "pore6", "pore6"], "rupture"),
                                           (["plane", "pore6", "plane"], "transient pore"),
                                           (["plane", "plane"], "none")])

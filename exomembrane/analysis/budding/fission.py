@@ -44,6 +44,9 @@ class Separation:
         The parent is closed at the end of the run.
     vesicle_closed
         The separated vesicle is closed at the end of the run (False without one).
+    reopened
+        Frames in which the parent, once sealed after the separation, was open again (brief
+        openings, each shorter than ``reseal``, do not undo a fission; they are reported).
     """
 
     event: str
@@ -54,6 +57,7 @@ class Separation:
     largest_pore: float
     resealed: bool
     vesicle_closed: bool = False
+    reopened: int = 0
 
     @property
     def leak_duration(self) -> float:
@@ -76,7 +80,8 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
     scission_frame
         The frame the ILV separated (-1: none).
     reseal
-        Time (ps = tau) after separation by which the parent must be closed, and stay closed, for fission.
+        Time (ps = tau) after separation by which the parent must be closed for fission; it must stay
+        closed but for brief openings (each shorter than ``reseal``) and be closed at the end.
     vesicle
         (n_frames, n_lipids) bool: the separated vesicle's lipids (``Scission.ilv``); None: not checked
         (the vesicle counts as closed).
@@ -117,13 +122,21 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
         own = int(np.bincount(labels).argmax()) if labels.size else -1
         vesicle_closed = own >= 0 and not (own < topo.open.shape[1] and topo.open[-1, own]) and not any(
             p.frame == n - 1 and p.membrane == own for p in topo.pores)
+    reopened = 0
     if scission_frame >= 0:
-        deadline = t[scission_frame] + reseal
-        in_time = resealed and (not is_open.any() or end <= deadline)
-        event = "fission" if in_time and vesicle_closed else "rupture"
+        closed = np.flatnonzero(~is_open[scission_frame:])
+        sealed_at = scission_frame + int(closed[0]) if closed.size else None
+        in_time = sealed_at is not None and t[sealed_at] <= t[scission_frame] + reseal
+        brief = True
+        if sealed_at is not None:
+            later = is_open[sealed_at:]
+            reopened = int(later.sum())
+            step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+            brief = all(len(r) * step < reseal for r in np.split(later, np.flatnonzero(np.diff(later)) + 1) if r[0])
+        event = "fission" if in_time and brief and resealed and vesicle_closed else "rupture"
     elif is_open.any():
         event = "transient pore" if resealed else "rupture"
     else:
         event = "none"
     return Separation(event, is_open, pore, start, end, float(pore.max(initial=0.0)), bool(resealed),
-                      bool(vesicle_closed))
+                      bool(vesicle_closed), reopened)

@@ -50,7 +50,9 @@ def _parent(b: dict[str, Any]) -> str:
         leak += f" in {b['parent_open_frames']} frames"
     if event == "fission":
         size = f"largest pore {pore:.1f} sigma" if pore > 0 else "no pore wider than the grid resolves"
-        return f"fission: the neck's pore resealed ({leak}, {size})"
+        later = b.get("parent_reopened_frames") or 0
+        again = f"; once sealed, open again in {later} brief frame(s)" if later else ""
+        return f"fission: the neck's pore resealed ({leak}, {size}{again})"
     if event == "rupture" and not b["parent_resealed"]:
         return f"RUPTURE, not fission: {leak}, largest pore {pore:.1f} sigma (the lumen and cytosol are connected)"
     if event == "rupture":
@@ -76,6 +78,7 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "leak_duration_tau": finite(sep.leak_duration), "largest_pore_sigma": sep.largest_pore,
         "parent_resealed": sep.resealed, "ilv_closed": sep.vesicle_closed if frame >= 0 else None,
         "parent_open_frames": int(sep.parent_open.sum()),
+        "parent_reopened_frames": sep.reopened,
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
                               "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
                        for name, e in b.enrichment.items()},
