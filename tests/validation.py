@@ -103,7 +103,8 @@ def _budding_row(d: Path, info: dict, enrichments: dict | None = None) -> dict:
             "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
             "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
             "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
-            "leak_frames": int(sep.parent_open.sum()), "frame_tau": float(traj.time[1] - traj.time[0]),
+            "leak_frames": int(sep.parent_open.sum()), "reopened_frames": sep.reopened,
+            "frame_tau": float(traj.time[1] - traj.time[0]),
             "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
             "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
             "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
@@ -416,7 +417,8 @@ def markdown(results: dict) -> str:
         lines += ["ILV by a ceramide platform (ilv_ceramide_small, 400 tau): fission or rupture as the topology shows it "
                   "(largest pore < 1.5: only openings narrower than a pore the coverage analysis resolves)",
                   "", "| run | event | separation (tau) | neck before it (narrowest) (sigma) | parent open "
-                  "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | CARG "
+                  "(frames; first to last, tau; brief frames after it sealed) | largest pore (sigma) | ILV diameter "
+                  "(sigma) | ILV side | CARG "
                   "enrichment (95 % CI) | RNA enrichment (95 % CI) | beads | wall (s) | steps/s |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         pooled = results["scission"].get("pooled", {})
@@ -426,7 +428,8 @@ def markdown(results: dict) -> str:
             e = r["enrichment"]
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r.get('leak_frames', '?')}; {r['leak_start_tau']:.0f} to " \
-                f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
+                f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}" + \
+                (f"; {r['reopened_frames']}" if r.get("reopened_frames") else "")
             lines.append(f"| {label} | {r.get('event', '-')} | {r['scission_time_tau']} | "
                          f"{r.get('neck_radius_before')} ({r.get('neck_radius_min')}) | {leak} | "
                          f"{r.get('largest_pore') or '< 1.5'} | {r['ilv_diameter']} | "
