@@ -89,7 +89,7 @@ def test_allowed_values_are_listed(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, run={"platform": "TPU"}), r"run\.platform: .*'CUDA', 'OpenCL', 'CPU' or 'Reference'")
     fails(tmp_path, with_(TINY, run={"precision": "half"}), r"run\.precision: .*'single', 'mixed' or 'double'")
     fails(tmp_path, {"builder": {"kind": "tube"}},
-          r"builder\.kind: must be one of \['bilayer', 'vesicle', 'mvb_patch', 'mvb_vesicle', 'gas', 'mvb_fusion'\] \(got 'tube'\)")
+          r"builder\.kind: must be one of \['bilayer', 'vesicle', 'mvb_patch', 'mvb_vesicle', 'gas', 'mvb_fusion', 'exosome_uptake'\] \(got 'tube'\)")
     fails(tmp_path, {"run": {"steps": 5}}, r"builder: Field required")
 
 
