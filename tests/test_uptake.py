@@ -99,7 +99,8 @@ STEPS, CONTROL_STEPS = 20_000, 6_000
 
 
 def run(tmp_path_factory: pytest.TempPathFactory, label: str, steps: int, **overrides) -> dict:
-    sc = load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"run.seed": 3, "run.steps": steps, **overrides})
+    sc = load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"run.seed": 3, "run.steps": steps, "run.platform": "CPU",
+                                                                 **overrides})
     out = tmp_path_factory.mktemp(label) / "run"
     with Run.create(sc, out) as r:
         r.advance(r.remaining)
