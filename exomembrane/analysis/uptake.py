@@ -153,9 +153,7 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     share, area, bonds, merged, engulfed = (np.array(c) for c in zip(*rows))
     stage = np.where(merged, 4, np.where(engulfed, 3, np.where(share >= wrapped, 2, np.where(bonds > 0, 1, 0))))
     t = np.asarray(traj.time, float)
-    first = {name: (float(t[np.argmax(stage >= k)]) if (stage >= k).any() else None)
-             for k, name in enumerate(STAGES) if k}
-    first = {"unbound": float(t[0]), **first}
+    first = {name: (float(t[np.argmax(stage >= k)]) if (stage >= k).any() else None) for k, name in enumerate(STAGES)}
     last = int(stage[-1])
     held = np.flatnonzero(stage != last)
     since = int(held[-1]) + 1 if held.size else 0

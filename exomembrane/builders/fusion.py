@@ -22,7 +22,7 @@ from exomembrane.builders.compose import combine
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
-from exomembrane.builders.place import Placement, place
+from exomembrane.builders.place import Placement, place_on
 from exomembrane.builders.registry import Section, register
 from exomembrane.builders.tethers import TetherSpec, tether
 from exomembrane.builders.vesicle import vesicle
@@ -170,13 +170,10 @@ def _ilv(ff: ForceField, spec: Ilv, k: int, area_per_lipid: float, seed: int) ->
         return ilv_from_run(ff, spec.run, f"ilvs.{k}.run")
     ilv = vesicle(ff, spec.radius, outer=spec.outer, inner=spec.inner, area_per_lipid=area_per_lipid, seed=seed)
     if spec.proteins:
-        sided = replace(ilv, membranes=(Membrane("ilv", {"inside": CYTOSOL, "outside": "lumen"}),),
-                        membrane=np.where(ilv.is_lipid(), 0, -1))
         try:
-            placed = place(sided, spec.proteins, seed)
+            ilv = place_on(ilv, {"inside": CYTOSOL, "outside": "lumen"}, spec.proteins, seed)
         except ConfigError as err:
             raise ConfigError(f"ilvs.{k}.{err}") from None
-        ilv = replace(placed, membranes=(), membrane=np.full(placed.n_molecules, -1, np.int16))
     return ilv, spec.radius
 
 

@@ -7,6 +7,7 @@ cytosol are: a flat patch (``+z``/``-z``, midplane at half the box height) or a 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Literal
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.spatial import cKDTree
 
 from exomembrane.analysis.pbc import minimum_image
 from exomembrane.config import ConfigError, Strict
+from exomembrane.model.compartments import Membrane
 from exomembrane.model.structure import Structure
 
 from .lipids import counts, lay, species_codes
@@ -252,6 +254,17 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
         placed_x.append(mols.reshape(-1, 3))
         placed.append((sp.name, mols, soluble and not surface.closed))
     return insert(s, placed)
+
+
+def place_on(structure: Structure, faces: dict[str, str], placements: Sequence[Placement],
+             seed: int = 0) -> Structure:
+    """:func:`place` on a lone membrane built without sides (a vesicle or patch to be composed later):
+    its lipids get the ``faces`` for the placement only (``up``/``where`` name them), and the
+    result records no membrane, for the composing builder names the membranes."""
+    sided = replace(structure, membranes=(Membrane("lone", faces),),
+                    membrane=np.where(structure.is_lipid(), 0, -1))
+    placed = place(sided, placements, seed)
+    return replace(placed, membranes=(), membrane=np.full(placed.n_molecules, -1, np.int16))
 
 
 def insert(structure: Structure, placed: Sequence[tuple[str, np.ndarray, bool]]) -> Structure:

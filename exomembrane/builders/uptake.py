@@ -30,7 +30,7 @@ from exomembrane.builders.compose import combine
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
-from exomembrane.builders.place import Placement, place
+from exomembrane.builders.place import Placement, place_on
 from exomembrane.builders.registry import Section, register
 from exomembrane.builders.vesicle import vesicle
 from exomembrane.config import ConfigError, Strict
@@ -167,17 +167,14 @@ def _reach(ff: ForceField, spec: Surface | None) -> float:
 
 def _decorate(s: Structure, sides: dict[str, str], spec: Surface | None, field: str, seed: int) -> Structure:
     """``s`` with ``spec``'s molecules in its membrane, +z into the side named "lumen" in ``sides``
-    (the extracellular one); errors name ``field``. The membrane record is dropped again: the
-    composed structure names the membranes."""
+    (the extracellular one); errors name ``field``."""
     if spec is None:
         return s
-    sided = replace(s, membranes=(Membrane(field, sides),), membrane=np.where(s.is_lipid(), 0, -1))
     try:
-        placed = place(sided, [Placement(species=spec.species, where="membrane", up="lumen", count=spec.count,
-                                         density=spec.density)], seed)
+        return place_on(s, sides, [Placement(species=spec.species, where="membrane", up="lumen", count=spec.count,
+                                             density=spec.density)], seed)
     except ConfigError as err:
         raise ConfigError(f"{field}{str(err).removeprefix('proteins.0')}") from None
-    return replace(placed, membranes=(), membrane=np.full(placed.n_molecules, -1, np.int16))
 
 
 @register
