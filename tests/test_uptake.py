@@ -54,6 +54,26 @@ def test_the_ligands_point_out_of_the_exosome_and_the_receptors_up(built: em.Str
     assert (rec[:, 2] > target_z + 2.44).all()  # beyond the target's upper heads, into the extracellular space
 
 
+def test_lipid_anchored_ligands_and_receptors_face_each_other(ff: em.ForceField) -> None:
+    """LGL in the exosome's outer leaflet and RCL in the target's extracellular leaflet, as shares of
+    their compositions, with the binding head (H) on its tether beyond the lipid's own head (H2)."""
+    s = exosome_at_cell(ff, 40.0, exosome_radius=7.0, gap=2.4, exosome_outer={"LIP": 0.7, "LGL": 0.3},
+                        exosome_inner="LIP", target_upper={"LIP": 0.7, "RCL": 0.3}, target_lower="LIP")
+    names = np.array(s.species)[s.molecule_species]
+    start = s.molecule_start
+    outer = (s.membrane == 1) & s.is_lipid()
+    centre = s.positions[start[outer]].mean(axis=0)
+    lig = np.flatnonzero(names == "LGL")
+    rec = np.flatnonzero(names == "RCL")
+    out = np.linalg.norm(s.positions[start[outer]] - centre, axis=1) > 7.0  # heads beyond the midplane
+    assert len(lig) == pytest.approx(0.3 * out.sum(), abs=2)
+    assert len(rec) > 0 and not (names[s.membrane == 1] == "RCL").any() and not (names[s.membrane == 0] == "LGL").any()
+    r = lambda k: np.linalg.norm(s.positions[start[k] + (0, 1)] - centre, axis=1)  # noqa: E731  (H, H2)
+    assert all(np.diff(r(k))[0] < 0 and r(k)[1] > 7.0 for k in lig)  # H further out than H2, outer leaflet
+    z_mid = s.positions[start[(s.membrane == 0) & s.is_lipid()], 2].mean()
+    assert all(s.positions[start[k], 2] > s.positions[start[k] + 1, 2] > z_mid for k in rec)  # H above H2, upper
+
+
 def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceField, built: em.Structure) -> None:
     # the membranes as laid (the rods of ligands and receptors leave gaps of ~1.5 sigma around them
     # where lipids were taken out, which the first steps close; the runs below check the sealing)
@@ -78,6 +98,8 @@ def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceFiel
     ({"gap": -1.0}, r"gap: must be >= 0 sigma, or the exosome overlaps the target patch"),
     ({"gap": 1.0, "ligands": Surface(species="LIG", count=5), "receptors": Surface(species="REC", count=5)},
      r"gap: 1 sigma would put the ligands' and receptors' ends into each other .* give gap >= 1.8"),
+    ({"gap": 2.0, "exosome_outer": {"LIP": 0.7, "LGL": 0.3}, "target_upper": {"LIP": 0.7, "RCL": 0.3}},
+     r"gap: 2 sigma would put .* give gap >= 2.1"),  # lipid-anchored: tethered heads ~1 sigma out each
     ({"exosome_radius": 4.0}, r"exosome_radius: must be >= 5"),
 ])
 def test_bad_input_names_the_field(ff: em.ForceField, kwargs: dict, match: str) -> None:

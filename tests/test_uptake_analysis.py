@@ -56,7 +56,7 @@ def test_a_resting_exosome_is_covered_over_its_cap_and_bound_by_its_bonds():
     lig = np.array([[AXIS[0] + d, AXIS[1], Z + HEAD + 0.8] for d in (-2.0, 0.0, 2.0, 6.0)])[:, None]
     rec = lig + np.array([0.0, 0.0, -1.0])
     rec[3] += [0.0, 0.0, -2.0]
-    u = analyse([(flat(), exosome(z))], {"LIG": [lig], "REC": [rec]}, tip="C1")
+    u = analyse([(flat(), exosome(z))], {"LIG": [lig], "REC": [rec]}, ligands={"LIG": "C1"}, receptors={"REC": "C1"})
     cap = (4.0 - gap) / (2 * OUTER)  # the cap of the outer head sphere within 4 sigma of the target's heads
     assert u.wrapped_fraction[0] == pytest.approx(cap, abs=0.04)
     assert u.contact_area[0] == pytest.approx(cap * 4 * np.pi * OUTER**2, rel=0.2)
@@ -109,7 +109,7 @@ def test_merged_membranes_and_the_timeline():
     frames = [(flat(), exosome(Z + 20.0)), (flat(), exosome(z)), (flat(), exosome(z))]
     lig = np.array([[[AXIS[0], AXIS[1], Z + HEAD + 0.8]]])
     far = lig + np.array([0.0, 0.0, 8.0])
-    u = analyse(frames, {"LIG": [lig, lig, lig], "REC": [far, lig - [0, 0, 1.0], lig - [0, 0, 1.0]]}, tip="C1")
+    u = analyse(frames, {"LIG": [lig, lig, lig], "REC": [far, lig - [0, 0, 1.0], lig - [0, 0, 1.0]]}, ligands={"LIG": "C1"}, receptors={"REC": "C1"})
     assert u.stage.tolist() == [0, 1, 1]
     assert u.first_tau == {"unbound": 0.0, "bound": 10.0, "wrapped": None, "engulfed": None, "merged": None}
     assert u.outcome == "bound" and u.outcome_tau == 10.0
@@ -137,3 +137,19 @@ def test_bad_input_names_the_argument():
         uptake(traj, a, ~a, topo, cytosol="down")
     with pytest.raises(ValueError, match="contact: must be > 0"):
         uptake(traj, a, ~a, topo, contact=0.0)
+
+
+def test_a_few_lipids_bridging_two_membranes_are_not_a_stalk():
+    """Merged needs ``stalk`` exosome lipids in tail contact with the target: three adjacent lipids of
+    one sheet, taken as the "exosome", bridge it with three lipids only."""
+    traj = surfaces_trajectory([flat()], PATCH)
+    heads, _ = lipid_indices(traj.topology)
+    n = heads.size
+    x = traj.xyz[0, heads]
+    three = np.argsort(np.linalg.norm(x[:, :2] - x[0, :2], axis=1))[:3]
+    few = np.isin(np.arange(n), three)
+    topo = topology(traj, [TARGET], np.zeros(n, int), sides_of([flat()], n), workers=1)
+    assert not uptake(traj, few, ~few, topo, workers=1).merged[0]
+    assert uptake(traj, few, ~few, topo, workers=1, stalk=3).merged[0]
+    with pytest.raises(ValueError, match="stalk: must be >= 1"):
+        uptake(traj, few, ~few, topo, stalk=0)

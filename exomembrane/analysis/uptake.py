@@ -6,9 +6,11 @@ Per frame, for an exosome (a closed vesicle) over a target membrane:
   ``contact`` sigma of a head of the target membrane (the default 4 sigma spans the gap that
   ligand-receptor bonds hold: two tethers of ~1.4 sigma beyond the heads, plus contact), and the
   **contact area**, that share of the exosome's outer head surface (sigma^2);
-- **bound pairs**: ligand tips with a receptor tip within ``bond`` sigma;
+- **bound pairs**: ligands whose binding bead has a receptor's binding bead within ``bond`` sigma
+  (transmembrane rods LIG/REC, bead TIP; lipid-anchored LGL/RCL, their head H);
 - **merged**: exosome and target lipids in one membrane (a stalk, hemifusion or a fusion pore: the
-  fusion stage classifier tells which);
+  fusion stage classifier tells which), joined by at least ``stalk`` exosome lipids whose tails
+  touch target tails: one splayed lipid bridging two adhering bilayers for a frame is not a stalk;
 - **engulfed**: the exosome, a membrane of its own and sealed, inside another closed, sealed
   membrane made of target lipids (an endosome) that lies on the target's cytosolic side, with the
   target patch sealed too: by :func:`~exomembrane.analysis.topology.topology`.
@@ -18,15 +20,17 @@ least ``wrapped``), bound (at least one bond), unbound. Lengths in sigma, times 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import mdtraj
 import numpy as np
 from scipy.spatial import Delaunay
 
+from .clusters import TAIL_CONTACT
 from .frames import map_frames
 from .pbc import box_of, minimum_image, periodic_centre, periodic_tree
-from .selection import is_lipid_residue, lipid_indices
+from .selection import lipid_indices
 from .topology import Topology, spans_box
 
 #: The stages of uptake, in order.
@@ -37,6 +41,12 @@ CONTACT = 4.0
 BOND = 2.0
 #: Wrapped fraction from which the exosome counts as wrapped.
 WRAPPED = 0.9
+#: Exosome lipids in tail contact with target lipids that make a stalk (a hydrophobic bridge ~1 sigma
+#: in radius holds ~5 lipids of each membrane).
+STALK = 5
+#: Binding bead of each ligand and receptor species: residue name -> bead name.
+LIGANDS = {"LIG": "TIP", "LGL": "H"}
+RECEPTORS = {"REC": "TIP", "RCL": "H"}
 
 
 @dataclass(frozen=True)
@@ -75,8 +85,9 @@ class Uptake:
 
 
 def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, topo: Topology, *,
-           cytosol: str = "-z", ligand: str = "LIG", receptor: str = "REC", tip: str = "TIP", contact: float = CONTACT,
-           bond: float = BOND, wrapped: float = WRAPPED, workers: int | None = None) -> Uptake:
+           cytosol: str = "-z", ligands: Mapping[str, str] = LIGANDS, receptors: Mapping[str, str] = RECEPTORS,
+           contact: float = CONTACT, bond: float = BOND, wrapped: float = WRAPPED, stalk: int = STALK,
+           workers: int | None = None) -> Uptake:
     """Contact, wrapping, bonds and stage of an exosome at a target membrane, per frame.
 
     Parameters
@@ -92,11 +103,12 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     cytosol
         The target's cytosolic side, "-z" or "+z" (the builder's target faces the extracellular
         space at +z).
-    ligand, receptor, tip
-        Residue names of the ligand and receptor species and the name of their binding bead; a
-        species absent from the topology has no bonds.
-    contact, bond, wrapped
-        Head-head cover distance, tip-tip bond distance (sigma) and the wrapped threshold.
+    ligands, receptors
+        Residue name -> binding bead name of the ligand and receptor species; a species absent from
+        the topology has no bonds.
+    contact, bond, wrapped, stalk
+        Head-head cover distance, binding-bead bond distance (sigma), the wrapped threshold and the
+        exosome lipids in tail contact with the target that merge the two.
     workers
         Threads working on frames at once (default: one per CPU).
 
@@ -125,8 +137,11 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
             raise ValueError(f"{name}: must be > 0 sigma (got {v!r})")
     if not 0 < wrapped <= 1:
         raise ValueError(f"wrapped: must be in (0, 1] (got {wrapped!r})")
+    if not stalk >= 1:
+        raise ValueError(f"stalk: must be >= 1 lipid (got {stalk!r})")
     ends = np.where(tails >= 0, tails, heads[:, None]).max(axis=1)  # the last tail bead of each lipid
-    lig, rec = _tips(traj.topology, ligand, tip), _tips(traj.topology, receptor, tip)
+    lig, rec = _binding_beads(traj.topology, ligands), _binding_beads(traj.topology, receptors)
+    exo_tails, tgt_tails = tails[exosome], tails[target]
     box = box_of(traj)
     sealed = topo.sealed()
 
@@ -147,6 +162,10 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
             bonds = int(np.isfinite(d).sum())
         labels = topo.membranes[f]
         merged, engulfed = _merged_or_engulfed(labels, exosome, target, sealed[f], x, heads, centre, b, down)
+        if merged:  # one cluster: a stalk only if enough lipids bridge
+            tt = tgt_tails[tgt_tails >= 0]
+            d = periodic_tree(x[tt], b).query(x[np.maximum(exo_tails, 0)], distance_upper_bound=TAIL_CONTACT)[0]
+            merged = int((np.isfinite(d) & (exo_tails >= 0)).any(axis=1).sum()) >= stalk
         return share, area, bonds, merged, engulfed
 
     rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
@@ -161,10 +180,10 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
                   engulfed.astype(bool), stage.astype(int), first, STAGES[last], float(t[since]))
 
 
-def _tips(top: mdtraj.Topology, species: str, name: str) -> np.ndarray:
-    """Atom indices of the binding bead ``name`` of every residue ``species`` (empty if none)."""
-    return np.array([a.index for r in top.residues if r.name == species and not is_lipid_residue(r)
-                     for a in r.atoms if a.name == name], np.int64)
+def _binding_beads(top: mdtraj.Topology, beads: Mapping[str, str]) -> np.ndarray:
+    """Atom indices of the binding bead ``beads[name]`` of every residue ``name`` (empty if none)."""
+    return np.array([a.index for r in top.residues if r.name in beads for a in r.atoms if a.name == beads[r.name]],
+                    np.int64)
 
 
 def _merged_or_engulfed(labels: np.ndarray, exosome: np.ndarray, target: np.ndarray, sealed: np.ndarray,

@@ -35,7 +35,7 @@ from exomembrane.builders.registry import Section, register
 from exomembrane.builders.vesicle import vesicle
 from exomembrane.config import ConfigError, Strict
 from exomembrane.model.compartments import Membrane
-from exomembrane.model.forcefield import ForceField
+from exomembrane.model.forcefield import BOND, ForceField
 from exomembrane.model.structure import Structure
 
 #: Distance (sigma) from a bilayer's midplane to the outer edge of its head beads.
@@ -122,6 +122,7 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     if not headroom > 0:
         raise ConfigError(f"headroom: must be > 0 sigma (got {headroom!r})")
     reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
+    reach += sum(_lipid_reach(ff, c) for c in (exosome_outer, target_upper))
     if gap < reach + CLEARANCE:
         raise ConfigError(f"gap: {gap:g} sigma would put the ligands' and receptors' ends into each other (they reach "
                           f"{reach:.1f} sigma beyond the heads together); give gap >= {reach + CLEARANCE:.1f}")
@@ -163,6 +164,16 @@ def _reach(ff: ForceField, spec: Surface | None) -> float:
     except ConfigError:
         return 0.0  # an unknown species is named by the placement below
     return max(0.0, float(template[:, 2].max()) + 0.5 - HALF)
+
+
+def _lipid_reach(ff: ForceField, composition: Composition) -> float:
+    """How far (sigma) the longest lipid of ``composition`` reaches beyond a three-bead lipid's head
+    (a lipid-anchored ligand or receptor on a tether: species LGL, RCL)."""
+    names = [composition] if isinstance(composition, str) else list(composition)
+    try:
+        return max(0.0, *(float(ff.get(n).template[:, 2].max()) - 2 * BOND for n in names))
+    except ConfigError:
+        return 0.0  # an unknown species is named by the composition's check
 
 
 def _decorate(s: Structure, sides: dict[str, str], spec: Surface | None, field: str, seed: int) -> Structure:
