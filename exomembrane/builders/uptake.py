@@ -167,13 +167,14 @@ def _reach(ff: ForceField, spec: Surface | None) -> float:
 
 
 def _lipid_reach(ff: ForceField, composition: Composition) -> float:
-    """How far (sigma) the longest lipid of ``composition`` reaches beyond a three-bead lipid's head
-    (a lipid-anchored ligand or receptor on a tether: species LGL, RCL)."""
+    """How far (sigma) the surface of the longest lipid of ``composition`` reaches beyond the head
+    surface of a three-bead lipid (a lipid-anchored ligand or receptor on a tether: LGL, RCL)."""
     names = [composition] if isinstance(composition, str) else list(composition)
     try:
-        return max(0.0, *(float(ff.get(n).template[:, 2].max()) - 2 * BOND for n in names))
+        extra = max(float(ff.get(n).template[:, 2].max()) - 2 * BOND for n in names)
     except ConfigError:
         return 0.0  # an unknown species is named by the composition's check
+    return extra + 0.5 if extra > 0 else 0.0  # its bead's radius beyond, as for the rods' binding beads
 
 
 def _decorate(s: Structure, sides: dict[str, str], spec: Surface | None, field: str, seed: int) -> Structure:
