@@ -59,6 +59,10 @@ def test_lipid_anchored_ligands_and_receptors_face_each_other(ff: em.ForceField)
     their compositions, with the binding head (H) on its tether beyond the lipid's own head (H2)."""
     s = exosome_at_cell(ff, 40.0, exosome_radius=7.0, gap=3.2, exosome_outer={"LIP": 0.7, "LGL": 0.3},
                         exosome_inner="LIP", target_upper={"LIP": 0.7, "RCL": 0.3}, target_lower="LIP")
+    as_density = exosome_at_cell(ff, 40.0, exosome_radius=7.0, gap=3.2, ligands=Surface(species="LGL", density=0.25),
+                                 receptors=Surface(species="RCL", density=0.25))  # 0.25 x 1.2 sigma^2: the same shares
+    assert sorted(as_density.species) == sorted(s.species)
+    assert np.array_equal(np.bincount(as_density.molecule_species), np.bincount(s.molecule_species))
     names = np.array(s.species)[s.molecule_species]
     start = s.molecule_start
     outer = (s.membrane == 1) & s.is_lipid()
@@ -100,6 +104,10 @@ def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceFiel
      r"gap: 1 sigma would put the ligands' and receptors' ends into each other .* give gap >= 1.8"),
     ({"gap": 2.0, "exosome_outer": {"LIP": 0.7, "LGL": 0.3}, "target_upper": {"LIP": 0.7, "RCL": 0.3}},
      r"gap: 2 sigma would put .* give gap >= 3.1"),  # lipid-anchored: tethered heads ~1.5 sigma out each
+    ({"gap": 3.2, "ligands": Surface(species="LGL", density=0.9)},
+     r"ligands\.density: 0\.9 per sigma\^2 is more LGL than the leaflet holds .* give at most 0\.833"),
+    ({"gap": 3.2, "receptors": Surface(species="RCL", count=10)},
+     r"receptors\.count: a lipid-anchored receptor \(RCL\) is a share of its leaflet; give receptors\.density"),
     ({"exosome_radius": 4.0}, r"exosome_radius: must be >= 5"),
 ])
 def test_bad_input_names_the_field(ff: em.ForceField, kwargs: dict, match: str) -> None:

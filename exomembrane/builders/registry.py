@@ -47,6 +47,9 @@ class Section(Strict):
         """``{field path: placement}`` of the molecules (proteins, cargo) the section places."""
         return {}
 
+    #: Placement fields that may also name a lipid (lipid-anchored: mixed into a leaflet's composition).
+    ANCHORED: ClassVar[tuple[str, ...]] = ()
+
 
 def register(section: S) -> S:
     """Class decorator: make ``section`` the scenario section of ``builder.kind: <its kind>``."""

@@ -47,8 +47,10 @@ EXTRACELLULAR, CYTOSOL, EXOSOME_LUMEN = "extracellular", "cytosol", "exosome_lum
 
 
 class Surface(Strict):
-    """Molecules of one membrane protein species on one membrane, their binding end outwards (into
-    the extracellular space): exactly one of ``count`` and ``density`` (per sigma^2 of midplane)."""
+    """Molecules of one species on one membrane, their binding end outwards (into the extracellular
+    space): exactly one of ``count`` and ``density`` (per sigma^2 of midplane). A membrane protein
+    (LIG, REC) is placed into the membrane; a lipid-anchored one (LGL, RCL) takes the share
+    ``density * area_per_lipid`` of the facing leaflet (density only; at most 1 / area_per_lipid)."""
 
     species: str
     count: PositiveInt | None = None
@@ -121,6 +123,11 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
         raise ConfigError(f"gap: must be >= 0 sigma, or the exosome overlaps the target patch (got {gap!r})")
     if not headroom > 0:
         raise ConfigError(f"headroom: must be > 0 sigma (got {headroom!r})")
+    inner = exosome_outer if exosome_inner is None else exosome_inner
+    lower = target_upper if target_lower is None else target_lower
+    exosome_outer, ligands = _anchored(ff, exosome_outer, ligands, area_per_lipid, "ligands")
+    target_upper, receptors = _anchored(ff, target_upper, receptors, area_per_lipid, "receptors")
+    exosome_inner, target_lower = inner, lower
     reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
     reach += sum(_lipid_reach(ff, c) for c in (exosome_outer, target_upper))
     if gap < reach + CLEARANCE:
@@ -164,6 +171,30 @@ def _reach(ff: ForceField, spec: Surface | None) -> float:
     except ConfigError:
         return 0.0  # an unknown species is named by the placement below
     return max(0.0, float(template[:, 2].max()) + 0.5 - HALF)
+
+
+def _anchored(ff: ForceField, leaflet: Composition, spec: Surface | None, area_per_lipid: float,
+              field: str) -> tuple[Composition, Surface | None]:
+    """A lipid-anchored ``spec`` mixed into the ``leaflet`` composition at the share its density asks
+    (the rest scaled down), and then no molecules to place; any other ``spec`` as it is."""
+    if spec is None:
+        return leaflet, spec
+    try:
+        if ff.get(spec.species).kind != "lipid":
+            return leaflet, spec
+    except ConfigError:
+        return leaflet, spec  # named where the molecules are placed
+    if spec.density is None:
+        raise ConfigError(f"{field}.count: a lipid-anchored {field[:-1]} ({spec.species}) is a share of its leaflet; "
+                          f"give {field}.density (per sigma^2, at most {1 / area_per_lipid:.3g})")
+    share = spec.density * area_per_lipid
+    if share > 1.0:
+        raise ConfigError(f"{field}.density: {spec.density:g} per sigma^2 is more {spec.species} than the leaflet "
+                          f"holds (one lipid per {area_per_lipid:g} sigma^2); give at most {1 / area_per_lipid:.3g}")
+    base = {leaflet: 1.0} if isinstance(leaflet, str) else dict(leaflet)
+    mixed = {name: frac * (1.0 - share) for name, frac in base.items() if name != spec.species}
+    mixed[spec.species] = share + base.get(spec.species, 0.0) * (1.0 - share)
+    return mixed, None
 
 
 def _lipid_reach(ff: ForceField, composition: Composition) -> float:
@@ -210,6 +241,7 @@ class ExosomeUptakeSection(Section):
     exosome_run: str | None = None
     seed: NonNegativeInt = 0
     LEAFLETS: ClassVar[tuple[str, ...]] = ("exosome_outer", "exosome_inner", "target_upper", "target_lower")
+    ANCHORED: ClassVar[tuple[str, ...]] = ("ligands", "receptors")
 
     @model_validator(mode="after")
     def _run_alone(self) -> ExosomeUptakeSection:

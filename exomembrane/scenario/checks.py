@@ -27,7 +27,7 @@ def check_semantics(ff: ForceField, forcefield: ForceFieldSection, builder: Sect
     compositions = builder.compositions()
     for key, p in builder.placements().items():
         sp = ff.species.get(p.species)
-        if sp is None or sp.kind == "lipid":
+        if sp is None or sp.kind == "lipid" and key not in builder.ANCHORED:
             others = sorted(n for n, s in ff.species.items() if s.kind != "lipid")
             what = "unknown species" if sp is None else "a lipid, not a protein or cargo:"
             raise ConfigError(f"{source}: builder.{key}.species: {what} {p.species!r}; proteins and cargo: "
