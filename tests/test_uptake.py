@@ -179,3 +179,16 @@ def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_pat
         exosome_at_cell(ff, 48.0, exosome_run=str(write_run(tmp_path / "flat", budded(ff, with_ilv=False))))
     with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_radius'\]"):
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.exosome_run": str(run_dir)})
+
+
+def test_the_rigid_control_joins_the_exosome_s_beads_only(ff: em.ForceField) -> None:
+    """``rigid``: springs at their built lengths between the exosome's close bead pairs, none to the
+    target; the soft build has none."""
+    kw = dict(exosome_radius=6.0, gap=3.2, ligands=Surface(species="LGL", density=0.3))
+    soft, rigid = (exosome_at_cell(ff, 36.0, rigid=r, **kw) for r in (False, True))
+    assert len(soft.tethers) == 0 and len(rigid.tethers) > 5 * (rigid.membrane[rigid.bead_molecule()] == 1).sum()
+    exo = rigid.membrane[rigid.bead_molecule()] == 1
+    assert exo[rigid.tethers.pairs].all()
+    d = np.linalg.norm(np.subtract(*rigid.positions[rigid.tethers.pairs.T]), axis=1)
+    assert np.allclose(d, rigid.tethers.start) and np.array_equal(rigid.tethers.start, rigid.tethers.end)
+    assert d.max() < 1.5

@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
+from scipy.spatial import cKDTree
 from pydantic import (
     BeforeValidator,
     Field,
@@ -37,11 +38,14 @@ from exomembrane.config import ConfigError, Strict
 from exomembrane.model.compartments import Membrane
 from exomembrane.model.forcefield import BOND, ForceField
 from exomembrane.model.structure import Structure
+from exomembrane.model.tethers import Tethers
 
 #: Distance (sigma) from a bilayer's midplane to the outer edge of its head beads.
 HALF = 2.5
 #: Free space (sigma) left between the ends of ligands and receptors facing each other as built.
 CLEARANCE = 0.2
+#: A rigid exosome's springs: between beads closer than RIGID_REACH (sigma), RIGID_K (eps/sigma^2).
+RIGID_REACH, RIGID_K = 1.5, 100.0
 #: The compartments, as the membranes name them.
 EXTRACELLULAR, CYTOSOL, EXOSOME_LUMEN = "extracellular", "cytosol", "exosome_lumen"
 
@@ -68,7 +72,7 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
                     target_upper: Composition = "LIP", target_lower: Composition | None = None,
                     ligands: Surface | None = None, receptors: Surface | None = None, headroom: float = 4.0,
                     below: float | None = None, area_per_lipid: float = 1.2, exosome_run: str | None = None,
-                    seed: int = 0) -> Structure:
+                    rigid: bool = False, seed: int = 0) -> Structure:
     """An exosome over a target patch (see the module docstring).
 
     Parameters
@@ -95,6 +99,10 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
         in the patch (its diameter plus two bilayers and 2 sigma).
     area_per_lipid, seed
         As the other builders.
+    rigid
+        Make the exosome a rigid particle of the same size and ligands (the control of softness: Yi,
+        Shi & Gao, PRL 107, 098101, 2011): springs (``RIGID_K``) at their built lengths join every
+        pair of its beads within ``RIGID_REACH``, so it neither bends nor lets its ligands move.
     exosome_run
         A budding run directory whose ILV (its last frame's, with its lipids, cargo and RNA as they
         were; :func:`~exomembrane.builders.chain.ilv_from_run`) is the exosome: the life cycle
@@ -159,7 +167,17 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
                 membranes, [0, 1])
     exosome = np.zeros(s.n_molecules, bool)
     exosome[target.n_molecules:] = True
-    return replace(s, confined=exosome)
+    s = replace(s, confined=exosome)
+    return replace(s, tethers=_rigid(s, exosome)) if rigid else s
+
+
+def _rigid(s: Structure, exosome: np.ndarray) -> Tethers:
+    """Springs at their built lengths between all pairs of the exosome's beads within ``RIGID_REACH``."""
+    beads = np.flatnonzero(exosome[s.bead_molecule()])
+    pairs = cKDTree(s.positions[beads]).query_pairs(RIGID_REACH, output_type="ndarray")
+    pairs = beads[pairs]
+    length = np.linalg.norm(s.positions[pairs[:, 0]] - s.positions[pairs[:, 1]], axis=1)
+    return Tethers(pairs, length, length, np.full(len(pairs), RIGID_K))
 
 
 def _reach(ff: ForceField, spec: Surface | None) -> float:
@@ -239,6 +257,7 @@ class ExosomeUptakeSection(Section):
     below: PositiveFloat | None = None
     area_per_lipid: PositiveFloat = 1.2
     exosome_run: str | None = None
+    rigid: bool = False
     seed: NonNegativeInt = 0
     LEAFLETS: ClassVar[tuple[str, ...]] = ("exosome_outer", "exosome_inner", "target_upper", "target_lower")
     ANCHORED: ClassVar[tuple[str, ...]] = ("ligands", "receptors")
@@ -261,5 +280,5 @@ class ExosomeUptakeSection(Section):
     def build(self, ff: ForceField) -> Structure:
         options: dict[str, Any] = {k: getattr(self, k) for k in (
             "exosome_radius", "gap", "exosome_outer", "exosome_inner", "target_upper", "target_lower", "ligands",
-            "receptors", "headroom", "below", "area_per_lipid", "exosome_run", "seed")}
+            "receptors", "headroom", "below", "area_per_lipid", "exosome_run", "rigid", "seed")}
         return exosome_at_cell(ff, self.size, **options)

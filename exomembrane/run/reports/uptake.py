@@ -33,6 +33,8 @@ def uptake_part(run: RunData) -> Part:
     assert topo is not None  # an exosome_uptake structure records its membranes
     u = uptake(run.traj, membrane == names.index("exosome"), membrane == names.index("target"), topo)
     summary = {"outcome": u.outcome, "outcome_tau": u.outcome_tau, "first_tau": u.first_tau,
+               "reached": {k: float(v is not None) for k, v in u.first_tau.items()},
+               "ends": {k: float(u.outcome == k) for k in STAGES},
                "wrapped_fraction_max": float(u.wrapped_fraction.max()),
                "wrapped_fraction_final": float(u.wrapped_fraction[-1]),
                "contact_area_max_sigma2": float(u.contact_area.max()),
