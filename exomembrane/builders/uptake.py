@@ -14,7 +14,6 @@ from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from scipy.spatial import cKDTree
 from pydantic import (
     BeforeValidator,
     Field,
@@ -24,6 +23,7 @@ from pydantic import (
     PositiveInt,
     model_validator,
 )
+from scipy.spatial import cKDTree
 
 from exomembrane.builders.bilayer import bilayer
 from exomembrane.builders.chain import ilv_from_run
