@@ -46,7 +46,7 @@ def resting_height(gap: float) -> float:
 def test_a_free_exosome_is_unbound_and_uncovered():
     u = analyse([(flat(), exosome(Z + 20.0))])
     assert u.wrapped_fraction[0] == 0 and u.contact_area[0] == 0 and u.bound_pairs[0] == 0
-    assert u.outcome == "unbound" and not u.merged[0] and not u.engulfed[0]
+    assert u.outcome == "unbound" and not u.merged[0] and not u.engulfed[0] and not u.torn[0]
 
 
 def test_a_resting_exosome_is_covered_over_its_cap_and_bound_by_its_bonds():
@@ -92,7 +92,7 @@ def endosome(z: float, opening: float = 0.0) -> Surface:
 def test_an_exosome_pinched_off_into_the_cytosol_is_engulfed():
     z = Z - 19.0
     u = analyse([(flat() + endosome(z), exosome(z))])
-    assert u.engulfed[0] and u.outcome == "engulfed" and u.wrapped_fraction[0] > 0.9
+    assert u.engulfed[0] and u.outcome == "engulfed" and u.wrapped_fraction[0] > 0.9 and not u.torn[0]
 
 
 def test_look_alikes_are_not_engulfed():
@@ -153,3 +153,23 @@ def test_a_few_lipids_bridging_two_membranes_are_not_a_stalk():
     assert uptake(traj, few, ~few, topo, workers=1, stalk=3).merged[0]
     with pytest.raises(ValueError, match="stalk: must be >= 1"):
         uptake(traj, few, ~few, topo, stalk=0)
+
+
+def test_a_torn_exosome_is_reported_torn():
+    """An exosome with a hole (a cup open towards the target) in its last frames ends "torn"; the same
+    exosome closed again in its last frames does not."""
+    z = resting_height(1.0)
+    cup = sphere(R, [*AXIS, z], np.random.default_rng(1), tag="exosome", opening=np.pi / 3)
+
+    def run(exosomes: list[Surface]):
+        surfaces = [flat() + e for e in exosomes]
+        traj = surfaces_trajectory(surfaces, PATCH)
+        n = lipid_indices(traj.topology)[0].size
+        membrane = np.r_[np.zeros(len(flat().mid), int), np.ones(n - len(flat().mid), int)]  # parked: the exosome's
+        topo = topology(traj, [TARGET, EXOSOME], membrane, sides_of(surfaces, n), workers=1)
+        return uptake(traj, membrane == 1, membrane == 0, topo, workers=1)
+
+    u = run([exosome(z)] + [cup] * 3)
+    assert not u.torn[0] and u.torn[1:].all() and u.outcome == "torn" and u.outcome_tau == 10.0
+    u = run([cup] * 2 + [exosome(z)] * 2)
+    assert u.torn[:2].all() and not u.torn[2:].any() and u.outcome != "torn"

@@ -16,7 +16,10 @@ Per frame, for an exosome (a closed vesicle) over a target membrane:
   target patch sealed too: by :func:`~exomembrane.analysis.topology.topology`.
 
 The stage of a frame is the furthest that holds: merged, engulfed, wrapped (wrapped fraction at
-least ``wrapped``), bound (at least one bond), unbound. Lengths in sigma, times in tau.
+least ``wrapped``), bound (at least one bond), unbound. Apart from the stages, the exosome is
+**torn** in a frame where its own membrane (not merged) is open or has a pore; a run whose last
+``TORN_FRAMES`` frames are all torn ends "torn", whatever its stage (adhesion strong enough to burst
+a vesicle). Lengths in sigma, times in tau.
 """
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ WRAPPED = 0.9
 #: Exosome lipids in tail contact with target lipids that make a stalk (a hydrophobic bridge ~1 sigma
 #: in radius holds ~5 lipids of each membrane).
 STALK = 5
+#: Consecutive frames, to the end, of an open exosome that make the outcome "torn".
+TORN_FRAMES = 3
 #: Binding bead of each ligand and receptor species: residue name -> bead name.
 LIGANDS = {"LIG": "TIP", "LGL": "H"}
 RECEPTORS = {"REC": "TIP", "RCL": "H"}
@@ -62,14 +67,14 @@ class Uptake:
         outer head surface (sigma^2).
     bound_pairs
         (n_frames,) int: ligands bound to a receptor.
-    merged, engulfed
+    merged, engulfed, torn
         (n_frames,) bool.
     stage
         (n_frames,) int index into :data:`STAGES`.
     first_tau
         Stage name -> first time reached (tau), None if never.
     outcome, outcome_tau
-        The last frame's stage and the time it was first reached, held from then to the end.
+        The last frame's stage, or "torn", and the time it was first reached, held from then to the end.
     """
 
     time: np.ndarray
@@ -78,6 +83,7 @@ class Uptake:
     bound_pairs: np.ndarray
     merged: np.ndarray
     engulfed: np.ndarray
+    torn: np.ndarray
     stage: np.ndarray
     first_tau: dict[str, float | None]
     outcome: str
@@ -145,7 +151,7 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     box = box_of(traj)
     sealed = topo.sealed()
 
-    def frame(f: int) -> tuple[float, float, int, bool, bool]:
+    def frame(f: int) -> tuple[float, float, int, bool, bool, bool]:
         x = traj.xyz[f].astype(np.float64)
         b = box[f]
         h_exo, h_tgt = x[heads[exosome]], x[heads[target]]
@@ -166,18 +172,23 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
             tt = tgt_tails[tgt_tails >= 0]
             d = periodic_tree(x[tt], b).query(x[np.maximum(exo_tails, 0)], distance_upper_bound=TAIL_CONTACT)[0]
             merged = int((np.isfinite(d) & (exo_tails >= 0)).any(axis=1).sum()) >= stalk
-        return share, area, bonds, merged, engulfed
+        own = labels[exosome]
+        own = own[own >= 0]
+        torn = not merged and (not own.size or not _is_sealed(sealed[f], int(np.bincount(own).argmax())))
+        return share, area, bonds, merged, engulfed, torn
 
     rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
-    share, area, bonds, merged, engulfed = (np.array(c) for c in zip(*rows))
+    share, area, bonds, merged, engulfed, torn = (np.array(c) for c in zip(*rows))
     stage = np.where(merged, 4, np.where(engulfed, 3, np.where(share >= wrapped, 2, np.where(bonds > 0, 1, 0))))
     t = np.asarray(traj.time, float)
     first = {name: (float(t[np.argmax(stage >= k)]) if (stage >= k).any() else None) for k, name in enumerate(STAGES)}
+    ends_torn = len(torn) >= TORN_FRAMES and bool(torn[-TORN_FRAMES:].all())
     last = int(stage[-1])
-    held = np.flatnonzero(stage != last)
+    held = np.flatnonzero(~torn if ends_torn else stage != last)
     since = int(held[-1]) + 1 if held.size else 0
     return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
-                  engulfed.astype(bool), stage.astype(int), first, STAGES[last], float(t[since]))
+                  engulfed.astype(bool), torn.astype(bool), stage.astype(int), first,
+                  "torn" if ends_torn else STAGES[last], float(t[since]))
 
 
 def _binding_beads(top: mdtraj.Topology, beads: Mapping[str, str]) -> np.ndarray:

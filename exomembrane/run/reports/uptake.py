@@ -21,6 +21,8 @@ def uptake_report(s: dict[str, Any]) -> str:
     lines.append(f"  wrapped   largest fraction {most:.2f}, final {last:.2f}; "
                  f"contact area largest {s['contact_area_max_sigma2']:.0f} sigma^2")
     lines.append(f"  bonds     largest {s['bound_pairs_max']}, final {s['bound_pairs_final']} ligand-receptor pairs")
+    if s.get("torn_frames"):
+        lines.append(f"  torn      the exosome's membrane open (a pore, not merged) in {s['torn_frames']} frame(s)")
     return "\n".join(lines)
 
 
@@ -34,7 +36,8 @@ def uptake_part(run: RunData) -> Part:
     u = uptake(run.traj, membrane == names.index("exosome"), membrane == names.index("target"), topo)
     summary = {"outcome": u.outcome, "outcome_tau": u.outcome_tau, "first_tau": u.first_tau,
                "reached": {k: float(v is not None) for k, v in u.first_tau.items()},
-               "ends": {k: float(u.outcome == k) for k in STAGES},
+               "ends": {k: float(u.outcome == k) for k in (*STAGES, "torn")},
+               "torn_frames": int(u.torn.sum()),
                "wrapped_fraction_max": float(u.wrapped_fraction.max()),
                "wrapped_fraction_final": float(u.wrapped_fraction[-1]),
                "contact_area_max_sigma2": float(u.contact_area.max()),
