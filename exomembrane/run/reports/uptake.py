@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from exomembrane.analysis.uptake import STAGES, uptake
 from exomembrane.run.plots import figure, save
 from exomembrane.run.report import Part, RunData, report
@@ -28,7 +30,8 @@ def uptake_report(s: dict[str, Any]) -> str:
 
 @report("exosome_uptake", text=("uptake", uptake_report))
 def uptake_part(run: RunData) -> Part:
-    """Uptake series and the ``uptake`` scalars of an exosome-at-cell run, and ``uptake.png``."""
+    """Uptake series and the ``uptake`` scalars of an exosome-at-cell run, ``uptake.png`` and the last
+    frame cut open (``uptake_cut.png``)."""
     membranes, membrane, _ = run.membranes
     names = [m.name for m in membranes]
     topo = run.topology
@@ -57,4 +60,26 @@ def uptake_part(run: RunData) -> Part:
     axes[0].set_title(f"{run.scenario.name}: uptake")
     series = {"uptake_stage": u.stage.astype(float), "wrapped_fraction": u.wrapped_fraction,
               "contact_area": u.contact_area, "bound_pairs": u.bound_pairs.astype(float)}
-    return Part({"uptake": summary}, series, LABELS, [save(fig, run.out / "uptake.png")])
+    plots = [save(fig, run.out / "uptake.png"), _cut_open(run, membrane == names.index("exosome"))]
+    return Part({"uptake": summary}, series, LABELS, plots)
+
+
+def _cut_open(run: RunData, exosome: np.ndarray) -> Any:
+    """``uptake_cut.png``: the last frame cut open through the exosome's centre, every compartment
+    coloured and named, every membrane named."""
+    from matplotlib.figure import Figure
+
+    from exomembrane.analysis.pbc import box_of, periodic_centre
+    from exomembrane.analysis.selection import lipid_indices
+    from exomembrane.run.movie import draw_frame
+
+    membranes, membrane, leaflet = run.membranes
+    traj = run.traj
+    f = traj.n_frames - 1
+    box = box_of(traj)[f]
+    heads, _ = lipid_indices(traj.topology)
+    centre = periodic_centre(traj.xyz[f, heads[exosome]].astype(float), box)[0]
+    fig = Figure(figsize=(7, max(3.5, 7 * box[2] / box[0])))
+    draw_frame(fig.subplots(), traj, f, [m.faces for m in membranes], membrane, leaflet, run.topology, f,
+               [m.name for m in membranes], centre, title=f"{run.scenario.name}: t = {traj.time[f]:.0f} tau")
+    return save(fig, run.out / "uptake_cut.png")
