@@ -10,7 +10,7 @@ from synthetic import AXIS, HEAD, LZ, PATCH, Omega, Surface, plane, sides_of, sp
 
 from exomembrane.analysis import lipid_indices
 from exomembrane.analysis.topology import topology
-from exomembrane.analysis.uptake import STAGES, uptake
+from exomembrane.analysis.uptake import STAGES, uptake, wrapped_fraction
 
 TARGET = {"+z": "extracellular", "-z": "cytosol"}
 EXOSOME = {"outside": "extracellular", "inside": "exosome_lumen"}
@@ -78,6 +78,9 @@ def test_half_and_fully_wrapped_exosomes():
     expected = 0.5 + np.cos(theta[np.argmax(rim.min(axis=1) <= 4.0), 0]) / 2
     assert u.wrapped_fraction[0] == pytest.approx(expected, abs=0.05)
     assert u.outcome == "unbound"  # covered by half, but no bonds and not wrapped
+    traj = surfaces_trajectory([half + exosome(Z)], PATCH)
+    mine = np.arange(lipid_indices(traj.topology)[0].size) >= len(half.mid)
+    assert wrapped_fraction(traj, mine, ~mine)[0] == pytest.approx(u.wrapped_fraction[0])  # the live plot's
     omega = Omega(neck=3.5, bud=round(bowl_r), fillet=3.0, tube=3.0)
     cup = omega.surface(np.random.default_rng(3)).mirrored().moved([0.0, 0.0, Z])
     u = analyse([(cup, exosome(Z - omega.bud_centre_height))])

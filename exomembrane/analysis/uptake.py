@@ -154,14 +154,7 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     def frame(f: int) -> tuple[float, float, int, bool, bool, bool]:
         x = traj.xyz[f].astype(np.float64)
         b = box[f]
-        h_exo, h_tgt = x[heads[exosome]], x[heads[target]]
-        centre = periodic_centre(h_exo, b)[0]
-        r_head = np.linalg.norm(minimum_image(h_exo - centre, b), axis=1)
-        r_end = np.linalg.norm(minimum_image(x[ends[exosome]] - centre, b), axis=1)
-        outer = r_head > r_end
-        near = periodic_tree(h_tgt, b).query(h_exo[outer], distance_upper_bound=contact)[0]
-        share = float(np.isfinite(near).mean()) if outer.any() else 0.0
-        area = share * 4 * np.pi * float(np.mean(r_head[outer])) ** 2 if outer.any() else 0.0
+        share, area, centre = _cover(x, b, heads, ends, exosome, target, contact)
         bonds = 0
         if lig.size and rec.size:
             d = periodic_tree(x[rec], b).query(x[lig], distance_upper_bound=bond)[0]
@@ -189,6 +182,34 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
                   engulfed.astype(bool), torn.astype(bool), stage.astype(int), first,
                   "torn" if ends_torn else STAGES[last], float(t[since]))
+
+
+def wrapped_fraction(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray,
+                     contact: float = CONTACT) -> np.ndarray:
+    """(n_frames,) share of the exosome's outer-leaflet lipids whose head lies within ``contact`` sigma
+    of a head of the target (the wrapped fraction of :func:`uptake`, without the topology: cheap
+    enough for a live plot). ``exosome``, ``target``: (n_lipids,) bool as in :func:`uptake`."""
+    heads, tails = lipid_indices(traj.topology)
+    ends = np.where(tails >= 0, tails, heads[:, None]).max(axis=1)
+    box = box_of(traj)
+    exosome, target = np.asarray(exosome, bool), np.asarray(target, bool)
+    return np.array([_cover(traj.xyz[f].astype(np.float64), box[f], heads, ends, exosome, target, contact)[0]
+                     for f in range(traj.n_frames)])
+
+
+def _cover(x: np.ndarray, box: np.ndarray, heads: np.ndarray, ends: np.ndarray, exosome: np.ndarray,
+           target: np.ndarray, contact: float) -> tuple[float, float, np.ndarray]:
+    """(wrapped fraction, contact area sigma^2, the exosome's centre (3,)) in one frame ``x``."""
+    h_exo, h_tgt = x[heads[exosome]], x[heads[target]]
+    centre = periodic_centre(h_exo, box)[0]
+    r_head = np.linalg.norm(minimum_image(h_exo - centre, box), axis=1)
+    r_end = np.linalg.norm(minimum_image(x[ends[exosome]] - centre, box), axis=1)
+    outer = r_head > r_end
+    if not outer.any():
+        return 0.0, 0.0, centre
+    near = periodic_tree(h_tgt, box).query(h_exo[outer], distance_upper_bound=contact)[0]
+    share = float(np.isfinite(near).mean())
+    return share, share * 4 * np.pi * float(np.mean(r_head[outer])) ** 2, centre
 
 
 def _binding_beads(top: mdtraj.Topology, beads: Mapping[str, str]) -> np.ndarray:
