@@ -41,6 +41,7 @@ SCREENSHOT = ROOT / "notebooks" / "quickstart.png"
 ILV_SCREENSHOT = ROOT / "notebooks" / "ilv_budding.png"
 ESCRT_SCREENSHOT = ROOT / "notebooks" / "ilv_escrt.png"
 FUSION_SCREENSHOT = ROOT / "notebooks" / "mvb_fusion.png"
+UPTAKE_SCREENSHOT = ROOT / "notebooks" / "exosome_uptake.png"
 
 
 def _free_port() -> int:
@@ -366,3 +367,27 @@ def test_mvb_fusion_renders_and_steers_the_zipper(chromium: Path, tmp_path: Path
         report = page.locator(".jp-OutputArea-output", has_text="fusion (plasma with mvb)").inner_text()
         assert "final stage" in report and "leak" in report.lower()  # "leaks  none: ..." or "LEAK ..."
         assert page.locator(".jp-OutputArea-output img").count() >= 2  # fusion.png and release.png
+
+
+def test_exosome_uptake_renders_and_steers_the_affinity(chromium: Path, tmp_path: Path) -> None:
+    """Run All in JupyterLab: the exosome over the target patch with its ligands and receptors draws
+    cut open (saved as ``notebooks/exosome_uptake.png``), the live run draws with the affinity and
+    tension sliders and plots the wrapped fraction, and the report and the cut-open picture come out."""
+    with running("exosome_uptake.ipynb", tmp_path) as (page, console):
+        canvases = page.locator(".jp-OutputArea canvas")
+        build, live = canvases.nth(0), canvases.nth(1)
+        build.wait_for(timeout=120_000)
+        wait_for_picture(page, build, membrane_drawn, 60, "the exosome over the target in the first view")
+        fail_on_console(console)
+        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
+        assert all(name in start.inner_text() for name in ("LGL", "RCL", "LIP"))
+        UPTAKE_SCREENSHOT.write_bytes(snapshot(page, start))
+        wait_for_notebook(page, console, 300)
+        wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")
+        for name in ("affinity_lipid_receptor", "tension"):
+            assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+        plots = page.locator(".widget-html", has_text="wrapped fraction").inner_text()
+        assert re.search(r"wrapped fraction:\s*[0-9.]", plots), plots
+        report = page.locator(".jp-OutputArea-output", has_text="uptake (exosome at the target)").inner_text()
+        assert "bonds" in report and "wrapped" in report
+        assert page.locator(".jp-OutputArea-output img").count() >= 2  # uptake.png and uptake_cut.png

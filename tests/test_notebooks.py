@@ -84,3 +84,13 @@ def test_mvb_fusion_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "'finished'" in out and "fusion (plasma with mvb): final stage" in out
     analysis = tmp_path / "runs" / "mvb_fusion" / "analysis"
     assert (analysis / "release.png").is_file() and (analysis / "fusion.png").is_file()
+
+
+@pytest.mark.slow  # an end-to-end MD run of ~17k beads
+def test_exosome_uptake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = "\n".join(execute("exosome_uptake.ipynb", tmp_path, monkeypatch))
+    assert "ligands" in out and "exosome faces {'outside': 'extracellular', 'inside': 'exosome_lumen'}" in out
+    assert "'finished'" in out and "uptake (exosome at the target):" in out and "outcome: " in out
+    assert "the scan has not been run here" in out
+    analysis = tmp_path / "runs" / "exosome_uptake" / "analysis"
+    assert (analysis / "uptake.png").is_file() and (analysis / "uptake_cut.png").is_file()
