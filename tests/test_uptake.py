@@ -175,9 +175,20 @@ def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_pat
         "RNA": 2, "CARG": 3, "LIG": 20, "REC": 40}
     names = np.array(s.species)[s.molecule_species]
     assert s.confined[(s.membrane == 1) | np.isin(names, ["LIG", "RNA", "CARG"])].all()
+    lipid = exosome_at_cell(ff, 48.0, exosome_run=str(run_dir), gap=3.2, ligands=Surface(species="LGL", density=0.3),
+                            receptors=Surface(species="RCL", density=0.3))
+    outer = lipid.is_lipid() & (lipid.membrane == 1) & (lipid.leaflet == 1)
+    lgl = lipid.of_species("LGL")
+    assert lgl.sum() == round(0.36 * outer.sum()) and (lgl <= outer).all()  # its outer leaflet's LIP, anchored
+    assert {n: int(lipid.of_species(n).sum()) for n in ("RNA", "CARG")} == {"RNA": 2, "CARG": 3}
+    start = lipid.molecule_start[lgl]
+    centre = lipid.positions[lipid.molecule_start[outer]].mean(axis=0)
+    r = np.linalg.norm(lipid.positions[start[:, None] + np.arange(4)] - centre, axis=2)
+    assert (np.diff(r, axis=1)[:, 0] < 0).all()  # the ligand bead out beyond the lipid's own head
+    assert np.allclose(np.linalg.norm(lipid.positions[start] - lipid.positions[start + 1], axis=1), 0.97)
     with pytest.raises(ConfigError, match=r"exosome_run: .* has no scission"):
         exosome_at_cell(ff, 48.0, exosome_run=str(write_run(tmp_path / "flat", budded(ff, with_ilv=False))))
-    with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_radius'\]"):
+    with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_inner', 'exosome_radius'\]"):
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.exosome_run": str(run_dir)})
 
 

@@ -133,9 +133,12 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
         raise ConfigError(f"headroom: must be > 0 sigma (got {headroom!r})")
     inner = exosome_outer if exosome_inner is None else exosome_inner
     lower = target_upper if target_lower is None else target_lower
+    asked = ligands
     exosome_outer, ligands = _anchored(ff, exosome_outer, ligands, area_per_lipid, "ligands")
     target_upper, receptors = _anchored(ff, target_upper, receptors, area_per_lipid, "receptors")
     exosome_inner, target_lower = inner, lower
+    if exo is not None and asked is not None and ligands is None:  # lipid-anchored ligands on a run's ILV
+        exo = _anchor(exo, asked.species, float(asked.density or 0.0) * area_per_lipid, seed + 3)
     reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
     reach += sum(_lipid_reach(ff, c) for c in (exosome_outer, target_upper))
     if gap < reach + CLEARANCE:
@@ -213,6 +216,31 @@ def _anchored(ff: ForceField, leaflet: Composition, spec: Surface | None, area_p
     mixed = {name: frac * (1.0 - share) for name, frac in base.items() if name != spec.species}
     mixed[spec.species] = share + base.get(spec.species, 0.0) * (1.0 - share)
     return mixed, None
+
+
+def _anchor(s: Structure, species: str, share: float, seed: int) -> Structure:
+    """``s`` with the ``share`` of its outer leaflet's lipids, drawn from its LIP lipids, turned into the
+    lipid-anchored ``species``: each keeps its beads and gains the extra head beads of ``species``
+    (its first ones) straight out along its axis, BOND apart."""
+    ff = s.forcefield
+    new, plain = ff.get(species), ff.get("LIP")
+    extra = len(new.beads) - len(plain.beads)
+    outer = s.is_lipid() & (s.leaflet == 1)
+    free = np.flatnonzero(outer & s.of_species("LIP"))
+    n = round(share * outer.sum())
+    if n > free.size:
+        raise ConfigError(f"ligands.density: the exosome's outer leaflet has {free.size} LIP lipids to anchor "
+                          f"{species} on; {n} asked")
+    pick = np.random.default_rng(seed).choice(free, n, replace=False)
+    pieces = np.split(s.positions, s.molecule_start[1:])
+    for k in pick:
+        p = pieces[k]
+        axis = (p[0] - p[1]) / np.linalg.norm(p[0] - p[1])
+        pieces[k] = np.vstack([p[0] + BOND * np.arange(extra, 0, -1)[:, None] * axis, p])
+    names = s.species if species in s.species else (*s.species, species)
+    codes = s.molecule_species.copy()
+    codes[pick] = names.index(species)
+    return Structure(ff, names, codes, np.concatenate(pieces), s.box, s.leaflet, s.membranes, s.membrane, s.confined)
 
 
 def _lipid_reach(ff: ForceField, composition: Composition) -> float:
