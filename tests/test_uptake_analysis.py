@@ -10,7 +10,7 @@ from synthetic import AXIS, HEAD, LZ, PATCH, Omega, Surface, plane, sides_of, sp
 
 from exomembrane.analysis import lipid_indices
 from exomembrane.analysis.topology import topology
-from exomembrane.analysis.uptake import STAGES, uptake, wrapped_fraction
+from exomembrane.analysis.uptake import STAGES, cargo_whereabouts, uptake, wrapped_fraction
 
 TARGET = {"+z": "extracellular", "-z": "cytosol"}
 EXOSOME = {"outside": "extracellular", "inside": "exosome_lumen"}
@@ -176,3 +176,18 @@ def test_a_torn_exosome_is_reported_torn():
     assert not u.torn[0] and u.torn[1:].all() and u.outcome == "torn" and u.outcome_tau == 10.0
     u = run([cup] * 2 + [exosome(z)] * 2)
     assert u.torn[:2].all() and not u.torn[2:].any() and u.outcome != "torn"
+
+
+def test_cargo_is_counted_inside_the_exosome_in_the_cytosol_or_outside():
+    z = Z + 20.0
+    rna = np.array([[AXIS[0], AXIS[1], z], [AXIS[0] + 1.0, AXIS[1], z],  # inside the exosome
+                    [AXIS[0], AXIS[1], Z - 9.0],  # under the target: its cytosol
+                    [AXIS[0] + 12.0, AXIS[1], Z + 8.0]])[:, None] + np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0]])
+    surfaces = [flat() + exosome(z)]
+    traj = surfaces_trajectory(surfaces, PATCH, {"RNA": [rna]})
+    n = lipid_indices(traj.topology)[0].size
+    mine = np.arange(n) >= len(flat().mid)
+    assert cargo_whereabouts(traj, mine, ~mine, ["RNA", "CARG"]) == {
+        "RNA": {"inside": 2, "cytosol": 1, "extracellular": 1}, "CARG": {"inside": 0, "cytosol": 0, "extracellular": 0}}
+    flipped = cargo_whereabouts(traj, mine, ~mine, ["RNA"], cytosol="+z")["RNA"]
+    assert flipped == {"inside": 2, "cytosol": 1, "extracellular": 1}  # Z + 8 is then the cytosol

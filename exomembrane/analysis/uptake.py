@@ -23,7 +23,7 @@ a vesicle). Lengths in sigma, times in tau.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import mdtraj
@@ -47,6 +47,8 @@ WRAPPED = 0.9
 #: Exosome lipids in tail contact with target lipids that make a stalk (a hydrophobic bridge ~1 sigma
 #: in radius holds ~5 lipids of each membrane).
 STALK = 5
+#: Depth (sigma) beyond the target's median head height from which a molecule is in its cytosol.
+HEAD_DEPTH = 5.0
 #: Consecutive frames, to the end, of an open exosome that make the outcome "torn".
 TORN_FRAMES = 3
 #: Binding bead of each ligand and receptor species: residue name -> bead name.
@@ -182,6 +184,39 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
                   engulfed.astype(bool), torn.astype(bool), stage.astype(int), first,
                   "torn" if ends_torn else STAGES[last], float(t[since]))
+
+
+def cargo_whereabouts(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, species: Sequence[str], *,
+                      frame: int = -1, cytosol: str = "-z") -> dict[str, dict[str, int]]:
+    """Where each cargo molecule is in one frame: ``inside`` the exosome (its centre within the exosome's
+    mean head radius of the exosome's centre), else in the target's ``cytosol`` (beyond the target
+    patch's median head height on the cytosolic side) or ``extracellular``.
+
+    ``exosome``, ``target``: (n_lipids,) bool as in :func:`uptake`; ``species``: residue names of
+    the cargo (absent ones count nothing). Returns species -> {"inside", "cytosol", "extracellular"} -> count.
+    """
+    heads, _ = lipid_indices(traj.topology)
+    b = box_of(traj)[frame]
+    x = traj.xyz[frame].astype(np.float64)
+    h_exo = x[heads[np.asarray(exosome, bool)]]
+    centre = periodic_centre(h_exo, b)[0]
+    radius = float(np.linalg.norm(minimum_image(h_exo - centre, b), axis=1).mean())
+    z_patch = float(np.median(x[heads[np.asarray(target, bool)], 2]))
+    down = -1.0 if cytosol == "-z" else 1.0
+    out: dict[str, dict[str, int]] = {}
+    for name in species:
+        atoms = [[a.index for a in r.atoms] for r in traj.topology.residues if r.name == name]
+        counts = {"inside": 0, "cytosol": 0, "extracellular": 0}
+        for ix in atoms:
+            c = periodic_centre(x[ix], b)[0]
+            if np.linalg.norm(minimum_image(c - centre, b)) < radius:
+                counts["inside"] += 1
+            elif down * minimum_image(np.array([0.0, 0.0, c[2] - z_patch]), b)[2] > HEAD_DEPTH:
+                counts["cytosol"] += 1
+            else:
+                counts["extracellular"] += 1
+        out[name] = counts
+    return out
 
 
 def wrapped_fraction(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from exomembrane.analysis.uptake import STAGES, uptake
+from exomembrane.analysis.uptake import LIGANDS, RECEPTORS, STAGES, cargo_whereabouts, uptake
 from exomembrane.run.plots import figure, save
 from exomembrane.run.report import Part, RunData, report
 
@@ -23,6 +23,9 @@ def uptake_report(s: dict[str, Any]) -> str:
     lines.append(f"  wrapped   largest fraction {most:.2f}, final {last:.2f}; "
                  f"contact area largest {s['contact_area_max_sigma2']:.0f} sigma^2")
     lines.append(f"  bonds     largest {s['bound_pairs_max']}, final {s['bound_pairs_final']} ligand-receptor pairs")
+    for name, where in s.get("cargo", {}).items():
+        counts = ", ".join(f"{n} {place}" for place, n in where.items())
+        lines.append(f"  cargo     {name}: {counts} (last frame)")
     if s.get("torn_frames"):
         lines.append(f"  torn      the exosome's membrane open (a pore, not merged) in {s['torn_frames']} frame(s)")
     return "\n".join(lines)
@@ -36,7 +39,8 @@ def uptake_part(run: RunData) -> Part:
     names = [m.name for m in membranes]
     topo = run.topology
     assert topo is not None  # an exosome_uptake structure records its membranes
-    u = uptake(run.traj, membrane == names.index("exosome"), membrane == names.index("target"), topo)
+    exosome, target = membrane == names.index("exosome"), membrane == names.index("target")
+    u = uptake(run.traj, exosome, target, topo)
     summary = {"outcome": u.outcome, "outcome_tau": u.outcome_tau, "first_tau": u.first_tau,
                "reached": {k: float(v is not None) for k, v in u.first_tau.items()},
                "ends": {k: float(u.outcome == k) for k in (*STAGES, "torn")},
@@ -45,7 +49,8 @@ def uptake_part(run: RunData) -> Part:
                "wrapped_fraction_final": float(u.wrapped_fraction[-1]),
                "contact_area_max_sigma2": float(u.contact_area.max()),
                "bound_pairs_max": int(u.bound_pairs.max()), "bound_pairs_final": int(u.bound_pairs[-1]),
-               "stage_series": [STAGES[k] for k in u.stage]}
+               "stage_series": [STAGES[k] for k in u.stage],
+               "cargo": cargo_whereabouts(run.traj, exosome, target, _cargo_species(run.traj))}
     fig, axes = figure(3, 7.0)
     axes[0].plot(u.time, u.stage, drawstyle="steps-post")
     axes[0].set_yticks(range(len(STAGES)), STAGES)
@@ -62,6 +67,14 @@ def uptake_part(run: RunData) -> Part:
               "contact_area": u.contact_area, "bound_pairs": u.bound_pairs.astype(float)}
     plots = [save(fig, run.out / "uptake.png"), _cut_open(run, membrane == names.index("exosome"))]
     return Part({"uptake": summary}, series, LABELS, plots)
+
+
+def _cargo_species(traj: Any) -> list[str]:
+    """Residue names of the cargo: molecules that are neither lipids nor ligands or receptors."""
+    from exomembrane.analysis.selection import is_lipid_residue
+
+    skip = set(LIGANDS) | set(RECEPTORS)
+    return sorted({r.name for r in traj.topology.residues if not is_lipid_residue(r) and r.name not in skip})
 
 
 def _cut_open(run: RunData, exosome: np.ndarray) -> Any:
