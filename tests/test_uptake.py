@@ -186,6 +186,10 @@ def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_pat
     r = np.linalg.norm(lipid.positions[start[:, None] + np.arange(4)] - centre, axis=2)
     assert (np.diff(r, axis=1)[:, 0] < 0).all()  # the ligand bead out beyond the lipid's own head
     assert np.allclose(np.linalg.norm(lipid.positions[start] - lipid.positions[start + 1], axis=1), 0.97)
+    chained = load_scenario(SYSTEMS / "exosome_uptake_chained.yaml", {"builder.exosome_run": str(run_dir)})
+    built = chained.build()
+    assert built.of_species("LGL").any() and {n: int(built.of_species(n).sum()) for n in ("RNA", "CARG")} == {
+        "RNA": 2, "CARG": 3}
     with pytest.raises(ConfigError, match=r"exosome_run: .* has no scission"):
         exosome_at_cell(ff, 48.0, exosome_run=str(write_run(tmp_path / "flat", budded(ff, with_ilv=False))))
     with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_inner', 'exosome_radius'\]"):

@@ -219,19 +219,24 @@ def _anchored(ff: ForceField, leaflet: Composition, spec: Surface | None, area_p
 
 
 def _anchor(s: Structure, species: str, share: float, seed: int) -> Structure:
-    """``s`` with the ``share`` of its outer leaflet's lipids, drawn from its LIP lipids, turned into the
-    lipid-anchored ``species``: each keeps its beads and gains the extra head beads of ``species``
-    (its first ones) straight out along its axis, BOND apart."""
+    """``s`` with the ``share`` of its outer leaflet's lipids turned into the lipid-anchored ``species``
+    (LIP lipids first, then other three-bead lipids, drawn at random): each keeps its positions, takes
+    the species' tails and gains its extra head beads (its first ones) straight out along its axis,
+    BOND apart."""
     ff = s.forcefield
-    new, plain = ff.get(species), ff.get("LIP")
-    extra = len(new.beads) - len(plain.beads)
+    new = ff.get(species)
+    extra = len(new.beads) - 3
     outer = s.is_lipid() & (s.leaflet == 1)
-    free = np.flatnonzero(outer & s.of_species("LIP"))
+    three = np.array([len(ff.get(name).beads) == 3 for name in s.species])[s.molecule_species]
+    rng = np.random.default_rng(seed)
+    plain, other = (rng.permutation(np.flatnonzero(outer & three & m)) for m in (s.of_species("LIP"),
+                                                                               ~s.of_species("LIP")))
+    free = np.concatenate([plain, other])
     n = round(share * outer.sum())
     if n > free.size:
-        raise ConfigError(f"ligands.density: the exosome's outer leaflet has {free.size} LIP lipids to anchor "
-                          f"{species} on; {n} asked")
-    pick = np.random.default_rng(seed).choice(free, n, replace=False)
+        raise ConfigError(f"ligands.density: the exosome's outer leaflet has {free.size} three-bead lipids to "
+                          f"anchor {species} on; {n} asked")
+    pick = free[:n]
     pieces = np.split(s.positions, s.molecule_start[1:])
     for k in pick:
         p = pieces[k]
