@@ -196,6 +196,16 @@ def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_pat
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.exosome_run": str(run_dir)})
 
 
+def test_the_production_scenario_builds_an_exosome_30_sigma_across() -> None:
+    s = load_scenario(SYSTEMS / "exosome_uptake.yaml").build()
+    exo = s.is_lipid() & (s.membrane == 1)
+    heads = s.positions[s.molecule_start[exo]]
+    centre = heads.mean(axis=0)
+    r = np.linalg.norm(heads - centre, axis=1)
+    assert 2 * np.median(r) >= 30.0 and s.of_species("LGL").any() and s.of_species("RCL").any()
+    assert 50_000 < s.n_beads < 80_000
+
+
 def test_the_rigid_control_joins_the_exosome_s_beads_only(ff: em.ForceField) -> None:
     """``rigid``: springs at their built lengths between the exosome's close bead pairs, none to the
     target; the soft build has none."""
