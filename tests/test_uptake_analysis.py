@@ -191,3 +191,32 @@ def test_cargo_is_counted_inside_the_exosome_in_the_cytosol_or_outside():
         "RNA": {"inside": 2, "cytosol": 1, "extracellular": 1}, "CARG": {"inside": 0, "cytosol": 0, "extracellular": 0}}
     flipped = cargo_whereabouts(traj, mine, ~mine, ["RNA"], cytosol="+z")["RNA"]
     assert flipped == {"inside": 2, "cytosol": 1, "extracellular": 1}  # Z + 8 is then the cytosol
+
+
+def test_an_endosome_must_surround_the_exosome_on_all_sides():
+    """The enclosure test of engulfment: a closed shell around the centre covers every solid angle;
+    a deep cup open by 60 degrees towards the patch, or a shell off to one side, does not."""
+    from exomembrane.analysis.uptake import _encloses
+
+    rng = np.random.default_rng(5)
+    d = rng.normal(size=(4000, 3))
+    d *= 12.0 / np.linalg.norm(d, axis=1)[:, None]
+    assert _encloses(d)
+    assert not _encloses(d[d[:, 2] < 12.0 * np.cos(np.pi / 3)])  # open by 60 degrees at the top
+    assert not _encloses(d + [0.0, 0.0, 20.0])  # a shell beside the centre, not around it
+    cup = sphere(OUTER + 1.0 + HEAD, [*AXIS, Z - 19.0], rng, tag="endosome", opening=np.pi / 3).mirrored()
+    u = analyse([(flat() + cup.moved([0.0, 0.0, 2 * (Z - 19.0)]), exosome(Z - 19.0))])
+    assert not u.engulfed[0] and u.outcome != "engulfed"
+
+
+def test_a_target_lipid_in_the_exosome_does_not_make_it_its_own_endosome():
+    """A target lipid that has joined the exosome's membrane (lipid exchange at the contact) puts the
+    exosome's cluster among the target's: the exosome is still not inside an endosome."""
+    surfaces = [flat() + exosome(Z - 19.0)]
+    traj = surfaces_trajectory(surfaces, PATCH)
+    n = lipid_indices(traj.topology)[0].size
+    membrane = np.r_[np.zeros(len(flat().mid), int), np.ones(n - len(flat().mid), int)]
+    membrane[len(flat().mid)] = 0  # one of the exosome's lipids, counted as the target's
+    topo = topology(traj, [TARGET, EXOSOME], membrane, sides_of(surfaces, n), workers=1)
+    u = uptake(traj, membrane == 1, membrane == 0, topo, workers=1)
+    assert not u.engulfed[0] and u.outcome == "unbound"

@@ -12,12 +12,15 @@ Per frame, for an exosome (a closed vesicle) over a target membrane:
   fusion stage classifier tells which), joined by at least ``stalk`` exosome lipids whose tails
   touch target tails: one splayed lipid bridging two adhering bilayers for a frame is not a stalk;
 - **engulfed**: the exosome, a membrane of its own and sealed, inside another closed, sealed
-  membrane made of target lipids (an endosome) that lies on the target's cytosolic side, with the
-  target patch sealed too: by :func:`~exomembrane.analysis.topology.topology`.
+  membrane made of target lipids (an endosome) that lies on the target's cytosolic side and
+  surrounds it on all sides (its heads seen from the exosome's centre in every one of ``ENCLOSED``
+  equal solid angles: a deep cup still open to the patch is not), with the target patch sealed
+  too: by :func:`~exomembrane.analysis.topology.topology`.
 
 The stage of a frame is the furthest that holds: merged, engulfed, wrapped (wrapped fraction at
 least ``wrapped``), bound (at least one bond), unbound. Apart from the stages, the exosome is
-**torn** in a frame where its own membrane (not merged) is open or has a pore; a run whose last
+**torn** in a frame where its own membrane (not merged) is open or has a pore, or its lumen is
+joined by free space to another compartment; a run whose last
 ``TORN_FRAMES`` frames are all torn ends "torn", whatever its stage (adhesion strong enough to burst
 a vesicle). Lengths in sigma, times in tau.
 """
@@ -28,7 +31,6 @@ from dataclasses import dataclass
 
 import mdtraj
 import numpy as np
-from scipy.spatial import Delaunay
 
 from .clusters import TAIL_CONTACT
 from .frames import map_frames
@@ -49,6 +51,8 @@ WRAPPED = 0.9
 STALK = 5
 #: Depth (sigma) beyond the target's median head height from which a molecule is in its cytosol.
 HEAD_DEPTH = 5.0
+#: Equal solid angles (bands of cos(theta) x sectors of phi) that an endosome must all cover.
+ENCLOSED = (6, 8)
 #: Consecutive frames, to the end, of an open exosome that make the outcome "torn".
 TORN_FRAMES = 3
 #: Binding bead of each ligand and receptor species: residue name -> bead name.
@@ -93,7 +97,8 @@ class Uptake:
 
 
 def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, topo: Topology, *,
-           cytosol: str = "-z", ligands: Mapping[str, str] = LIGANDS, receptors: Mapping[str, str] = RECEPTORS,
+           cytosol: str = "-z", lumen: str = "exosome_lumen", ligands: Mapping[str, str] = LIGANDS,
+           receptors: Mapping[str, str] = RECEPTORS,
            contact: float = CONTACT, bond: float = BOND, wrapped: float = WRAPPED, stalk: int = STALK,
            workers: int | None = None) -> Uptake:
     """Contact, wrapping, bonds and stage of an exosome at a target membrane, per frame.
@@ -111,6 +116,9 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     cytosol
         The target's cytosolic side, "-z" or "+z" (the builder's target faces the extracellular
         space at +z).
+    lumen
+        The compartment inside the exosome (joined to another one: torn); absent from ``topo``: not
+        checked.
     ligands, receptors
         Residue name -> binding bead name of the ligand and receptor species; a species absent from
         the topology has no bonds.
@@ -152,6 +160,11 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     exo_tails, tgt_tails = tails[exosome], tails[target]
     box = box_of(traj)
     sealed = topo.sealed()
+    lumen_joined: np.ndarray = np.zeros(traj.n_frames, bool)
+    if lumen in topo.compartments:
+        joined = topo.connected[:, topo.compartments.index(lumen)].copy()
+        joined[:, topo.compartments.index(lumen)] = False
+        lumen_joined = np.asarray(joined.any(axis=1), bool)
 
     def frame(f: int) -> tuple[float, float, int, bool, bool, bool]:
         x = traj.xyz[f].astype(np.float64)
@@ -169,7 +182,8 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
             merged = int((np.isfinite(d) & (exo_tails >= 0)).any(axis=1).sum()) >= stalk
         own = labels[exosome]
         own = own[own >= 0]
-        torn = not merged and (not own.size or not _is_sealed(sealed[f], int(np.bincount(own).argmax())))
+        torn = not merged and (not own.size or not _is_sealed(sealed[f], int(np.bincount(own).argmax()))
+                               or bool(lumen_joined[f]))
         return share, area, bonds, merged, engulfed, torn
 
     rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
@@ -275,17 +289,25 @@ def _merged_or_engulfed(labels: np.ndarray, exosome: np.ndarray, target: np.ndar
         return False, False
     patch = spanning[0]
     z_patch = periodic_centre(x[heads[labels == patch]], box)[0][2]
-    for k in tgt[tgt != patch]:
+    for k in tgt[(tgt != patch) & (tgt != mine)]:  # a shell of target lipids, not the exosome itself
         shell = x[heads[labels == k]]
         if len(shell) < 4 or not _is_sealed(sealed, int(k)):
             continue
         mid = periodic_centre(shell, box)[0]
-        hull = Delaunay(mid + minimum_image(shell - mid, box))
-        inside = hull.find_simplex(mid + minimum_image(centre - mid, box)) >= 0
         below = down * minimum_image(np.array([0.0, 0.0, mid[2] - z_patch]), box)[2] > 0
-        if inside and below:
+        if below and _encloses(minimum_image(shell - centre, box)):
             return False, True
     return False, False
+
+
+def _encloses(d: np.ndarray, bins: tuple[int, int] = ENCLOSED) -> bool:
+    """Whether points at offsets ``d`` (m, 3) from a centre lie in every one of the equal solid angles
+    of ``bins`` (bands of cos(theta) x sectors of phi) around it."""
+    r = np.linalg.norm(d, axis=1)
+    d = d[r > 0] / r[r > 0, None]
+    band = np.minimum(((d[:, 2] + 1.0) / 2.0 * bins[0]).astype(int), bins[0] - 1)
+    sector = np.minimum(((np.arctan2(d[:, 1], d[:, 0]) + np.pi) / (2 * np.pi) * bins[1]).astype(int), bins[1] - 1)
+    return np.unique(band * bins[1] + sector).size == bins[0] * bins[1]
 
 
 def _is_sealed(sealed: np.ndarray, k: int) -> bool:
