@@ -5,7 +5,7 @@ quotes), each entry with the machine, platform, wall time and the command that r
 
     python tests/validation.py                 # everything (about 3 hours on two CPU cores; minutes on a GPU)
     python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways,
-                                               # escrt
+                                               # escrt, uptake
 """
 from __future__ import annotations
 
@@ -336,6 +336,73 @@ def _pathway_plot(stats, path: Path, tau: float) -> None:
     fig.savefig(path, dpi=100)
 
 
+#: Where the uptake sweep runs (kept, so that an interrupted ``make validate`` resumes it).
+UPTAKE = KEPT / "uptake_wrapping"
+#: The sweep's keys, as results.csv names them.
+DENSITY, AFFINITY, RIGID = "builder.ligands.density", "forcefield.params.affinity_lipid_receptor", "builder.rigid"
+OUTCOMES = ("bound", "wrapped", "engulfed", "merged", "torn")
+
+
+def uptake(tmp: Path, sweep_file: Path = SYSTEMS / "sweeps" / "uptake_wrapping.yaml", into: Path = UPTAKE) -> dict:
+    """Exosome wrapping against ligand density, affinity and softness: ``systems/sweeps/uptake_wrapping.yaml``
+    run into ``runs/validation/uptake_wrapping`` (resumed where an earlier run stopped): per point,
+    the final wrapped fraction (mean and standard error over seeds) and the fraction of runs ending in
+    each outcome. The plot goes to ``tests/validation_uptake.png``."""
+    import pandas as pd
+
+    from exomembrane.sweep import SWEEP, load_sweep, run_sweep
+
+    t0 = time.perf_counter()
+    into.parent.mkdir(parents=True, exist_ok=True)
+    sweep = load_sweep(sweep_file)
+    run = load_scenario(sweep.scenario, sweep.fixed).run
+    if (into / SWEEP).is_file():
+        run_sweep(None, into, resume=True, steps=run.steps)
+    else:
+        run_sweep(sweep, into)
+    rows = pd.read_csv(into / "results.csv")
+    rows = rows[rows["status"] == "ok"]
+    tau = run.steps * run.dt
+    out: dict = {"wall_s": round(time.perf_counter() - t0, 1), "directory": str(into.relative_to(HERE.parent)),
+                 "tau": round(tau, 1), "points": []}
+    for (density, affinity, rigid), g in rows.groupby([DENSITY, AFFINITY, RIGID]):
+        w = g["uptake.wrapped_fraction_final"].to_numpy(float)
+        rigid = bool(rigid) if isinstance(rigid, (bool, np.bool_)) else str(rigid).lower() == "true"
+        point = {"density": float(density), "affinity": float(affinity), "rigid": rigid, "runs": len(g),
+                 "wrapped": round(float(w.mean()), 3),
+                 "wrapped_se": round(float(w.std(ddof=1) / np.sqrt(len(w))), 3) if len(w) > 1 else None}
+        point.update({f"ends.{k}": round(float(g[f"uptake.ends.{k}"].mean()), 2)
+                      for k in OUTCOMES if f"uptake.ends.{k}" in g})
+        out["points"].append(point)
+    _uptake_plot(out["points"], HERE / "validation_uptake.png", tau)
+    return out
+
+
+def _uptake_plot(points: list[dict], path: Path, tau: float) -> None:
+    """Final wrapped fraction (mean +- s.e. over seeds) against ligand density, a line per affinity and
+    softness; torn runs marked."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 4))
+    ax = fig.subplots()
+    for (affinity, rigid) in sorted({(p["affinity"], p["rigid"]) for p in points}):
+        line = sorted((p for p in points if p["affinity"] == affinity and p["rigid"] == rigid), key=lambda p: p["density"])
+        x = [p["density"] for p in line]
+        ax.errorbar(x, [p["wrapped"] for p in line], yerr=[p["wrapped_se"] or 0.0 for p in line], marker="s" if rigid
+                    else "o", linestyle="--" if rigid else "-", capsize=3,
+                    label=f"affinity {affinity:g} eps, {'rigid' if rigid else 'soft'}")
+        torn = [p for p in line if p.get("ends.torn", 0) > 0]
+        ax.scatter([p["density"] for p in torn], [p["wrapped"] for p in torn], marker="x", color="k", zorder=3)
+    ax.axhline(0.9, color="0.6", lw=0.8)
+    ax.set_xlabel("ligand density (per sigma^2 of the outer leaflet)")
+    ax.set_ylabel(f"wrapped fraction at {tau:.0f} tau")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("exosome_uptake_small: wrapping (x: some runs torn; line: wrapped)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 ENSEMBLE = {"lipid order S": "lipid_order_S.mean", "D (sigma^2/tau)": "diffusion_sigma2_per_tau.value",
             "kinetic kT": "thermo_second_half_mean.kT", "pair energy per bead": "thermo_second_half_mean.pair"}
 
@@ -389,7 +456,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
          "fusion": fusion, "pathways": pathways, "escrt": escrt,
-         "line_tension": line_tension}
+         "line_tension": line_tension, "uptake": uptake}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -502,6 +569,17 @@ def markdown(results: dict) -> str:
                          f"{r['lumen_height_max']} | {r['neck_radius_min']} | {r['event']} | {r['radius']} sigma / "
                          f"{r['tilt']} deg | {r['assembled']} / {r['bound']} of {r['subunits']} | {r['wall_s']} | "
                          f"{r['steps_per_s']} |")
+        lines.append("")
+    if "uptake" in results:
+        u = results["uptake"]
+        lines += [f"Exosome uptake ({u['directory']}, {u['wall_s']:.0f} s): final wrapped fraction (mean +- s.e. over "
+                  f"seeds) after {u['tau']:.0f} tau and the fraction of runs ending in each outcome", "",
+                  "| ligand density (sigma^-2) | affinity (eps) | exosome | runs | wrapped fraction | bound | wrapped | "
+                  "engulfed | merged | torn |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in u["points"]:
+            lines.append(f"| {r['density']:g} | {r['affinity']:g} | {'rigid' if r['rigid'] else 'soft'} | {r['runs']} | "
+                         f"{r['wrapped']} +- {r['wrapped_se']} | " + " | ".join(str(r.get(f"ends.{k}", "-"))
+                                                                            for k in OUTCOMES) + " |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
