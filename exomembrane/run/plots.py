@@ -25,6 +25,29 @@ def save(fig: Any, path: Path) -> Path:
     return path
 
 
+def cut_open(run: Any, frame: int, around: np.ndarray, name: str, centre: np.ndarray | None = None) -> Path:
+    """``name`` in the report folder of ``run`` (a RunData): frame ``frame`` cut open through ``centre``
+    (default: the centre of the heads of the lipids ``around``, (n_lipids,) bool), every compartment
+    coloured and named, every membrane named."""
+    from matplotlib.figure import Figure
+
+    from exomembrane.analysis.pbc import box_of, periodic_centre
+    from exomembrane.analysis.selection import lipid_indices
+    from exomembrane.run.movie import draw_frame
+
+    membranes, membrane, leaflet = run.membranes
+    traj = run.traj
+    frame = frame % traj.n_frames
+    box = box_of(traj)[frame]
+    if centre is None:
+        heads, _ = lipid_indices(traj.topology)
+        centre = periodic_centre(traj.xyz[frame, heads[around]].astype(float), box)[0]
+    fig = Figure(figsize=(7, max(3.5, 7 * box[2] / box[0])))
+    draw_frame(fig.subplots(), traj, frame, [m.faces for m in membranes], membrane, leaflet, run.topology, frame,
+               [m.name for m in membranes], centre, title=f"{run.scenario.name}: t = {traj.time[frame]:.0f} tau")
+    return save(fig, run.out / name)
+
+
 def plot_energies(thermo: Mapping[str, np.ndarray], kT: float, out: Path) -> Path:
     """``energies.png``: potential, kinetic and per-term energies (eps), and kinetic kT against the thermostat's."""
     fig, (top, bottom) = figure(2, 6)

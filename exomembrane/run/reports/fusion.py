@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 from exomembrane.analysis.fusion import STAGES, fusion_stages, leaks, lipid_mixing, release
-from exomembrane.analysis.pbc import box_of
-from exomembrane.run.plots import figure, save
+from exomembrane.run.plots import cut_open, figure, save
 from exomembrane.run.report import Part, RunData, finite, report
 
 LABELS = {"stage": "fusion stage", "pore_radius": "fusion pore radius (sigma)",
@@ -129,22 +128,7 @@ def _stage_plot(time: np.ndarray, stage: np.ndarray, pore: np.ndarray, released:
 
 def _release_picture(run: RunData, frame: int, topo: Any, mvb: int, fused: bool) -> Any:
     """``release.png``: the run cut open through the fusion pore (``fused``) or else the centre of
-    membrane ``mvb`` at ``frame``, every compartment coloured and named, every membrane named."""
-    from matplotlib.figure import Figure
-
-    from exomembrane.analysis.pbc import periodic_centre
-    from exomembrane.analysis.selection import lipid_indices
-    from exomembrane.run.movie import draw_frame
-
-    membranes, membrane, leaflet = run.membranes
-    traj = run.traj
-    box = box_of(traj)[frame]
+    membrane ``mvb`` at ``frame``."""
     pores = topo.pores_of(frame)
-    heads, _ = lipid_indices(traj.topology)
-    centre = max(pores, key=lambda p: p.radius).centre if fused and pores else periodic_centre(
-        traj.xyz[frame, heads[membrane == mvb]].astype(float), box)[0]
-    fig = Figure(figsize=(7, max(3.5, 7 * box[2] / box[0])))
-    ax = fig.subplots()
-    draw_frame(ax, traj, frame, [m.faces for m in membranes], membrane, leaflet, topo, frame,
-               [m.name for m in membranes], centre, title=f"{run.scenario.name}: t = {traj.time[frame]:.0f} tau")
-    return save(fig, run.out / "release.png")
+    centre = max(pores, key=lambda p: p.radius).centre if fused and pores else None
+    return cut_open(run, frame, run.membranes[1] == mvb, "release.png", centre)

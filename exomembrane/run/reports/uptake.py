@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from exomembrane.analysis.uptake import LIGANDS, RECEPTORS, STAGES, cargo_whereabouts, uptake
-from exomembrane.run.plots import figure, save
+from exomembrane.run.plots import cut_open, figure, save
 from exomembrane.run.report import Part, RunData, report
 
 LABELS = {"uptake_stage": "uptake stage", "wrapped_fraction": "wrapped fraction of the exosome",
@@ -65,7 +63,7 @@ def uptake_part(run: RunData) -> Part:
     axes[0].set_title(f"{run.scenario.name}: uptake")
     series = {"uptake_stage": u.stage.astype(float), "wrapped_fraction": u.wrapped_fraction,
               "contact_area": u.contact_area, "bound_pairs": u.bound_pairs.astype(float)}
-    plots = [save(fig, run.out / "uptake.png"), _cut_open(run, membrane == names.index("exosome"))]
+    plots = [save(fig, run.out / "uptake.png"), cut_open(run, -1, exosome, "uptake_cut.png")]
     return Part({"uptake": summary}, series, LABELS, plots)
 
 
@@ -75,24 +73,3 @@ def _cargo_species(traj: Any) -> list[str]:
 
     skip = set(LIGANDS) | set(RECEPTORS)
     return sorted({r.name for r in traj.topology.residues if not is_lipid_residue(r) and r.name not in skip})
-
-
-def _cut_open(run: RunData, exosome: np.ndarray) -> Any:
-    """``uptake_cut.png``: the last frame cut open through the exosome's centre, every compartment
-    coloured and named, every membrane named."""
-    from matplotlib.figure import Figure
-
-    from exomembrane.analysis.pbc import box_of, periodic_centre
-    from exomembrane.analysis.selection import lipid_indices
-    from exomembrane.run.movie import draw_frame
-
-    membranes, membrane, leaflet = run.membranes
-    traj = run.traj
-    f = traj.n_frames - 1
-    box = box_of(traj)[f]
-    heads, _ = lipid_indices(traj.topology)
-    centre = periodic_centre(traj.xyz[f, heads[exosome]].astype(float), box)[0]
-    fig = Figure(figsize=(7, max(3.5, 7 * box[2] / box[0])))
-    draw_frame(fig.subplots(), traj, f, [m.faces for m in membranes], membrane, leaflet, run.topology, f,
-               [m.name for m in membranes], centre, title=f"{run.scenario.name}: t = {traj.time[f]:.0f} tau")
-    return save(fig, run.out / "uptake_cut.png")
