@@ -345,23 +345,32 @@ def test_ilv_escrt_renders_and_steers_the_filament(chromium: Path, tmp_path: Pat
         assert "of 60 subunits bound" in page.locator(".jp-OutputArea-output", has_text="subunits bound").inner_text()
 
 
+def built_and_steered(page: object, console: list[str], what: str, legend: tuple[str, ...], screenshot: Path,
+                      seconds: float, sliders: tuple[str, ...]) -> None:
+    """The steps the membrane notebooks share: ``what`` drawn in the first view with every species of
+    ``legend`` in its legend (saved to ``screenshot``), the notebook run to its end within ``seconds``,
+    the membranes in the live view and one slider for each of ``sliders``."""
+    canvases = page.locator(".jp-OutputArea canvas")
+    build, live = canvases.nth(0), canvases.nth(1)
+    build.wait_for(timeout=120_000)
+    wait_for_picture(page, build, membrane_drawn, 60, f"{what} in the first view")
+    fail_on_console(console)
+    start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
+    assert all(name in start.inner_text() for name in legend)
+    screenshot.write_bytes(snapshot(page, start))
+    wait_for_notebook(page, console, seconds)
+    wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")
+    for name in sliders:
+        assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+
+
 def test_mvb_fusion_renders_and_steers_the_zipper(chromium: Path, tmp_path: Path) -> None:
     """Run All in JupyterLab: the MVB under the plasma membrane with its tethers draws cut open
     (saved as ``notebooks/mvb_fusion.png``), the live run draws with zipper and tension sliders and
     plots the fusion stage, and the report and the cut-open picture come out."""
     with running("mvb_fusion.ipynb", tmp_path) as (page, console):
-        canvases = page.locator(".jp-OutputArea canvas")
-        build, live = canvases.nth(0), canvases.nth(1)
-        build.wait_for(timeout=120_000)
-        wait_for_picture(page, build, membrane_drawn, 60, "the MVB under the plasma membrane in the first view")
-        fail_on_console(console)
-        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
-        assert all(name in start.inner_text() for name in ("TMA", "PE", "ADP", "SM", "CARG", "LIP"))
-        FUSION_SCREENSHOT.write_bytes(snapshot(page, start))
-        wait_for_notebook(page, console, 420)
-        wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")
-        for name in ("zipper", "tension"):
-            assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+        built_and_steered(page, console, "the MVB under the plasma membrane", ("TMA", "PE", "ADP", "SM", "CARG", "LIP"),
+                          FUSION_SCREENSHOT, 420, ("zipper", "tension"))
         plots = page.locator(".widget-html", has_text="fusion stage").inner_text()
         assert re.search(r"fusion stage \(0-4\):\s*[0-9.]", plots), plots
         report = page.locator(".jp-OutputArea-output", has_text="fusion (plasma with mvb)").inner_text()
@@ -374,18 +383,8 @@ def test_exosome_uptake_renders_and_steers_the_affinity(chromium: Path, tmp_path
     cut open (saved as ``notebooks/exosome_uptake.png``), the live run draws with the affinity and
     tension sliders and plots the wrapped fraction, and the report and the cut-open picture come out."""
     with running("exosome_uptake.ipynb", tmp_path) as (page, console):
-        canvases = page.locator(".jp-OutputArea canvas")
-        build, live = canvases.nth(0), canvases.nth(1)
-        build.wait_for(timeout=120_000)
-        wait_for_picture(page, build, membrane_drawn, 60, "the exosome over the target in the first view")
-        fail_on_console(console)
-        start = page.locator(".jp-OutputArea").filter(has=page.locator("canvas")).first
-        assert all(name in start.inner_text() for name in ("LGL", "RCL", "LIP"))
-        UPTAKE_SCREENSHOT.write_bytes(snapshot(page, start))
-        wait_for_notebook(page, console, 300)
-        wait_for_picture(page, live, membrane_drawn, 30, "the membranes in the live view")
-        for name in ("affinity_lipid_receptor", "tension"):
-            assert page.locator(".widget-hslider", has_text=name).count() == 1, name
+        built_and_steered(page, console, "the exosome over the target", ("LGL", "RCL", "LIP"), UPTAKE_SCREENSHOT, 300,
+                          ("affinity_lipid_receptor", "tension"))
         plots = page.locator(".widget-html", has_text="wrapped fraction").inner_text()
         assert re.search(r"wrapped fraction:\s*[0-9.]", plots), plots
         report = page.locator(".jp-OutputArea-output", has_text="uptake (exosome at the target)").inner_text()

@@ -343,7 +343,7 @@ DENSITY, AFFINITY, RIGID = "builder.ligands.density", "forcefield.params.affinit
 OUTCOMES = ("bound", "wrapped", "engulfed", "merged", "torn")
 
 
-def uptake(tmp: Path, sweep_file: Path = SYSTEMS / "sweeps" / "uptake_wrapping.yaml", into: Path = UPTAKE) -> dict:
+def uptake(tmp: Path) -> dict:
     """Exosome wrapping against ligand density, affinity and softness: ``systems/sweeps/uptake_wrapping.yaml``
     run into ``runs/validation/uptake_wrapping`` (resumed where an earlier run stopped): per point,
     the final wrapped fraction (mean and standard error over seeds) and the fraction of runs ending in
@@ -353,8 +353,9 @@ def uptake(tmp: Path, sweep_file: Path = SYSTEMS / "sweeps" / "uptake_wrapping.y
     from exomembrane.sweep import SWEEP, load_sweep, run_sweep
 
     t0 = time.perf_counter()
+    into = UPTAKE
     into.parent.mkdir(parents=True, exist_ok=True)
-    sweep = load_sweep(sweep_file)
+    sweep = load_sweep(SYSTEMS / "sweeps" / "uptake_wrapping.yaml")
     run = load_scenario(sweep.scenario, sweep.fixed).run
     if (into / SWEEP).is_file():
         run_sweep(None, into, resume=True, steps=run.steps)

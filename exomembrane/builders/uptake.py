@@ -131,12 +131,11 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
         raise ConfigError(f"gap: must be >= 0 sigma, or the exosome overlaps the target patch (got {gap!r})")
     if not headroom > 0:
         raise ConfigError(f"headroom: must be > 0 sigma (got {headroom!r})")
-    inner = exosome_outer if exosome_inner is None else exosome_inner
-    lower = target_upper if target_lower is None else target_lower
+    exosome_inner = exosome_outer if exosome_inner is None else exosome_inner  # as built, before any anchoring
+    target_lower = target_upper if target_lower is None else target_lower
     asked = ligands
     exosome_outer, ligands = _anchored(ff, exosome_outer, ligands, area_per_lipid, "ligands")
     target_upper, receptors = _anchored(ff, target_upper, receptors, area_per_lipid, "receptors")
-    exosome_inner, target_lower = inner, lower
     if exo is not None and asked is not None and ligands is None:  # lipid-anchored ligands on a run's ILV
         exo = _anchor(exo, asked.species, float(asked.density or 0.0) * area_per_lipid, seed + 3)
     reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
@@ -155,7 +154,7 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     z_t = below + HALF
     zc = z_t + HALF + gap + HALF + exosome_radius
     box_z = zc + exosome_radius + HALF + headroom
-    target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_upper if target_lower is None else target_lower,
+    target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_lower,
                      area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     box = np.array([target.box[0], target.box[1], box_z])
     target = _decorate(target, {"+z": "lumen", "-z": CYTOSOL}, receptors, "receptors", seed + 2)
