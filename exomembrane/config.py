@@ -25,6 +25,12 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def changed(self, names: set[str]) -> list[str]:
+        """Those of ``names`` given other values than their defaults (a scenario written back with
+        its defaults filled in reads as the same scenario)."""
+        fields = type(self).model_fields
+        return sorted(n for n in names & self.model_fields_set if getattr(self, n) != fields[n].get_default())
+
 
 def format_validation_error(err: ValidationError, source: str, overrides: Mapping[str, Any] = {},
                             unions: Mapping[str, Sequence[str]] = {}) -> str:

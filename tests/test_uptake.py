@@ -199,7 +199,7 @@ def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_pat
         "RNA": 2, "CARG": 3}
     with pytest.raises(ConfigError, match=r"exosome_run: .* has no scission"):
         exosome_at_cell(ff, 48.0, exosome_run=str(write_run(tmp_path / "flat", budded(ff, with_ilv=False))))
-    with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_inner', 'exosome_radius'\]"):
+    with pytest.raises(ConfigError, match=r"exosome_run: an exosome taken from a run is built from that run alone; drop \['exosome_inner'\]"):
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.exosome_run": str(run_dir)})
 
 
@@ -224,3 +224,45 @@ def test_the_rigid_control_joins_the_exosome_s_beads_only(ff: em.ForceField) -> 
     d = np.linalg.norm(np.subtract(*rigid.positions[rigid.tethers.pairs.T]), axis=1)
     assert np.allclose(d, rigid.tethers.start) and np.array_equal(rigid.tethers.start, rigid.tethers.end)
     assert d.max() < 1.5
+
+
+def released(ff: em.ForceField, out: bool = True) -> em.Structure:
+    """A fusion geometry (PM over an MVB holding one ILV with RNA and cargo) with the ILV and its cargo
+    moved out into the extracellular space above the PM (``out``), as after release."""
+    from test_fusion_chain import CARGO
+
+    from exomembrane.builders import Ilv, mvb_at_membrane
+
+    s = mvb_at_membrane(ff, 48.0, mvb_radius=16.0, gap=3.0, headroom=30.0, ilvs=[Ilv(radius=9.0, proteins=CARGO)])
+    if not out:
+        return s
+    mol = s.bead_molecule()
+    ilv = s.is_lipid() & (s.membrane == 2)
+    centre = s.positions[s.molecule_start[ilv]].mean(axis=0)
+    cargo = ~s.is_lipid() & (np.linalg.norm(s.positions[s.molecule_start] - centre, axis=1) < 12.0)
+    x = s.positions.copy()
+    x[(ilv | cargo)[mol], 2] += s.box[2] - 16.0 - centre[2]  # its centre 16 sigma under the box's top
+    from dataclasses import replace
+    return replace(s, positions=x)
+
+
+def test_the_exosome_can_be_an_ilv_released_by_a_fusion_run(ff: em.ForceField, tmp_path: Path) -> None:
+    """The life cycle chained through release: the ILV that a fusion run released into the
+    extracellular space, with its RNA and cargo, is the exosome; one still in the MVB is refused."""
+    from test_fusion_chain import write_run
+
+    s = released(ff)
+    run_dir = write_run(tmp_path / "release", s)
+    exo = exosome_at_cell(ff, 48.0, exosome_run=str(run_dir), gap=3.2, ligands=Surface(species="LGL", density=0.3),
+                          receptors=Surface(species="RCL", density=0.3))
+    assert [m.name for m in exo.membranes] == ["target", "exosome"]
+    lipids = exo.is_lipid() & (exo.membrane == 1)
+    assert lipids.sum() == (s.is_lipid() & (s.membrane == 2)).sum()  # the ILV's lipids, not the MVB's or the PM's
+    assert {n: int(exo.of_species(n).sum()) for n in ("RNA", "CARG")} == {"RNA": 2, "CARG": 3}
+    chained = load_scenario(SYSTEMS / "exosome_uptake_released.yaml", {"builder.exosome_run": str(run_dir)}).build()
+    assert chained.of_species("LGL").any() and int(chained.of_species("RNA").sum()) == 2
+    inside = write_run(tmp_path / "inside", released(ff, out=False))
+    with pytest.raises(ConfigError, match=r"exosome_run: .*inside released no ILV: in its last frame \(t = 0 tau\) "
+                                          r"none is closed and out in the extracellular space \(ILV 2: closed True, "
+                                          r"extracellular False"):
+        exosome_at_cell(ff, 48.0, exosome_run=str(inside))

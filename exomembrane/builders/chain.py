@@ -1,24 +1,33 @@
-"""The life cycle chains: an ILV taken, as it was, from the last frame of a budding run directory, to
-be placed in the next act's MVB.
+"""The life cycle chains: a vesicle taken, as it was, from the last frame of a run directory, to be
+the next act's ILV or exosome.
 
-The ILV is the largest closed vesicle (a membrane of the run's topology that is not open and does
-not span the box) apart from the parent membrane (the largest one spanning the box, else the
-largest) in the last frame (:func:`~exomembrane.analysis.topology.topology` of the recorded compartments), with
-every molecule that is not a lipid whose centre lies within its midplane radius plus
+- From a **budding run**: the ILV is the largest closed vesicle (a membrane of the run's topology
+  that is not open and does not span the box) apart from the parent membrane (the largest one
+  spanning the box, else the largest) in the last frame
+  (:func:`~exomembrane.analysis.topology.topology` of the recorded compartments).
+- From a **fusion run** (one of its membranes faces the extracellular space): the exosome is the
+  largest ILV that the release analysis (:func:`~exomembrane.analysis.fusion.release.release`)
+  finds released in the last frame (closed, in the extracellular space, out of the cell), as the
+  topology cluster that holds most of its lipids. An ILV still in the MVB is not an exosome.
+
+With it go every molecule that is not a lipid whose centre lies within its midplane radius plus
 ``CARGO_REACH`` of its centre (membrane cargo, and the RNA and cargo in its lumen). Positions are
 taken whole (minimum image) around that centre; leaflets from the lipids' orientations.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import mdtraj
 import numpy as np
 
 from exomembrane.analysis.clusters import MIN_LIPIDS
+from exomembrane.analysis.fusion.release import release
 from exomembrane.analysis.pbc import box_of, minimum_image, periodic_centre
 from exomembrane.analysis.selection import lipid_indices, lipid_residues, tail_ends
-from exomembrane.analysis.topology import topology
+from exomembrane.analysis.topology import Topology, topology
 from exomembrane.config import ConfigError
 from exomembrane.model.forcefield import ForceField
 from exomembrane.model.stored import MANIFEST, MEMBRANES, TRAJECTORY, load_membranes, load_trajectory
@@ -28,13 +37,17 @@ from exomembrane.model.structure import Structure
 CARGO_REACH = 3.0
 
 
+#: The compartment a fusion run releases its ILVs into.
+OUTSIDE = "extracellular"
+
+
 def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> tuple[Structure, float]:
-    """The ILV of a budding run's last frame as a :class:`Structure` centred in its own box, and its
-    midplane radius (sigma).
+    """The ILV of a budding run's last frame, or the released ILV of a fusion run's, as a
+    :class:`Structure` centred in its own box, and its midplane radius (sigma).
 
     ConfigError naming ``field`` if ``directory`` is not a run directory with recorded membranes,
-    if its last frame holds no closed membrane apart from the parent (no scission), or if its
-    molecules are species ``ff`` lacks.
+    if its last frame holds no closed membrane apart from the parent (no scission) or, for a fusion
+    run, no released ILV, or if its molecules are species ``ff`` lacks.
     """
     directory = Path(directory)
     for name in (MANIFEST, TRAJECTORY, MEMBRANES):
@@ -47,24 +60,14 @@ def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> t
     lipid = lipid_residues(traj.topology)
     topo = topology(traj, [m.faces for m in membranes], membrane[lipid], leaflet[lipid], workers=1)
     labels = topo.membranes[0]
-    sizes = np.bincount(labels[labels >= 0])
     box = box_of(traj)[0]
     x = traj.xyz[0].astype(np.float64)
     heads, tails = lipid_indices(traj.topology)
-    finite = []  # clusters that are vesicles (not spanning the box like a flat parent patch)
-    for k in range(len(sizes)):
-        h = x[heads[labels == k]]
-        reach = np.linalg.norm(minimum_image(h - periodic_centre(h, box)[0], box), axis=1).max()
-        finite.append(bool(reach < 0.45 * box.min()))
-    spanning = [k for k in range(len(sizes)) if not finite[k]]
-    parent = max(spanning or range(len(sizes)), key=lambda k: sizes[k])
-    candidates = [k for k in range(len(sizes)) if k != parent and finite[k] and sizes[k] >= MIN_LIPIDS
-                  and not topo.open[0, k]]
-    if not candidates:
-        raise ConfigError(f"{field}: {directory} has no scission: its last frame (t = {traj.time[0]:.0f} tau) holds no "
-                          f"closed vesicle apart from the parent membrane ({len(sizes)} membrane(s), "
-                          f"{int(topo.open[0, :len(sizes)].sum())} open)")
-    ilv = labels == max(candidates, key=lambda k: sizes[k])
+    faces = [m.faces for m in membranes]
+    if any(OUTSIDE in f.values() for f in faces):
+        ilv = _released(traj, faces, membrane[lipid], topo, labels, directory, field)
+    else:
+        ilv = _budded(x, heads, labels, topo, box, directory, field, traj.time[0])
     top = traj.topology
     centre = periodic_centre(x[heads[ilv]], box)[0]
     ends = tail_ends(tails)
@@ -104,3 +107,40 @@ def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> t
     leaf = np.zeros(s.n_molecules, np.int8)
     leaf[mol] = np.where(np.linalg.norm(head, axis=1) > np.linalg.norm(tail, axis=1), 1, -1)
     return replace(s, leaflet=leaf), radius
+
+
+def _budded(x: np.ndarray, heads: np.ndarray, labels: np.ndarray, topo: Topology, box: np.ndarray, directory: Path,
+            field: str, time: float) -> np.ndarray:
+    """(n_lipids,) bool: the lipids of the largest closed vesicle apart from the parent membrane."""
+    sizes = np.bincount(labels[labels >= 0])
+    finite = []  # clusters that are vesicles (not spanning the box like a flat parent patch)
+    for k in range(len(sizes)):
+        h = x[heads[labels == k]]
+        reach = np.linalg.norm(minimum_image(h - periodic_centre(h, box)[0], box), axis=1).max()
+        finite.append(bool(reach < 0.45 * box.min()))
+    spanning = [k for k in range(len(sizes)) if not finite[k]]
+    parent = max(spanning or range(len(sizes)), key=lambda k: sizes[k])
+    candidates = [k for k in range(len(sizes)) if k != parent and finite[k] and sizes[k] >= MIN_LIPIDS
+                  and not topo.open[0, k]]
+    if not candidates:
+        raise ConfigError(f"{field}: {directory} has no scission: its last frame (t = {time:.0f} tau) holds no "
+                          f"closed vesicle apart from the parent membrane ({len(sizes)} membrane(s), "
+                          f"{int(topo.open[0, :len(sizes)].sum())} open)")
+    return labels == max(candidates, key=lambda k: sizes[k])
+
+
+def _released(traj: mdtraj.Trajectory, faces: Sequence[Mapping[str, str]], membrane: np.ndarray, topo: Topology,
+              labels: np.ndarray, directory: Path, field: str) -> np.ndarray:
+    """(n_lipids,) bool: the lipids of the largest ILV released in the last frame of a fusion run."""
+    plane = next(k for k, f in enumerate(faces) if "+z" in f and OUTSIDE in f.values())
+    r = release(traj, faces, membrane, topo, plane, outside=OUTSIDE)
+    out = [k for k, ok in zip(r.ilvs, r.released[0]) if ok]
+    if not out:
+        states = ", ".join(f"ILV {k}: closed {bool(c)}, extracellular {bool(e)}, out of the cell {bool(x)}"
+                           for k, c, e, x in zip(r.ilvs, r.closed[0], r.extracellular[0], r.exposed[0]))
+        raise ConfigError(f"{field}: {directory} released no ILV: in its last frame (t = {traj.time[0]:.0f} tau) "
+                          f"none is closed and out in the {OUTSIDE} space ({states or 'no ILV'})")
+    sizes = {k: int((membrane == k).sum()) for k in out}
+    own = membrane == max(out, key=lambda k: sizes[k])
+    ks, counts = np.unique(labels[own], return_counts=True)
+    return labels == ks[np.argmax(counts)]

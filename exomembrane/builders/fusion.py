@@ -57,9 +57,9 @@ class Ilv(Strict):
 
     @model_validator(mode="after")
     def _run_alone(self) -> Ilv:
-        if self.run is not None and self.model_fields_set & {"radius", "outer", "inner", "proteins"}:
-            raise ValueError(f"run: an ILV taken from a run is built from that run alone; drop "
-                             f"{sorted(self.model_fields_set & {'radius', 'outer', 'inner', 'proteins'})}")
+        given = self.changed({"radius", "outer", "inner", "proteins"})
+        if self.run is not None and given:
+            raise ValueError(f"run: an ILV taken from a run is built from that run alone; drop {given}")
         return self
 
 

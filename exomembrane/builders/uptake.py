@@ -296,10 +296,9 @@ class ExosomeUptakeSection(Section):
 
     @model_validator(mode="after")
     def _run_alone(self) -> ExosomeUptakeSection:
-        given = self.model_fields_set & {"exosome_radius", "exosome_outer", "exosome_inner"}
+        given = self.changed({"exosome_radius", "exosome_outer", "exosome_inner"})
         if self.exosome_run is not None and given:
-            raise ValueError(f"exosome_run: an exosome taken from a run is built from that run alone; drop "
-                             f"{sorted(given)}")
+            raise ValueError(f"exosome_run: an exosome taken from a run is built from that run alone; drop {given}")
         return self
 
     def compositions(self) -> dict[str, dict[str, float]]:
