@@ -15,6 +15,7 @@ Example
     exomembrane analyze runs/v
     exomembrane sweep systems/sweeps/tension_scan.yaml --workers 2 --threads 1
     exomembrane sweep --resume runs/tension_scan --steps 100000   # every run carried on to 100000 steps
+    exomembrane life-cycle --out runs/life_cycle   # bud -> release -> uptake, the cargo counted act by act
 """
 from __future__ import annotations
 
@@ -118,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or messages, only errors")
     sweep.set_defaults(handler=_sweep)
 
+    cycle = sub.add_parser("life-cycle", help="run the acts of the life cycle one after the other, each taking its "
+                           "vesicle from the run before it, and count the cargo act by act")
+    cycle.add_argument("acts", nargs="*", metavar="NAME=SCENARIO",
+                       help="the acts in order (default: budding=ilv_ceramide_small release=mvb_fusion_chained "
+                            "uptake=exosome_uptake_released)")
+    cycle.add_argument("--out", type=Path, default=Path("runs/life_cycle"),
+                       help="one folder per act under it; finished acts are kept, unfinished ones resumed "
+                            "(default: runs/life_cycle)")
+    cycle.add_argument("--quiet", action="store_true", help="print only the cargo table")
+    cycle.set_defaults(handler=_life_cycle)
+
     platforms = sub.add_parser("platforms", help="OpenMM platforms usable here, and why others are not")
     platforms.set_defaults(handler=_platforms)
 
@@ -194,6 +206,32 @@ def _drive(run: Run, quiet: bool) -> int:
     if not quiet:
         print(f"{run.directory}: {run.step} steps ({run.time:g} tau), {run.frames} frames on {choice.name}; "
               f"next: exomembrane analyze {run.directory}")
+    return 0
+
+
+def _life_cycle(args: argparse.Namespace) -> int:
+    from exomembrane.run.life_cycle import LIFE_CYCLE, Act, cargo_through, life_cycle
+
+    acts = list(LIFE_CYCLE)
+    if args.acts:
+        acts = []
+        for item in args.acts:
+            name, sep, scenario = item.partition("=")
+            if not sep or not name or not scenario:
+                raise ConfigError(f"acts: {item!r}: expected NAME=SCENARIO, e.g. budding=ilv_ceramide_small")
+            acts.append(Act(name, scenario))
+    last: dict[str, int] = {}
+
+    def progress(run: Run) -> None:
+        if not args.quiet and run.step - last.get(run.directory.name, 0) >= max(run.target_steps // 10, 1):
+            last[run.directory.name] = run.step
+            print(f"{run.directory}: step {run.step} of {run.target_steps}", file=sys.stderr)
+
+    table = cargo_through(life_cycle(args.out, acts, progress=progress))
+    table.to_csv(args.out / "cargo.csv", index=False)
+    print(table.to_string(index=False))
+    if not args.quiet:
+        print(f"written: {args.out / 'cargo.csv'}; each act: exomembrane analyze {args.out}/<act>", file=sys.stderr)
     return 0
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_fusion_chain import budded, write_run
 from test_uptake import released
 
 import exomembrane as em
 from exomembrane import ConfigError
+from exomembrane.cli import main
 from exomembrane.run.life_cycle import Act, cargo_through, life_cycle
 from exomembrane.scenario import load_scenario
 
@@ -57,6 +59,21 @@ def test_a_chain_runs_act_after_act(ff: em.ForceField, tmp_path: Path) -> None:
     stamp = (runs[1] / "trajectory.xtc").stat().st_mtime_ns
     life_cycle(tmp_path, acts)  # both finished: nothing runs again
     assert (runs[1] / "trajectory.xtc").stat().st_mtime_ns == stamp
+    assert main(["life-cycle", "release=mvb_fusion_small", "uptake=exosome_uptake_released", "--out",
+                 str(tmp_path), "--quiet"]) == 0  # headless: the same chain, its table written
+    assert (runs[1] / "trajectory.xtc").stat().st_mtime_ns == stamp
+    written = pd.read_csv(tmp_path / "cargo.csv").set_index(["act", "species"])
+    assert written.loc[("uptake", "RNA"), "total"] == 2 and written.loc[("release", "CARG"), "carried"] == 3
+
+
+def test_the_command_line_names_a_bad_act(ff: em.ForceField, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    finished(tmp_path / "release", released(ff), "mvb_fusion_small")
+    assert main(["life-cycle", "budding", "--out", str(tmp_path)]) == 2
+    assert "acts: 'budding': expected NAME=SCENARIO" in capsys.readouterr().err
+    assert main(["life-cycle", "release=mvb_fusion_small", "again=ilv_ceramide_small", "--out", str(tmp_path)]) == 2
+    assert "acts.1.scenario: a mvb_patch scenario takes no vesicle from a run" in capsys.readouterr().err
+    assert not (tmp_path / "again").exists()
 
 
 def test_a_chain_without_a_vesicle_is_refused_naming_the_field(tmp_path: Path) -> None:
