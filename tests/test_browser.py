@@ -390,3 +390,6 @@ def test_exosome_uptake_renders_and_steers_the_affinity(chromium: Path, tmp_path
         report = page.locator(".jp-OutputArea-output", has_text="uptake (exosome at the target)").inner_text()
         assert "bonds" in report and "wrapped" in report
         assert page.locator(".jp-OutputArea-output img").count() >= 2  # uptake.png and uptake_cut.png
+        chain = page.locator(".jp-OutputArea-output", has_text="the chain stops").inner_text()
+        assert "has no scission" in chain  # the short budding act, and the cargo table after it
+        assert "RNA" in page.locator(".jp-OutputArea-output table", has_text="budding").inner_text()

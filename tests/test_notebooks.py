@@ -92,5 +92,8 @@ def test_exosome_uptake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert "ligands" in out and "exosome faces {'outside': 'extracellular', 'inside': 'exosome_lumen'}" in out
     assert "'finished'" in out and "uptake (exosome at the target):" in out and "outcome: " in out
     assert "the scan has not been run here" in out
+    # the life cycle chained: the short budding act pinches off nothing, and the chain says so
+    assert "the chain stops: " in out and "builder.ilvs.0.run: runs/life_cycle/budding has no scission" in out
+    assert "budding" in out and "RNA" in out
     analysis = tmp_path / "runs" / "exosome_uptake" / "analysis"
     assert (analysis / "uptake.png").is_file() and (analysis / "uptake_cut.png").is_file()

@@ -379,6 +379,20 @@ def uptake(tmp: Path) -> dict:
     return out
 
 
+def life_cycle(tmp: Path) -> dict:
+    """The whole life cycle chained (:func:`exomembrane.run.life_cycle.life_cycle`, the shipped acts)
+    in ``runs/validation/life_cycle``, finished acts kept: per act its event and its cargo (in the
+    run, carried on; for the uptake act where it ended)."""
+    from exomembrane.run.life_cycle import cargo_through
+    from exomembrane.run.life_cycle import life_cycle as chain
+
+    t0 = time.perf_counter()
+    table = cargo_through(chain(KEPT / "life_cycle"))
+    rows = json.loads(table.to_json(orient="records"))
+    return {"wall_s": round(time.perf_counter() - t0, 1), "directory": str((KEPT / "life_cycle").relative_to(HERE.parent)),
+            "rows": rows}
+
+
 def _uptake_plot(points: list[dict], path: Path, tau: float) -> None:
     """Final wrapped fraction (mean +- s.e. over seeds) against ligand density, a line per affinity and
     softness; torn runs marked."""
@@ -457,7 +471,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
          "fusion": fusion, "pathways": pathways, "escrt": escrt,
-         "line_tension": line_tension, "uptake": uptake}
+         "line_tension": line_tension, "uptake": uptake, "life_cycle": life_cycle}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -581,6 +595,17 @@ def markdown(results: dict) -> str:
             lines.append(f"| {r['density']:g} | {r['affinity']:g} | {'rigid' if r['rigid'] else 'soft'} | {r['runs']} | "
                          f"{r['wrapped']} +- {r['wrapped_se']} | " + " | ".join(str(r.get(f"ends.{k}", "-"))
                                                                             for k in OUTCOMES) + " |")
+        lines.append("")
+    if "life_cycle" in results:
+        c = results["life_cycle"]
+        lines += [f"The life cycle chained ({c['directory']}: ilv_ceramide_small -> mvb_fusion_chained -> "
+                  f"exosome_uptake_released, {c['wall_s']:.0f} s): the cargo act by act", "",
+                  "| act | event | species | in the run | carried on (uptake: inside the exosome) | target cytosol | "
+                  "extracellular |", "|---|---|---|---|---|---|---|"]
+        for r in c["rows"]:
+            lines.append(f"| {r['act']} | {r['event']} | {r['species']} | {r['total']} | {r['carried']} | "
+                         f"{'-' if r['cytosol'] is None else r['cytosol']} | "
+                         f"{'-' if r['extracellular'] is None else r['extracellular']} |")
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "
