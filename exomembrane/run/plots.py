@@ -49,10 +49,12 @@ def cut_open(run: Any, frame: int, around: np.ndarray, name: str, centre: np.nda
 
 
 def plot_energies(thermo: Mapping[str, np.ndarray], kT: float, out: Path) -> Path:
-    """``energies.png``: potential, kinetic and per-term energies (eps), and kinetic kT against the thermostat's."""
+    """``energies.png``: potential, kinetic and per-term energies (eps), and kinetic kT against the thermostat's.
+    Terms a run's thermo file lacks (written before the term existed) are left out."""
     fig, (top, bottom) = figure(2, 6)
     for key in ("potential", "kinetic", *TERMS):
-        top.plot(thermo["time"], thermo[key], label=key)
+        if key in thermo:
+            top.plot(thermo["time"], thermo[key], label=key)
     top.set_ylabel("energy (eps)")
     top.legend(fontsize="small")
     bottom.plot(thermo["time"], thermo["kT"], label="kinetic")
