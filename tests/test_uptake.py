@@ -261,8 +261,13 @@ def test_the_exosome_can_be_an_ilv_released_by_a_fusion_run(ff: em.ForceField, t
     assert {n: int(exo.of_species(n).sum()) for n in ("RNA", "CARG")} == {"RNA": 2, "CARG": 3}
     chained = load_scenario(SYSTEMS / "exosome_uptake_released.yaml", {"builder.exosome_run": str(run_dir)}).build()
     assert chained.of_species("LGL").any() and int(chained.of_species("RNA").sum()) == 2
+    # released, then back under the plasma membrane in the last frame: the exosome as it was when out
+    back = write_run(tmp_path / "back", s)
+    structure_trajectory(s).join(structure_trajectory(released(ff, out=False))).save_xtc(str(back / "trajectory.xtc"))
+    again = exosome_at_cell(ff, 48.0, exosome_run=str(back), ligands=None, receptors=None)
+    assert (again.is_lipid() & (again.membrane == 1)).sum() == lipids.sum() and int(again.of_species("RNA").sum()) == 2
     inside = write_run(tmp_path / "inside", released(ff, out=False))
-    with pytest.raises(ConfigError, match=r"exosome_run: .*inside released no ILV: in its last frame \(t = 0 tau\) "
-                                          r"none is closed and out in the extracellular space \(ILV 2: closed True, "
-                                          r"extracellular False"):
+    with pytest.raises(ConfigError, match=r"exosome_run: .*inside released no ILV: in none of its 1 frame\(s\) \(to "
+                                          r"t = 0 tau\) is one closed and out in the extracellular space \(last "
+                                          r"frame: ILV 2: closed True, extracellular False"):
         exosome_at_cell(ff, 48.0, exosome_run=str(inside))

@@ -7,8 +7,9 @@ the next act's ILV or exosome.
   (:func:`~exomembrane.analysis.topology.topology` of the recorded compartments).
 - From a **fusion run** (one of its membranes faces the extracellular space): the exosome is the
   largest ILV that the release analysis (:func:`~exomembrane.analysis.fusion.release.release`)
-  finds released in the last frame (closed, in the extracellular space, out of the cell), as the
-  topology cluster that holds most of its lipids. An ILV still in the MVB is not an exosome.
+  finds released (closed, in the extracellular space, out of the cell) in the last frame that
+  holds one, as the topology cluster that holds most of its lipids, as it was in that frame (an
+  ILV out of a wide pore may drift back under its rim). An ILV never released is not an exosome.
 
 With it go every molecule that is not a lipid whose centre lies within its midplane radius plus
 ``CARGO_REACH`` of its centre (membrane cargo, and the RNA and cargo in its lumen). Positions are
@@ -42,8 +43,8 @@ OUTSIDE = "extracellular"
 
 
 def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> tuple[Structure, float]:
-    """The ILV of a budding run's last frame, or the released ILV of a fusion run's, as a
-    :class:`Structure` centred in its own box, and its midplane radius (sigma).
+    """The ILV of a budding run's last frame, or the ILV a fusion run released (its last frame that
+    holds one), as a :class:`Structure` centred in its own box, and its midplane radius (sigma).
 
     ConfigError naming ``field`` if ``directory`` is not a run directory with recorded membranes,
     if its last frame holds no closed membrane apart from the parent (no scission) or, for a fusion
@@ -54,20 +55,22 @@ def ilv_from_run(ff: ForceField, directory: str | Path, field: str = "run") -> t
         if not (directory / name).is_file():
             raise ConfigError(f"{field}: {directory} is not a run directory with recorded membranes (no {name})")
     membranes, membrane, leaflet = load_membranes(directory)
-    traj = load_trajectory(directory)[-1]
     if not membranes or membrane is None or leaflet is None:
         raise ConfigError(f"{field}: {directory} records no membranes and compartments; the ILV cannot be told")
-    lipid = lipid_residues(traj.topology)
-    topo = topology(traj, [m.faces for m in membranes], membrane[lipid], leaflet[lipid], workers=1)
-    labels = topo.membranes[0]
+    whole = load_trajectory(directory)
+    lipid = lipid_residues(whole.topology)
+    faces = [m.faces for m in membranes]
+    heads, tails = lipid_indices(whole.topology)
+    if any(OUTSIDE in f.values() for f in faces):
+        traj, labels, ilv = _released(whole, faces, membrane[lipid], leaflet[lipid], directory, field)
+    else:
+        traj = whole[-1]
+        topo = topology(traj, faces, membrane[lipid], leaflet[lipid], workers=1)
+        labels = topo.membranes[0]
+        ilv = _budded(traj.xyz[0].astype(np.float64), heads, labels, topo, box_of(traj)[0], directory, field,
+                      traj.time[0])
     box = box_of(traj)[0]
     x = traj.xyz[0].astype(np.float64)
-    heads, tails = lipid_indices(traj.topology)
-    faces = [m.faces for m in membranes]
-    if any(OUTSIDE in f.values() for f in faces):
-        ilv = _released(traj, faces, membrane[lipid], topo, labels, directory, field)
-    else:
-        ilv = _budded(x, heads, labels, topo, box, directory, field, traj.time[0])
     top = traj.topology
     centre = periodic_centre(x[heads[ilv]], box)[0]
     ends = tail_ends(tails)
@@ -129,18 +132,24 @@ def _budded(x: np.ndarray, heads: np.ndarray, labels: np.ndarray, topo: Topology
     return labels == max(candidates, key=lambda k: sizes[k])
 
 
-def _released(traj: mdtraj.Trajectory, faces: Sequence[Mapping[str, str]], membrane: np.ndarray, topo: Topology,
-              labels: np.ndarray, directory: Path, field: str) -> np.ndarray:
-    """(n_lipids,) bool: the lipids of the largest ILV released in the last frame of a fusion run."""
+def _released(whole: mdtraj.Trajectory, faces: Sequence[Mapping[str, str]], membrane: np.ndarray,
+              leaflet: np.ndarray, directory: Path, field: str) -> tuple[mdtraj.Trajectory, np.ndarray, np.ndarray]:
+    """The last frame of a fusion run that holds a released ILV, its topology's membrane labels, and
+    (n_lipids,) bool: the lipids of its largest released ILV (the cluster holding most of them)."""
     plane = next(k for k, f in enumerate(faces) if "+z" in f and OUTSIDE in f.values())
-    r = release(traj, faces, membrane, topo, plane, outside=OUTSIDE)
-    out = [k for k, ok in zip(r.ilvs, r.released[0]) if ok]
-    if not out:
-        states = ", ".join(f"ILV {k}: closed {bool(c)}, extracellular {bool(e)}, out of the cell {bool(x)}"
-                           for k, c, e, x in zip(r.ilvs, r.closed[0], r.extracellular[0], r.exposed[0]))
-        raise ConfigError(f"{field}: {directory} released no ILV: in its last frame (t = {traj.time[0]:.0f} tau) "
-                          f"none is closed and out in the {OUTSIDE} space ({states or 'no ILV'})")
-    sizes = {k: int((membrane == k).sum()) for k in out}
-    own = membrane == max(out, key=lambda k: sizes[k])
-    ks, counts = np.unique(labels[own], return_counts=True)
-    return labels == ks[np.argmax(counts)]
+    states = ""
+    for f in reversed(range(whole.n_frames)):
+        traj = whole[f]
+        topo = topology(traj, faces, membrane, leaflet, workers=1)
+        r = release(traj, faces, membrane, topo, plane, outside=OUTSIDE)
+        out = [k for k, ok in zip(r.ilvs, r.released[0]) if ok]
+        if out:
+            own = membrane == max(out, key=lambda k: int((membrane == k).sum()))
+            labels = topo.membranes[0]
+            ks, counts = np.unique(labels[own], return_counts=True)
+            return traj, labels, labels == ks[np.argmax(counts)]
+        states = states or ", ".join(f"ILV {k}: closed {bool(c)}, extracellular {bool(e)}, out of the cell {bool(x)}"
+                                     for k, c, e, x in zip(r.ilvs, r.closed[0], r.extracellular[0], r.exposed[0]))
+    raise ConfigError(f"{field}: {directory} released no ILV: in none of its {whole.n_frames} frame(s) (to t = "
+                      f"{whole.time[-1]:.0f} tau) is one closed and out in the {OUTSIDE} space (last frame: "
+                      f"{states or 'no ILV'})")
