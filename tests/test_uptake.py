@@ -271,3 +271,25 @@ def test_the_exosome_can_be_an_ilv_released_by_a_fusion_run(ff: em.ForceField, t
                                           r"t = 0 tau\) is one closed and out in the extracellular space \(last "
                                           r"frame: ILV 2: closed True, extracellular False"):
         exosome_at_cell(ff, 48.0, exosome_run=str(inside))
+
+
+def test_anchoring_keeps_small_headed_lipids_and_room_for_the_ligand_heads(ff: em.ForceField) -> None:
+    """Ligand heads go only onto lipids with the standard head (a cone lipid's small head under a
+    ligand would sit inside its own tail bead's core) and only where they clear every other bead."""
+    from scipy.spatial import cKDTree
+
+    from exomembrane.builders import vesicle
+    from exomembrane.builders.uptake import _anchor
+
+    v = vesicle(ff, 8.0, outer={"CER": 0.5, "LIP": 0.5}, inner="LIP")
+    outer = v.is_lipid() & (v.leaflet == 1)
+    a = _anchor(v, "LGL", 0.3, seed=1)
+    assert a.of_species("LGL").sum() == round(0.3 * outer.sum())
+    assert a.of_species("CER").sum() == v.of_species("CER").sum()  # no cone lipid anchored
+    mol = a.bead_molecule()
+    heads = a.molecule_start[a.of_species("LGL")]  # the ligand beads added
+    near = cKDTree(a.positions).query_ball_point(a.positions[heads], 1.0)
+    assert all(mol[j] == mol[i] for i, js in zip(heads, near) for j in js)  # none placed into another molecule
+    with pytest.raises(ConfigError, match=r"ligands\.density: \d+ LGL asked on the exosome's outer leaflet, but only "
+                                          r"\d+ of its \d+ lipids have its head type"):
+        _anchor(v, "LGL", 0.8, seed=1)

@@ -31,7 +31,7 @@ from exomembrane.builders.compose import combine
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
-from exomembrane.builders.place import Placement, place_on
+from exomembrane.builders.place import CLEAR, Placement, place_on
 from exomembrane.builders.registry import Section, register
 from exomembrane.builders.vesicle import vesicle
 from exomembrane.config import ConfigError, Strict
@@ -136,14 +136,19 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     asked = ligands
     exosome_outer, ligands = _anchored(ff, exosome_outer, ligands, area_per_lipid, "ligands")
     target_upper, receptors = _anchored(ff, target_upper, receptors, area_per_lipid, "receptors")
-    if exo is not None and asked is not None and ligands is None:  # lipid-anchored ligands on a run's ILV
-        exo = _anchor(exo, asked.species, float(asked.density or 0.0) * area_per_lipid, seed + 3)
+    down = up = side = exosome_radius + HALF  # the exosome's reach (sigma) from its centre: below, above, sideways
+    if exo is not None:  # a run's ILV as it was, not quite round
+        rel = exo.positions - exo.box / 2
+        down, up = max(down, float(-rel[:, 2].min())), max(up, float(rel[:, 2].max()))
+        side = max(side, float(np.abs(rel[:, :2]).max()))
+        if asked is not None and ligands is None:  # lipid-anchored ligands on its outer leaflet
+            exo = _anchor(exo, asked.species, float(asked.density or 0.0) * area_per_lipid, seed + 3)
     reach = sum(_reach(ff, spec) for spec in (ligands, receptors))
     reach += sum(_lipid_reach(ff, c) for c in (exosome_outer, target_upper))
     if gap < reach + CLEARANCE:
         raise ConfigError(f"gap: {gap:g} sigma would put the ligands' and receptors' ends into each other (they reach "
                           f"{reach:.1f} sigma beyond the heads together); give gap >= {reach + CLEARANCE:.1f}")
-    wide = 2 * (exosome_radius + HALF) + 2.0
+    wide = 2 * side + 2.0
     if wide > min(lx, ly):
         raise ConfigError(f"exosome_radius: an exosome of midplane radius {exosome_radius} sigma needs lateral box "
                           f"edges of at least {wide:.1f} sigma (got size {lx:g} x {ly:g}); raise size")
@@ -152,8 +157,8 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     if not below > 0:
         raise ConfigError(f"below: must be > 0 sigma (got {below!r})")
     z_t = below + HALF
-    zc = z_t + HALF + gap + HALF + exosome_radius
-    box_z = zc + exosome_radius + HALF + headroom
+    zc = z_t + HALF + gap + down
+    box_z = zc + up + headroom
     target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_lower,
                      area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     box = np.array([target.box[0], target.box[1], box_z])
@@ -219,28 +224,41 @@ def _anchored(ff: ForceField, leaflet: Composition, spec: Surface | None, area_p
 
 def _anchor(s: Structure, species: str, share: float, seed: int) -> Structure:
     """``s`` with the ``share`` of its outer leaflet's lipids turned into the lipid-anchored ``species``
-    (LIP lipids first, then other three-bead lipids, drawn at random): each keeps its positions, takes
-    the species' tails and gains its extra head beads (its first ones) straight out along its axis,
-    BOND apart."""
+    (LIP lipids first, then other three-bead lipids with the same head bead as the species' own, not
+    small-headed cones, drawn at random, skipping those whose new beads would come within ``CLEAR``
+    of another bead): each keeps its positions, takes the species' tails and gains its extra head
+    beads (its first ones) straight out along its axis, BOND apart."""
     ff = s.forcefield
     new = ff.get(species)
     extra = len(new.beads) - 3
     outer = s.is_lipid() & (s.leaflet == 1)
-    three = np.array([len(ff.get(name).beads) == 3 for name in s.species])[s.molecule_species]
+    like = [len(ff.get(name).beads) == 3 and ff.get(name).beads[0].type == new.beads[extra].type for name in s.species]
+    three = np.array(like)[s.molecule_species]  # three-bead lipids with the head the anchored one keeps
     rng = np.random.default_rng(seed)
     plain, other = (rng.permutation(np.flatnonzero(outer & three & m)) for m in (s.of_species("LIP"),
                                                                                ~s.of_species("LIP")))
-    free = np.concatenate([plain, other])
     n = round(share * outer.sum())
-    if n > free.size:
-        raise ConfigError(f"ligands.density: the exosome's outer leaflet has {free.size} three-bead lipids to "
-                          f"anchor {species} on; {n} asked")
-    pick = free[:n]
     pieces = np.split(s.positions, s.molecule_start[1:])
-    for k in pick:
+    tree = cKDTree(s.positions)
+    added: list[np.ndarray] = []
+    pick: list[int] = []
+    for k in np.concatenate([plain, other]):
+        if len(pick) == n:
+            break
         p = pieces[k]
         axis = (p[0] - p[1]) / np.linalg.norm(p[0] - p[1])
-        pieces[k] = np.vstack([p[0] + BOND * np.arange(extra, 0, -1)[:, None] * axis, p])
+        beads = p[0] + BOND * np.arange(extra, 0, -1)[:, None] * axis
+        own = range(s.molecule_start[k], s.molecule_start[k] + len(p))
+        if any(set(tree.query_ball_point(b, CLEAR)) - set(own) for b in beads) or (
+                added and np.min(np.linalg.norm(np.concatenate(added)[:, None] - beads, axis=2)) < CLEAR):
+            continue
+        added.append(beads)
+        pick.append(int(k))
+        pieces[k] = np.vstack([beads, p])
+    if len(pick) < n:
+        raise ConfigError(f"ligands.density: {n} {species} asked on the exosome's outer leaflet, but only {len(pick)} "
+                          f"of its {int(outer.sum())} lipids have its head type and room for the ligand's head ({CLEAR:g} sigma from "
+                          f"every bead); lower the density")
     names = s.species if species in s.species else (*s.species, species)
     codes = s.molecule_species.copy()
     codes[pick] = names.index(species)
