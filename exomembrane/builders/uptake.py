@@ -257,8 +257,8 @@ def _anchor(s: Structure, species: str, share: float, seed: int) -> Structure:
         pieces[k] = np.vstack([beads, p])
     if len(pick) < n:
         raise ConfigError(f"ligands.density: {n} {species} asked on the exosome's outer leaflet, but only {len(pick)} "
-                          f"of its {int(outer.sum())} lipids have its head type and room for the ligand's head ({CLEAR:g} sigma from "
-                          f"every bead); lower the density")
+                          f"of its {int(outer.sum())} lipids have its head type and room for the ligand's head "
+                          f"({CLEAR:g} sigma from every bead); lower the density")
     names = s.species if species in s.species else (*s.species, species)
     codes = s.molecule_species.copy()
     codes[pick] = names.index(species)
