@@ -101,8 +101,10 @@ def test_the_chained_scenario_takes_the_ilv_of_a_budding_run(ff: em.ForceField, 
 
 
 @pytest.mark.parametrize("name", ["mvb_fusion_chained", "exosome_uptake_chained", "exosome_uptake_released"])
-def test_a_chained_scenario_reads_back_as_written(name: str) -> None:
+def test_a_chained_scenario_reads_back_as_written(name: str, tmp_path: Path) -> None:
     """A run writes its scenario with the defaults filled in; that file must read back (the fields a
     run-taken vesicle ignores are refused only when given other values)."""
     scenario = load_scenario(SYSTEMS / f"{name}.yaml").resolved()
-    assert load_scenario(SYSTEMS / f"{name}.yaml", {}).to_yaml() and scenario.with_overrides({}) == scenario
+    written = tmp_path / "scenario.yaml"
+    written.write_text(scenario.to_yaml())
+    assert load_scenario(written).to_yaml() == scenario.to_yaml()

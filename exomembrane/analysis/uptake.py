@@ -35,7 +35,7 @@ import numpy as np
 from .clusters import TAIL_CONTACT
 from .frames import map_frames
 from .pbc import box_of, minimum_image, periodic_centre, periodic_tree
-from .selection import lipid_indices
+from .selection import is_lipid_residue, lipid_indices
 from .topology import Topology, spans_box
 
 #: The stages of uptake, in order.
@@ -198,6 +198,12 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
                   engulfed.astype(bool), torn.astype(bool), stage.astype(int), first,
                   "torn" if ends_torn else STAGES[last], float(t[since]))
+
+
+def cargo_species(topology: mdtraj.Topology) -> list[str]:
+    """Residue names of the cargo: molecules that are neither lipids nor ligands or receptors."""
+    skip = set(LIGANDS) | set(RECEPTORS)
+    return sorted({r.name for r in topology.residues if not is_lipid_residue(r) and r.name not in skip})
 
 
 def cargo_whereabouts(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, species: Sequence[str], *,

@@ -26,8 +26,7 @@ import mdtraj
 import numpy as np
 import pandas as pd
 
-from exomembrane.analysis.selection import is_lipid_residue
-from exomembrane.analysis.uptake import LIGANDS, RECEPTORS
+from exomembrane.analysis.uptake import cargo_species
 from exomembrane.builders.chain import ilv_from_run
 from exomembrane.config import ConfigError
 from exomembrane.model.stored import MANIFEST, SCENARIO, TOPOLOGY
@@ -107,9 +106,9 @@ def cargo_through(directories: Sequence[str | Path]) -> pd.DataFrame:
     for d in map(Path, directories):
         scenario = load_scenario(d / SCENARIO)
         kind = scenario.builder.kind
-        residues = list(mdtraj.load_topology(str(d / TOPOLOGY)).residues)
-        names = [r.name for r in residues]
-        cargo = sorted({r.name for r in residues if not is_lipid_residue(r)} - set(LIGANDS) - set(RECEPTORS))
+        top = mdtraj.load_topology(str(d / TOPOLOGY))
+        names = [r.name for r in top.residues]
+        cargo = cargo_species(top)
         total = {n: names.count(n) for n in cargo}
         where: dict[str, dict[str, float]] = {}
         if kind == "exosome_uptake":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exomembrane.analysis.uptake import LIGANDS, RECEPTORS, STAGES, cargo_whereabouts, uptake
+from exomembrane.analysis.uptake import STAGES, cargo_species, cargo_whereabouts, uptake
 from exomembrane.run.plots import cut_open, figure, save
 from exomembrane.run.report import Part, RunData, report
 
@@ -48,7 +48,7 @@ def uptake_part(run: RunData) -> Part:
                "contact_area_max_sigma2": float(u.contact_area.max()),
                "bound_pairs_max": int(u.bound_pairs.max()), "bound_pairs_final": int(u.bound_pairs[-1]),
                "stage_series": [STAGES[k] for k in u.stage],
-               "cargo": cargo_whereabouts(run.traj, exosome, target, _cargo_species(run.traj))}
+               "cargo": cargo_whereabouts(run.traj, exosome, target, cargo_species(run.traj.topology))}
     fig, axes = figure(3, 7.0)
     axes[0].plot(u.time, u.stage, drawstyle="steps-post")
     axes[0].set_yticks(range(len(STAGES)), STAGES)
@@ -66,10 +66,3 @@ def uptake_part(run: RunData) -> Part:
     plots = [save(fig, run.out / "uptake.png"), cut_open(run, -1, exosome, "uptake_cut.png")]
     return Part({"uptake": summary}, series, LABELS, plots)
 
-
-def _cargo_species(traj: Any) -> list[str]:
-    """Residue names of the cargo: molecules that are neither lipids nor ligands or receptors."""
-    from exomembrane.analysis.selection import is_lipid_residue
-
-    skip = set(LIGANDS) | set(RECEPTORS)
-    return sorted({r.name for r in traj.topology.residues if not is_lipid_residue(r) and r.name not in skip})
