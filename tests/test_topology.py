@@ -146,6 +146,45 @@ def test_division_and_a_pore_that_opens_and_closes_are_events_with_their_times()
     assert t.largest_pore[2] == pytest.approx(4.0, abs=1.0) and t.largest_pore[[0, 1, 3]].tolist() == [0, 0, 0]
 
 
+def holed_bud(hole: float, rng: np.random.Generator) -> Surface:
+    """A patch with a large bud (midplane radius 10 on a 3.5 neck) whose underside has a bare hole:
+    lipids with feet within ``hole`` of the bud's midplane point at 120 degrees from its top removed.
+    Seen from above, the bud's top half covers the hole."""
+    shape = Omega(neck=3.5, bud=10.0, fillet=3.0, tube=3.0)
+    surf = patch(shape.surface(rng))
+    where = np.array([*MID[:2], LZ / 2 + shape.bud_centre_height]) + 10.0 * np.array(
+        [np.sin(np.radians(120)), 0.0, np.cos(np.radians(120))])
+    keep = np.linalg.norm(surf.mid - where, axis=1) >= hole
+    assert surf.side is not None
+    return Surface(surf.mid[keep], surf.normal[keep], surf.region[keep], surf.side[keep])
+
+
+@pytest.mark.parametrize("hole", [0.0, 4.0, 6.0])
+def test_a_pore_that_the_membrane_hides_from_above_is_found_as_a_channel(hole: float) -> None:
+    """A hole in the underside of a large bud lies under the bud's top: projected onto the patch's
+    plane it is covered, so only the channel between the leaflets shows it, with its radius: the
+    bottleneck of the free space through it, at the edge of the bud's inner heads, which the cut
+    (a ball of radius ``hole`` about a point of the midplane sphere of radius 10) leaves
+    ``(10 - HEAD) sin(2 asin(hole / 20))`` from its axis. The bud without a hole has none."""
+    box = (SIDE, SIDE, 70.0)
+    surf = holed_bud(hole, np.random.default_rng(8))
+    traj = surfaces_trajectory([surf], box, park=(2.0, 14.0))
+    heads, tails = lipid_indices(traj.topology)
+    n = heads.size
+    t = topology(traj, [MVB_PATCH], np.zeros(n, int), sides_of([surf], n), workers=1)
+    beads = np.concatenate([heads[: len(surf.mid)], tails[: len(surf.mid)].ravel()])
+    assert coverage_holes(traj.xyz[0][beads].astype(float), np.array(box), False, np.zeros(3), 0.0, LZ / 2) == []
+    if not hole:
+        assert t.pores == [] and not t.leaky("lumen", "cytosol")[0]
+        return
+    (found,) = t.pores
+    assert found.radius == pytest.approx((10.0 - HEAD) * np.sin(2 * np.arcsin(hole / 20.0)), abs=0.75)
+    assert t.leaky("lumen", "cytosol")[0] and t.largest_pore[0] == found.radius
+    centre = np.array([MID[0] + 10.0 * np.sin(np.radians(120)), MID[1], LZ / 2 + Omega(3.5, 10.0).bud_centre_height
+                       + 10.0 * np.cos(np.radians(120))])
+    assert np.linalg.norm(found.centre - centre) < 2.0  # the bottleneck, at the inner heads' edge
+
+
 def test_coverage_holes_of_a_bare_sphere_and_plane() -> None:
     box = np.array([30.0, 30.0, 30.0])
     rng = np.random.default_rng(0)

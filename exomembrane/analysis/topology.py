@@ -20,7 +20,12 @@ Each **pore** is a hole in its coverage: its lipid beads, projected onto its ref
 plane of a flat patch, the sphere of a closed membrane, :mod:`~exomembrane.analysis.surface`), with
 the beads of other molecules within ``cutoff`` of them (proteins in the membrane), leave an uncovered
 patch whose equivalent radius (the radius of the free channel, lined by head beads) is at least
-``min_radius``. Lengths in nm (= sigma), times in ps (= tau).
+``min_radius``. A projection cannot see a hole in a part of a membrane that other parts of it cover
+(the side of a deep invagination of a patch, the underside of a large bud), so a membrane whose two
+leaflets look into one region of free space is searched for **channels** too
+(:func:`channel_pores`): free space lined by heads of both its leaflets. A channel through which
+free space passes from one side to the other is a pore whatever its radius (it joins the
+compartments), reported with its bottleneck radius. Lengths in nm (= sigma), times in ps (= tau).
 """
 from __future__ import annotations
 
@@ -62,6 +67,13 @@ OPEN_SHARE = 0.5
 SPAN_BINS = 16
 #: Smallest equivalent radius (sigma) of an uncovered patch reported as a pore.
 MIN_RADIUS = 1.5
+#: A channel through a membrane: free space with at least ``CHANNEL_HEADS`` heads of each of its
+#: leaflets within ``CHANNEL_REACH`` (sigma). Free space beside an intact bilayer lies ~1 sigma from
+#: one leaflet's heads and ~6 sigma from the other's; a pore's channel runs between both.
+CHANNEL_REACH = 3.0
+CHANNEL_HEADS = 3
+#: Free space within this distance (sigma) of a channel's rim measures its bottleneck.
+AROUND = 10.0
 #: A hole found in one frame: (cluster label, centre (3,), radius, area).
 _Hole = tuple[int, np.ndarray, float, float]
 
@@ -305,6 +317,104 @@ def coverage_holes(points: np.ndarray, box: np.ndarray, closed: bool, centre: np
     return out
 
 
+def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box: np.ndarray, up: np.ndarray,
+                  down: np.ndarray, reach: float = CHANNEL_REACH, least: int = CHANNEL_HEADS,
+                  around: float = AROUND) -> list[tuple[np.ndarray, float, float]]:
+    """Pores of one membrane found as channels of free space between its two leaflets.
+
+    A channel's **rim** is free space lined by both leaflets: ``least`` heads of each within
+    ``reach`` nm (beside an intact bilayer free space lies ~1 nm from one leaflet's heads and ~6 nm
+    from the other's). Its radius is the bottleneck of the free space through it: the largest
+    clearance (distance to the nearest bead centre) at which free space within ``around`` nm of the
+    rim still joins the side facing one leaflet (nearer its heads by 2 nm or more) to the side
+    facing the other, found on the voxel grid in steps of a voxel.
+
+    Parameters
+    ----------
+    labels
+        (nx, ny, nz) int: free-space regions (:func:`free_space`).
+    regions
+        The regions that both leaflets look into (only their voxels are searched).
+    x
+        (n, 3) nm: every bead.
+    box
+        (3,) nm.
+    up, down
+        (n_up, 3), (n_down, 3) nm: the head beads of the membrane's two leaflets.
+    reach, least, around
+        As above (nm, heads, nm).
+
+    Returns
+    -------
+    [(centre (3,) nm, radius nm, area nm^2)] of each channel (rim voxels within ``reach`` of each other
+    joined): centre the
+    middle of its rim, radius its bottleneck (the free channel's radius to the bead centres lining
+    it, as :func:`coverage_holes`; 0 where free space does not pass), area ``pi radius^2``.
+    """
+    if not len(up) or not len(down) or not len(regions):
+        return []
+    n = np.asarray(labels.shape)
+    spacing = box / n
+    idx = np.argwhere(np.isin(labels, np.asarray(regions)))
+    centres = wrap((idx + 0.5) * spacing, box)
+    tree_up, tree_down = periodic_tree(up, box), periodic_tree(down, box)
+    near = np.flatnonzero(np.isfinite(tree_up.query(centres, distance_upper_bound=reach)[0]))
+    near = near[np.isfinite(tree_down.query(centres[near], distance_upper_bound=reach)[0])]
+    rim = near[(tree_up.query_ball_point(centres[near], reach, return_length=True) >= least)
+               & (tree_down.query_ball_point(centres[near], reach, return_length=True) >= least)]
+    if not rim.size:
+        return []
+    pairs = cKDTree(centres[rim], boxsize=box).query_pairs(reach, output_type="ndarray")
+    m = rim.size
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m)) if len(pairs) else \
+        coo_matrix((m, m))
+    comp = connected_components(graph, directed=False)[1]
+    beads = periodic_tree(x, box)
+    out = []
+    for c in np.unique(comp):
+        middle = np.mod(periodic_centre(centres[rim[comp == c]], box)[0], box)
+        local = np.flatnonzero(np.linalg.norm(minimum_image(centres - middle, box), axis=1) <= around)
+        at = centres[local]
+        d_up, d_down = tree_up.query(at)[0], tree_down.query(at)[0]
+        side = np.where(d_up + 2.0 <= d_down, 1, np.where(d_down + 2.0 <= d_up, -1, 0))
+        radius, where = _bottleneck(at, side, beads.query(at)[0], middle, box, spacing)
+        out.append((where, radius, float(np.pi * radius**2)))
+    out.sort(key=lambda h: -h[1])
+    kept: list[tuple[np.ndarray, float, float]] = []
+    for h in out:  # rims of one pore found apart: the widest channel through it
+        if all(np.linalg.norm(minimum_image(h[0] - k[0], box)) > k[1] + reach for k in kept):
+            kept.append(h)
+    return kept
+
+
+def _bottleneck(at: np.ndarray, side: np.ndarray, clear: np.ndarray, middle: np.ndarray, box: np.ndarray,
+                spacing: np.ndarray) -> tuple[float, np.ndarray]:
+    """The widest clearance at which free-space voxels (centres ``at`` (m, 3) nm about ``middle``, on
+    the grid of ``spacing``; ``side`` +1/-1 facing one leaflet or the other, 0 between; clearance
+    ``clear`` nm) still join a +1 voxel to a -1 one, and the middle of the voxels between the sides
+    that do at that clearance; (0, ``middle``) where none join."""
+    cell = np.round(minimum_image(at - middle, box) / spacing).astype(int)
+    cell -= cell.min(axis=0)
+    shape = tuple(cell.max(axis=0) + 1)
+    present, grid_clear, grid_side = np.zeros(shape, bool), np.zeros(shape), np.zeros(shape, np.int8)
+    present[tuple(cell.T)], grid_clear[tuple(cell.T)], grid_side[tuple(cell.T)] = True, clear, side
+
+    def passing(r: float) -> tuple[np.ndarray, np.ndarray]:
+        lab = ndimage.label(present & (grid_clear >= r))[0]
+        return lab, np.intersect1d(lab[(grid_side > 0) & (lab > 0)], lab[(grid_side < 0) & (lab > 0)])
+
+    levels = np.unique(clear)
+    lo, hi = -1, len(levels) - 1  # bisect for the widest level that still joins (monotone in r)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if passing(levels[mid])[1].size else (lo, mid - 1)
+    if lo < 0:
+        return 0.0, middle
+    lab, both = passing(levels[lo])
+    waist = np.isin(lab[tuple(cell.T)], both) & (side == 0)
+    return float(levels[lo]), (np.mod(periodic_centre(at[waist], box)[0], box) if waist.any() else middle)
+
+
 def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], membrane: np.ndarray,
              leaflet: np.ndarray, *, voxel: float = VOXEL, probe: float = PROBE, share: float = 0.2,
              min_radius: float = MIN_RADIUS, cutoff: float = TAIL_CONTACT, min_lipids: int = MIN_LIPIDS,
@@ -330,7 +440,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         Smallest share of a region's looking lipids, or of a compartment's own, that makes the
         compartment part of the region (:func:`members`).
     min_radius
-        Smallest pore radius reported (nm).
+        Smallest radius (nm) of a hole in a membrane's coverage reported as a pore (channels that
+        free space passes through are pores at any radius).
     cutoff, min_lipids
         As in :func:`membrane_clusters`.
     workers
@@ -378,7 +489,7 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         centre, orient = (a[0] for a in lipid_geometry(traj, heads, tails, slice(f, f + 1)))
         now = current_leaflets(x[heads], box[f], membrane, leaflet[f])
         says = _naming(faces, membrane, now)[1]
-        _, seen, votes = _regions(x, box[f], heads, orient, says, lab, sheet < 0, voxel, probe, len(names))
+        labels, seen, votes = _regions(x, box[f], heads, orient, says, lab, sheet < 0, voxel, probe, len(names))
         named = np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
         faced = np.where(seen >= 0, named[np.maximum(seen, 0)], -1)
         votes = votes[votes.sum(axis=1) > 0]  # the regions lipids look into (not pockets inside membranes)
@@ -403,9 +514,15 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
             if others.size:  # proteins in the membrane fill its coverage too
                 near = periodic_tree(x[beads], box[f]).query(wrap(x[others], box[f]), distance_upper_bound=cutoff)[0]
                 beads = np.concatenate([beads, others[np.isfinite(near)]])
-            for where, r, area in coverage_holes(x[beads], box[f], closed_shape, middle, radius, plane_z):
-                if r >= min_radius:
-                    found.append((c, where, r, area))
+            holes = [h for h in coverage_holes(x[beads], box[f], closed_shape, middle, radius, plane_z)
+                     if h[1] >= min_radius]
+            both = _both_sides(seen[sel & (now > 0)], seen[sel & (now < 0)])
+            if both:  # its two faces share free space: a pore the projection may hide
+                for ch in channel_pores(labels, both, x, box[f], x[heads[sel & (now > 0)]], x[heads[sel & (now < 0)]]):
+                    if ch[1] > 0 and not any(np.linalg.norm(minimum_image(ch[0] - h[0], box[f]))
+                                                       < ch[1] + h[1] + 1.0 for h in holes):
+                        holes.append(ch)
+            found += [(c, where, r, area) for where, r, area in holes]
         return connected, is_open, n_reg, region_comp, found, faced
 
     results = list(map_frames(frame, range(traj.n_frames), workers=workers))
@@ -424,6 +541,15 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
                     np.array([r[2] for r in results], np.int64), [r[3] for r in results], pores, largest,
                     membrane_events(clusters, time, pores, opened, min_lipids),
                     np.stack([r[5] for r in results]) if n_f else np.zeros((0, heads.size), np.int64))
+
+
+def _both_sides(up: np.ndarray, down: np.ndarray, least: int = 10) -> list[int]:
+    """The regions that at least ``least`` lipids of each leaflet (the regions they look into:
+    ``up`` and ``down``, -1 none) look into."""
+    count_up = np.bincount(up[up >= 0]) if (up >= 0).any() else np.zeros(0, np.int64)
+    count_down = np.bincount(down[down >= 0]) if (down >= 0).any() else np.zeros(0, np.int64)
+    k = min(count_up.size, count_down.size)
+    return np.flatnonzero((count_up[:k] >= least) & (count_down[:k] >= least)).tolist()
 
 
 def _regions(x: np.ndarray, box: np.ndarray, heads: np.ndarray, orient: np.ndarray, says: np.ndarray,
