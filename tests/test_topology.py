@@ -178,6 +178,17 @@ def test_a_pore_that_the_membrane_hides_from_above_is_found_as_a_channel(hole: f
         assert t.pores == [] and not t.leaky("lumen", "cytosol")[0]
         return
     (found,) = t.pores
+    # lipids that crossed into the other leaflet through the pore keep their leaflet as built: a
+    # patch of them far from the hole is neither a pore nor a side of one
+    side = sides_of([surf], n)
+    flat = np.flatnonzero((side[0] < 0) & (np.arange(n) < len(surf.mid)))
+    feet = surf.mid[flat]
+    corner = flat[np.argsort(np.linalg.norm(feet[:, :2] - 2.0, axis=1))[:25]]  # 25 neighbours about (2, 2)
+    side[0, corner] = 1
+    assert (current_leaflets(traj.xyz[0][heads].astype(float), np.array(box), np.zeros(n, int), side[0])[corner]
+            == 1).sum() >= 10  # the vote of neighbours leaves them labelled so
+    (crossed,) = topology(traj, [MVB_PATCH], np.zeros(n, int), side, workers=1).pores
+    assert crossed.radius == found.radius
     assert found.radius == pytest.approx((10.0 - HEAD) * np.sin(2 * np.arcsin(hole / 20.0)), abs=0.75)
     assert t.leaky("lumen", "cytosol")[0] and t.largest_pore[0] == found.radius
     centre = np.array([MID[0] + 10.0 * np.sin(np.radians(120)), MID[1], LZ / 2 + Omega(3.5, 10.0).bud_centre_height

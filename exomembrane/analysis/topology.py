@@ -72,8 +72,10 @@ MIN_RADIUS = 1.5
 #: one leaflet's heads and ~6 sigma from the other's; a pore's channel runs between both.
 CHANNEL_REACH = 3.0
 CHANNEL_HEADS = 3
-#: Free space within this distance (sigma) of a channel's rim measures its bottleneck.
+#: Free space within this distance (sigma) of a channel's rim measures its bottleneck; it faces a
+#: leaflet where at least SIDE_SHARE of its SIDE_HEADS nearest heads are that leaflet's.
 AROUND = 10.0
+SIDE_HEADS, SIDE_SHARE = 8, 0.875
 #: A hole found in one frame: (cluster label, centre (3,), radius, area).
 _Hole = tuple[int, np.ndarray, float, float]
 
@@ -203,6 +205,11 @@ def free_space(x: np.ndarray, box: np.ndarray, voxel: float = VOXEL, probe: floa
         free = ~np.isfinite(dist).reshape(n)
     else:
         free = np.ones(n, bool)
+    return _label(free, z_periodic)
+
+
+def _label(free: np.ndarray, z_periodic: bool) -> np.ndarray:
+    """Region labels (0..n-1, -1 where not free) of a boolean voxel grid, periodic in x and y (and z)."""
     labels, count = ndimage.label(free)
     parent = np.arange(count + 1)
 
@@ -318,16 +325,19 @@ def coverage_holes(points: np.ndarray, box: np.ndarray, closed: bool, centre: np
 
 
 def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box: np.ndarray, up: np.ndarray,
-                  down: np.ndarray, reach: float = CHANNEL_REACH, least: int = CHANNEL_HEADS,
-                  around: float = AROUND) -> list[tuple[np.ndarray, float, float]]:
+                  down: np.ndarray, up_dir: np.ndarray, down_dir: np.ndarray, reach: float = CHANNEL_REACH,
+                  least: int = CHANNEL_HEADS, around: float = AROUND) -> list[tuple[np.ndarray, float, float]]:
     """Pores of one membrane found as channels of free space between its two leaflets.
 
     A channel's **rim** is free space lined by both leaflets: ``least`` heads of each within
     ``reach`` nm (beside an intact bilayer free space lies ~1 nm from one leaflet's heads and ~6 nm
-    from the other's). Its radius is the bottleneck of the free space through it: the largest
-    clearance (distance to the nearest bead centre) at which free space within ``around`` nm of the
-    rim still joins the side facing one leaflet (nearer its heads by 2 nm or more) to the side
-    facing the other, found on the voxel grid in steps of a voxel.
+    from the other's), somewhere facing opposite ways (the mean orientations of the two leaflets'
+    heads there at more than 90 degrees: lipids that crossed to the other leaflet through a pore,
+    labelled as built, lie among the others and face their way). Its radius is the bottleneck of
+    the free space through it: the largest clearance (distance to the nearest bead centre) at which
+    free space within ``around`` nm of the rim still joins the side facing one leaflet to the side
+    facing the other: free space nearer its heads by 2 nm or more, with at least ``SIDE_SHARE`` of
+    its ``SIDE_HEADS`` nearest heads in it (so such crossed lipids make no side of their own).
 
     Parameters
     ----------
@@ -339,8 +349,9 @@ def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box
         (n, 3) nm: every bead.
     box
         (3,) nm.
-    up, down
-        (n_up, 3), (n_down, 3) nm: the head beads of the membrane's two leaflets.
+    up, down, up_dir, down_dir
+        (n_up, 3), (n_down, 3) nm: the head beads of the membrane's two leaflets, and the unit
+        orientations (tails to head) of their lipids.
     reach, least, around
         As above (nm, heads, nm).
 
@@ -369,14 +380,18 @@ def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m)) if len(pairs) else \
         coo_matrix((m, m))
     comp = connected_components(graph, directed=False)[1]
-    beads = periodic_tree(x, box)
+    facing = np.array([np.dot(up_dir[i].mean(axis=0), down_dir[j].mean(axis=0)) < 0 for i, j in zip(
+        tree_up.query_ball_point(centres[rim], reach), tree_down.query_ball_point(centres[rim], reach))])
+    beads, heads_tree = periodic_tree(x, box), periodic_tree(np.concatenate([up, down]), box)
     out = []
-    for c in np.unique(comp):
+    for c in np.unique(comp[facing]):
         middle = np.mod(periodic_centre(centres[rim[comp == c]], box)[0], box)
         local = np.flatnonzero(np.linalg.norm(minimum_image(centres - middle, box), axis=1) <= around)
         at = centres[local]
         d_up, d_down = tree_up.query(at)[0], tree_down.query(at)[0]
-        side = np.where(d_up + 2.0 <= d_down, 1, np.where(d_down + 2.0 <= d_up, -1, 0))
+        share_up = (heads_tree.query(at, k=SIDE_HEADS)[1] < len(up)).mean(axis=1)
+        side = np.where((d_up + 2.0 <= d_down) & (share_up >= SIDE_SHARE), 1,
+                        np.where((d_down + 2.0 <= d_up) & (share_up <= 1 - SIDE_SHARE), -1, 0))
         radius, where = _bottleneck(at, side, beads.query(at)[0], middle, box, spacing)
         out.append((where, radius, float(np.pi * radius**2)))
     out.sort(key=lambda h: -h[1])
@@ -518,7 +533,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
                      if h[1] >= min_radius]
             both = _both_sides(seen[sel & (now > 0)], seen[sel & (now < 0)])
             if both:  # its two faces share free space: a pore the projection may hide
-                for ch in channel_pores(labels, both, x, box[f], x[heads[sel & (now > 0)]], x[heads[sel & (now < 0)]]):
+                u, d = sel & (now > 0), sel & (now < 0)
+                for ch in channel_pores(labels, both, x, box[f], x[heads[u]], x[heads[d]], orient[u], orient[d]):
                     if ch[1] > 0 and not any(np.linalg.norm(minimum_image(ch[0] - h[0], box[f]))
                                                        < ch[1] + h[1] + 1.0 for h in holes):
                         holes.append(ch)
