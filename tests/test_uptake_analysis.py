@@ -86,6 +86,15 @@ def test_half_and_fully_wrapped_exosomes():
     u = analyse([(cup, exosome(Z - omega.bud_centre_height))])
     assert u.wrapped_fraction[0] > 0.9
     assert u.outcome == "wrapped" and not u.engulfed[0]  # still joined to the target by its neck
+    assert not u.target_holed[0]
+    # a hole in the invagination's rim (its fillet, where the neck meets the plane), hidden from above
+    # by the invagination under it: holed
+    rim = np.array([AXIS[0] + 6.5 - 3.0 / np.sqrt(2), AXIS[1], Z - 3.0 + 3.0 / np.sqrt(2)])
+    keep = np.linalg.norm(cup.mid - rim, axis=1) >= 2.5
+    assert cup.side is not None
+    holed = Surface(cup.mid[keep], cup.normal[keep], cup.region[keep], cup.side[keep])
+    u = analyse([(holed, exosome(Z - omega.bud_centre_height))])
+    assert u.target_holed[0] and u.outcome == "wrapped" and not u.torn[0]
 
 
 def endosome(z: float, opening: float = 0.0) -> Surface:

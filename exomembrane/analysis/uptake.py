@@ -20,7 +20,8 @@ Per frame, for an exosome (a closed vesicle) over a target membrane:
 The stage of a frame is the furthest that holds: merged, engulfed, wrapped (wrapped fraction at
 least ``wrapped``), bound (at least one bond), unbound. Apart from the stages, the exosome is
 **torn** in a frame where its own membrane (not merged) is open or has a pore, or its lumen is
-joined by free space to another compartment; a run whose last
+joined by free space to another compartment; the target is **holed** where its membrane (the
+cluster holding most of its lipids) is open or has a pore; a run whose last
 ``TORN_FRAMES`` frames are all torn ends "torn", whatever its stage (adhesion strong enough to burst
 a vesicle). Lengths in sigma, times in tau.
 """
@@ -73,7 +74,7 @@ class Uptake:
         outer head surface (sigma^2).
     bound_pairs
         (n_frames,) int: ligands bound to a receptor.
-    merged, engulfed, torn
+    merged, engulfed, torn, target_holed
         (n_frames,) bool.
     stage
         (n_frames,) int index into :data:`STAGES`.
@@ -90,6 +91,7 @@ class Uptake:
     merged: np.ndarray
     engulfed: np.ndarray
     torn: np.ndarray
+    target_holed: np.ndarray
     stage: np.ndarray
     first_tau: dict[str, float | None]
     outcome: str
@@ -166,7 +168,7 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
         joined[:, topo.compartments.index(lumen)] = False
         lumen_joined = np.asarray(joined.any(axis=1), bool)
 
-    def frame(f: int) -> tuple[float, float, int, bool, bool, bool]:
+    def frame(f: int) -> tuple[float, float, int, bool, bool, bool, bool]:
         x = traj.xyz[f].astype(np.float64)
         b = box[f]
         share, area, centre = _cover(x, b, heads, ends, exosome, target, contact)
@@ -184,10 +186,13 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
         own = own[own >= 0]
         torn = not merged and (not own.size or not _is_sealed(sealed[f], int(np.bincount(own).argmax()))
                                or bool(lumen_joined[f]))
-        return share, area, bonds, merged, engulfed, torn
+        theirs = labels[target]
+        theirs = theirs[theirs >= 0]
+        holed = bool(theirs.size) and not _is_sealed(sealed[f], int(np.bincount(theirs).argmax()))
+        return share, area, bonds, merged, engulfed, torn, holed
 
     rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
-    share, area, bonds, merged, engulfed, torn = (np.array(c) for c in zip(*rows))
+    share, area, bonds, merged, engulfed, torn, holed = (np.array(c) for c in zip(*rows))
     stage = np.where(merged, 4, np.where(engulfed, 3, np.where(share >= wrapped, 2, np.where(bonds > 0, 1, 0))))
     t = np.asarray(traj.time, float)
     first = {name: (float(t[np.argmax(stage >= k)]) if (stage >= k).any() else None) for k, name in enumerate(STAGES)}
@@ -196,7 +201,7 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     held = np.flatnonzero(~torn if ends_torn else stage != last)
     since = int(held[-1]) + 1 if held.size else 0
     return Uptake(t, share.astype(float), area.astype(float), bonds.astype(int), merged.astype(bool),
-                  engulfed.astype(bool), torn.astype(bool), stage.astype(int), first,
+                  engulfed.astype(bool), torn.astype(bool), holed.astype(bool), stage.astype(int), first,
                   "torn" if ends_torn else STAGES[last], float(t[since]))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from exomembrane.analysis.uptake import STAGES, cargo_species, cargo_whereabouts, uptake
 from exomembrane.run.plots import cut_open, figure, save
 from exomembrane.run.report import Part, RunData, report
@@ -26,6 +28,9 @@ def uptake_report(s: dict[str, Any]) -> str:
         lines.append(f"  cargo     {name}: {counts} (last frame)")
     if s.get("torn_frames"):
         lines.append(f"  torn      the exosome's membrane open (a pore, not merged) in {s['torn_frames']} frame(s)")
+    if s.get("target_holed_frames"):
+        lines.append(f"  holed     the target membrane open (a pore) in {s['target_holed_frames']} frame(s), first at "
+                     f"t = {s['target_holed_first_tau']:.0f} tau")
     return "\n".join(lines)
 
 
@@ -43,6 +48,8 @@ def uptake_part(run: RunData) -> Part:
                "reached": {k: float(v is not None) for k, v in u.first_tau.items()},
                "ends": {k: float(u.outcome == k) for k in (*STAGES, "torn")},
                "torn_frames": int(u.torn.sum()),
+               "target_holed_frames": int(u.target_holed.sum()),
+               "target_holed_first_tau": float(u.time[np.argmax(u.target_holed)]) if u.target_holed.any() else None,
                "wrapped_fraction_max": float(u.wrapped_fraction.max()),
                "wrapped_fraction_final": float(u.wrapped_fraction[-1]),
                "contact_area_max_sigma2": float(u.contact_area.max()),
