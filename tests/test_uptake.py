@@ -158,6 +158,7 @@ def test_with_ligands_the_exosome_binds_and_the_membrane_spreads_over_it(tmp_pat
     assert spread(series), series["contact_area"]
     assert u["wrapped_fraction_final"] > 0.3, u
     assert u["outcome"] in ("bound", "wrapped", "engulfed") and u["torn_frames"] == 0, u
+    assert u["target_holed_frames"] == 0 and u["target_holed_first_tau"] is None, u
     assert s["topology"]["leaks"] == []  # no compartment joined another: the membranes held
     assert u["cargo"] == {}  # a bare exosome: no cargo to count
 

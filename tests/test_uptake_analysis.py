@@ -229,3 +229,15 @@ def test_a_target_lipid_in_the_exosome_does_not_make_it_its_own_endosome():
     topo = topology(traj, [TARGET, EXOSOME], membrane, sides_of(surfaces, n), workers=1)
     u = uptake(traj, membrane == 1, membrane == 0, topo, workers=1)
     assert not u.engulfed[0] and u.outcome == "unbound"
+
+
+def test_the_report_names_a_torn_exosome_and_a_holed_target() -> None:
+    from exomembrane.run.reports.uptake import uptake_report
+    summary = {"outcome": "wrapped", "outcome_tau": 535.0, "first_tau": dict.fromkeys(STAGES[1:]),
+               "wrapped_fraction_max": 1.0, "wrapped_fraction_final": 1.0, "contact_area_max_sigma2": 1496.0,
+               "bound_pairs_max": 567, "bound_pairs_final": 567, "torn_frames": 0, "target_holed_frames": 0}
+    assert "holed" not in uptake_report(summary) and "torn" not in uptake_report(summary)
+    summary.update(torn_frames=2, target_holed_frames=154, target_holed_first_tau=1035.0)
+    text = uptake_report(summary)
+    assert "torn      the exosome's membrane open" in text and "in 2 frame(s)" in text
+    assert "holed     the target membrane open (a pore) in 154 frame(s), first at t = 1035 tau" in text
