@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: setup
-	$(BIN)/exomembrane run systems/ilv_ceramide_small.yaml --out runs/demo --overwrite
+	$(BIN)/exomembrane run systems/ilv_ceramide_demo.yaml --out runs/demo --overwrite
 	$(BIN)/exomembrane analyze runs/demo --movie
 	@echo 'the membrane cut open from the side: runs/demo/analysis/section.png, and as a movie: section.gif'
 

@@ -23,10 +23,11 @@ def exosome(z: float, rng: int = 1) -> Surface:
     return sphere(R, [*AXIS, z], np.random.default_rng(rng), tag="exosome")
 
 
-def analyse(frames: list[tuple[Surface, Surface]], cargo: dict | None = None, **kw):
-    """Uptake of hand-built frames of (target, exosome) surfaces, all frames with the same lipids."""
+def analyse(frames: list[tuple[Surface, Surface]], cargo: dict | None = None, box=PATCH, park=(-24.0, -6.0), **kw):
+    """Uptake of hand-built frames of (target, exosome) surfaces, all frames with the same lipids
+    (lone lipids that pad the frames parked in the z range ``park``)."""
     surfaces = [t + e for t, e in frames]
-    traj = surfaces_trajectory(surfaces, PATCH, cargo)
+    traj = surfaces_trajectory(surfaces, box, cargo, park)
     n = lipid_indices(traj.topology)[0].size
     membrane = np.r_[np.zeros(len(frames[0][0].mid), int), np.ones(len(frames[0][1].mid), int)]
     assert membrane.size == n
@@ -81,20 +82,23 @@ def test_half_and_fully_wrapped_exosomes():
     traj = surfaces_trajectory([half + exosome(Z)], PATCH)
     mine = np.arange(lipid_indices(traj.topology)[0].size) >= len(half.mid)
     assert wrapped_fraction(traj, mine, ~mine)[0] == pytest.approx(u.wrapped_fraction[0])  # the live plot's
-    omega = Omega(neck=3.5, bud=round(bowl_r), fillet=3.0, tube=3.0)
-    cup = omega.surface(np.random.default_rng(3)).mirrored().moved([0.0, 0.0, Z])
-    u = analyse([(cup, exosome(Z - omega.bud_centre_height))])
+    # a deep invagination (28 sigma): the target 45 sigma up a 70 sigma box
+    omega, top, tall = Omega(neck=3.5, bud=round(bowl_r), fillet=3.0, tube=3.0), 45.0, (PATCH[0], PATCH[1], 70.0)
+    cup = omega.surface(np.random.default_rng(3)).mirrored().moved([0.0, 0.0, top])
+    inside = exosome(top - omega.bud_centre_height)
+    u = analyse([(cup, inside)], box=tall, park=(2.0, 14.0))
     assert u.wrapped_fraction[0] > 0.9
     assert u.outcome == "wrapped" and not u.engulfed[0]  # still joined to the target by its neck
     assert not u.target_holed[0]
     # a hole in the invagination's rim (its fillet, where the neck meets the plane), hidden from above
     # by the invagination under it: holed
-    rim = np.array([AXIS[0] + 6.5 - 3.0 / np.sqrt(2), AXIS[1], Z - 3.0 + 3.0 / np.sqrt(2)])
-    keep = np.linalg.norm(cup.mid - rim, axis=1) >= 2.5
+    rim = np.array([AXIS[0] + 6.5 - 3.0 / np.sqrt(2), AXIS[1], top - 3.0 + 3.0 / np.sqrt(2)])
+    keep = np.linalg.norm(cup.mid - rim, axis=1) >= 3.5
     assert cup.side is not None
     holed = Surface(cup.mid[keep], cup.normal[keep], cup.region[keep], cup.side[keep])
-    u = analyse([(holed, exosome(Z - omega.bud_centre_height))])
+    u = analyse([(holed, inside)], box=tall, park=(2.0, 14.0))
     assert u.target_holed[0] and u.outcome == "wrapped" and not u.torn[0]
+    assert not u.engulfed[0]
 
 
 def endosome(z: float, opening: float = 0.0) -> Surface:

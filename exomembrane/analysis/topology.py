@@ -23,9 +23,9 @@ patch whose equivalent radius (the radius of the free channel, lined by head bea
 ``min_radius``. A projection cannot see a hole in a part of a membrane that other parts of it cover
 (the side of a deep invagination of a patch, the underside of a large bud), so a membrane whose two
 leaflets look into one region of free space is searched for **channels** too
-(:func:`channel_pores`): free space lined by heads of both its leaflets. A channel through which
-free space passes from one side to the other is a pore whatever its radius (it joins the
-compartments), reported with its bottleneck radius. Lengths in nm (= sigma), times in ps (= tau).
+(:func:`channel_pores`): free space lined by heads of both its leaflets, a pore when its
+bottleneck radius is at least ``min_radius`` too (narrower channels still join the compartments:
+``connected`` shows them). Lengths in nm (= sigma), times in ps (= tau).
 """
 from __future__ import annotations
 
@@ -455,8 +455,7 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         Smallest share of a region's looking lipids, or of a compartment's own, that makes the
         compartment part of the region (:func:`members`).
     min_radius
-        Smallest radius (nm) of a hole in a membrane's coverage reported as a pore (channels that
-        free space passes through are pores at any radius).
+        Smallest pore radius reported (nm): of a hole in a membrane's coverage, or of a channel's bottleneck.
     cutoff, min_lipids
         As in :func:`membrane_clusters`.
     workers
@@ -535,7 +534,7 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
             if both:  # its two faces share free space: a pore the projection may hide
                 u, d = sel & (now > 0), sel & (now < 0)
                 for ch in channel_pores(labels, both, x, box[f], x[heads[u]], x[heads[d]], orient[u], orient[d]):
-                    if ch[1] > 0 and not any(np.linalg.norm(minimum_image(ch[0] - h[0], box[f]))
+                    if ch[1] >= min_radius and not any(np.linalg.norm(minimum_image(ch[0] - h[0], box[f]))
                                                        < ch[1] + h[1] + 1.0 for h in holes):
                         holes.append(ch)
             found += [(c, where, r, area) for where, r, area in holes]

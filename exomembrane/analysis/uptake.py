@@ -21,7 +21,8 @@ The stage of a frame is the furthest that holds: merged, engulfed, wrapped (wrap
 least ``wrapped``), bound (at least one bond), unbound. Apart from the stages, the exosome is
 **torn** in a frame where its own membrane (not merged) is open or has a pore, or its lumen is
 joined by free space to another compartment; the target is **holed** where its membrane (the
-cluster holding most of its lipids) is open or has a pore; a run whose last
+cluster holding most of its lipids) is open or has a pore, or the compartments on its two sides are
+joined by free space (through a channel narrower than a pore); a run whose last
 ``TORN_FRAMES`` frames are all torn ends "torn", whatever its stage (adhesion strong enough to burst
 a vesicle). Lengths in sigma, times in tau.
 """
@@ -99,7 +100,8 @@ class Uptake:
 
 
 def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, topo: Topology, *,
-           cytosol: str = "-z", lumen: str = "exosome_lumen", ligands: Mapping[str, str] = LIGANDS,
+           cytosol: str = "-z", lumen: str = "exosome_lumen", sides: tuple[str, str] = ("extracellular", "cytosol"),
+           ligands: Mapping[str, str] = LIGANDS,
            receptors: Mapping[str, str] = RECEPTORS,
            contact: float = CONTACT, bond: float = BOND, wrapped: float = WRAPPED, stalk: int = STALK,
            workers: int | None = None) -> Uptake:
@@ -121,6 +123,9 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     lumen
         The compartment inside the exosome (joined to another one: torn); absent from ``topo``: not
         checked.
+    sides
+        The compartments on the target's two faces (joined: the target is holed); absent from
+        ``topo``: not checked.
     ligands, receptors
         Residue name -> binding bead name of the ligand and receptor species; a species absent from
         the topology has no bonds.
@@ -162,6 +167,9 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
     exo_tails, tgt_tails = tails[exosome], tails[target]
     box = box_of(traj)
     sealed = topo.sealed()
+    sides_joined = np.zeros(traj.n_frames, bool)
+    if set(sides) <= set(topo.compartments):
+        sides_joined = np.asarray(topo.leaky(*sides), bool)
     lumen_joined: np.ndarray = np.zeros(traj.n_frames, bool)
     if lumen in topo.compartments:
         joined = topo.connected[:, topo.compartments.index(lumen)].copy()
@@ -188,7 +196,8 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
                                or bool(lumen_joined[f]))
         theirs = labels[target]
         theirs = theirs[theirs >= 0]
-        holed = bool(theirs.size) and not _is_sealed(sealed[f], int(np.bincount(theirs).argmax()))
+        holed = bool(sides_joined[f]) or (bool(theirs.size)
+                                          and not _is_sealed(sealed[f], int(np.bincount(theirs).argmax())))
         return share, area, bonds, merged, engulfed, torn, holed
 
     rows = list(map_frames(frame, range(traj.n_frames), workers=workers))
