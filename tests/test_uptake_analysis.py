@@ -244,4 +244,5 @@ def test_the_report_names_a_torn_exosome_and_a_holed_target() -> None:
     summary.update(torn_frames=2, target_holed_frames=154, target_holed_first_tau=1035.0)
     text = uptake_report(summary)
     assert "torn      the exosome's membrane open" in text and "in 2 frame(s)" in text
-    assert "holed     the target membrane open (a pore) in 154 frame(s), first at t = 1035 tau" in text
+    assert "holed     the target membrane open (a pore, or its two sides joined) in 154 frame(s), first at t = 1035 tau" \
+        in text
