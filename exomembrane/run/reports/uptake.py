@@ -29,8 +29,8 @@ def uptake_report(s: dict[str, Any]) -> str:
     if s.get("torn_frames"):
         lines.append(f"  torn      the exosome's membrane open (a pore, not merged) in {s['torn_frames']} frame(s)")
     if s.get("target_holed_frames"):
-        lines.append(f"  holed     the target membrane open (a pore, or its two sides joined) in {s['target_holed_frames']} "
-                     f"frame(s), first at "
+        lines.append("  holed     the target membrane open (a pore, or its two sides joined) in "
+                     f"{s['target_holed_frames']} frame(s), first at "
                      f"t = {s['target_holed_first_tau']:.0f} tau")
     return "\n".join(lines)
 
