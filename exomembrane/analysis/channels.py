@@ -8,10 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
+from .clusters import components
 from .pbc import minimum_image, periodic_centre, periodic_tree, wrap
 
 #: A channel through a membrane: free space with at least ``CHANNEL_HEADS`` heads of each of its
@@ -43,7 +41,7 @@ def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box
     Parameters
     ----------
     labels
-        (nx, ny, nz) int: free-space regions (:func:`free_space`).
+        (nx, ny, nz) int: free-space regions (:func:`~exomembrane.analysis.topology.free_space`).
     regions
         The regions that both leaflets look into (only their voxels are searched).
     x
@@ -58,10 +56,12 @@ def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box
 
     Returns
     -------
-    [(centre (3,) nm, radius nm, area nm^2)] of each channel (rim voxels within ``reach`` of each other
-    joined): centre the
-    middle of its rim, radius its bottleneck (the free channel's radius to the bead centres lining
-    it, as :func:`coverage_holes`; 0 where free space does not pass), area ``pi radius^2``.
+    [(centre (3,) nm, radius nm, area nm^2)] of each channel (rim voxels within ``reach`` of each
+    other joined; the widest of channels closer than its radius + ``reach``): centre the middle of
+    its waist (the voxels between the two sides that pass at the bottleneck; else of its rim),
+    radius its bottleneck (the free channel's radius to the bead centres lining it, as
+    :func:`~exomembrane.analysis.topology.coverage_holes`; 0 where free space does not pass), area
+    ``pi radius^2``.
     """
     if not len(up) or not len(down) or not len(regions):
         return []
@@ -72,17 +72,15 @@ def channel_pores(labels: np.ndarray, regions: Sequence[int], x: np.ndarray, box
     tree_up, tree_down = periodic_tree(up, box), periodic_tree(down, box)
     near = np.flatnonzero(np.isfinite(tree_up.query(centres, distance_upper_bound=reach)[0]))
     near = near[np.isfinite(tree_down.query(centres[near], distance_upper_bound=reach)[0])]
-    rim = near[(tree_up.query_ball_point(centres[near], reach, return_length=True) >= least)
-               & (tree_down.query_ball_point(centres[near], reach, return_length=True) >= least)]
+    lined = [(i, j) for i, j in zip(tree_up.query_ball_point(centres[near], reach),
+                                    tree_down.query_ball_point(centres[near], reach))]
+    keep = np.array([len(i) >= least and len(j) >= least for i, j in lined], bool)
+    rim = near[keep]
     if not rim.size:
         return []
-    pairs = cKDTree(centres[rim], boxsize=box).query_pairs(reach, output_type="ndarray")
-    m = rim.size
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(m, m)) if len(pairs) else \
-        coo_matrix((m, m))
-    comp = connected_components(graph, directed=False)[1]
-    facing = np.array([np.dot(up_dir[i].mean(axis=0), down_dir[j].mean(axis=0)) < 0 for i, j in zip(
-        tree_up.query_ball_point(centres[rim], reach), tree_down.query_ball_point(centres[rim], reach))])
+    comp = components(centres[rim], box, reach, np.arange(rim.size), rim.size)
+    facing = np.array([np.dot(up_dir[i].mean(axis=0), down_dir[j].mean(axis=0)) < 0
+                       for (i, j), k in zip(lined, keep) if k])
     beads, heads_tree = periodic_tree(x, box), periodic_tree(np.concatenate([up, down]), box)
     out = []
     for c in np.unique(comp[facing]):

@@ -197,11 +197,6 @@ def free_space(x: np.ndarray, box: np.ndarray, voxel: float = VOXEL, probe: floa
         free = ~np.isfinite(dist).reshape(n)
     else:
         free = np.ones(n, bool)
-    return _label(free, z_periodic)
-
-
-def _label(free: np.ndarray, z_periodic: bool) -> np.ndarray:
-    """Region labels (0..n-1, -1 where not free) of a boolean voxel grid, periodic in x and y (and z)."""
     labels, count = ndimage.label(free)
     parent = np.arange(count + 1)
 
@@ -405,7 +400,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
         found = []
         for c in range(n_cl):
             sel = lab == c
-            up, down = (seen[sel & (now > 0)], seen[sel & (now < 0)])
+            u, d = sel & (now > 0), sel & (now < 0)
+            up, down = seen[u], seen[d]
             region, _ = _mode(up)
             is_open[c] = region >= 0 and region == _mode(down)[0] and min(
                 np.mean(up == region), np.mean(down == region)) >= OPEN_SHARE
@@ -416,9 +412,8 @@ def topology(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], me
                 beads = np.concatenate([beads, others[np.isfinite(near)]])
             holes = [h for h in coverage_holes(x[beads], box[f], closed_shape, middle, radius, plane_z)
                      if h[1] >= min_radius]
-            both = _both_sides(seen[sel & (now > 0)], seen[sel & (now < 0)])
+            both = _both_sides(up, down)
             if both:  # its two faces share free space: a pore the projection may hide
-                u, d = sel & (now > 0), sel & (now < 0)
                 for ch in channel_pores(labels, both, x, box[f], x[heads[u]], x[heads[d]], orient[u], orient[d]):
                     if ch[1] >= min_radius and not any(np.linalg.norm(minimum_image(ch[0] - h[0], box[f]))
                                                        < ch[1] + h[1] + 1.0 for h in holes):
