@@ -12,7 +12,7 @@ from synthetic import structure_trajectory
 
 import exomembrane as em
 from exomembrane import ConfigError, analysis
-from exomembrane.builders import Surface, exosome_at_cell
+from exomembrane.builders import Surface, TargetDomain, exosome_at_cell
 from exomembrane.run import Run
 from exomembrane.run.report import analyze
 from exomembrane.scenario import load_scenario
@@ -78,6 +78,29 @@ def test_lipid_anchored_ligands_and_receptors_face_each_other(ff: em.ForceField)
     assert all(s.positions[start[k], 2] > s.positions[start[k] + 1, 2] > z_mid for k in rec)  # H above H2, upper
 
 
+def test_a_raft_holds_the_receptors_under_the_exosome(ff: em.ForceField) -> None:
+    """A target raft of both leaflets (extracellular SM with the raft receptor RCR, cytosolic SM)
+    lies round the box centre, under the exosome, with the shares asked and no other lipid in it."""
+    raft = [TargetDomain(leaflet="extracellular", radius=10.0, composition={"SM": 0.4, "RCR": 0.6}),
+            TargetDomain(leaflet="cytosolic", radius=10.0, composition="SM")]
+    s = exosome_at_cell(ff, 40.0, exosome_radius=5.0, gap=4.5, ligands=Surface(species="LGL", density=0.5),
+                        target_domains=raft)
+    names = np.array(s.species)[s.molecule_species]
+    target = (s.membrane == 0) & s.is_lipid()
+    last = s.molecule_start + np.diff(np.r_[s.molecule_start, s.n_beads]) - 1
+    head, tail = s.positions[s.molecule_start], s.positions[last]
+    z_mid = tail[target, 2].mean()
+    upper = head[:, 2] > z_mid
+    reach = np.linalg.norm(tail[:, :2] - s.box[:2] / 2, axis=1)
+    inside = target & (reach <= 10.0)
+    exo_xy = s.positions[s.membrane[s.bead_molecule()] == 1, :2].mean(0)
+    assert np.allclose(exo_xy, s.box[:2] / 2, atol=0.5)  # the raft is under the exosome
+    assert set(names[inside & upper]) == {"SM", "RCR"} and set(names[inside & ~upper]) == {"SM"}
+    assert set(names[target & ~inside]) == {"LIP"}
+    assert (names[inside & upper] == "RCR").mean() == pytest.approx(0.6, abs=0.06)
+    assert not (names[s.membrane == 1] == "RCR").any()
+
+
 def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceField, built: em.Structure) -> None:
     # the membranes as laid (the rods of ligands and receptors leave gaps of ~1.5 sigma around them
     # where lipids were taken out, which the first steps close; the runs below check the sealing)
@@ -109,6 +132,9 @@ def test_the_built_compartments_are_sealed_and_the_gap_as_asked(ff: em.ForceFiel
     ({"gap": 3.2, "receptors": Surface(species="RCL", count=10)},
      r"receptors\.count: a lipid-anchored receptor \(RCL\) is a share of its leaflet; give receptors\.density"),
     ({"exosome_radius": 4.0}, r"exosome_radius: must be >= 5"),
+    ({"target_domains": [TargetDomain(radius=25.0, composition="SM")]},
+     r"target_domains\.0\.radius: 25\.0 sigma is wider than this membrane allows a round domain: give a radius < 20"),
+    ({"target_domains": [TargetDomain(radius=8.0, composition="XYZ")]}, r"target_domains\.0\.composition: "),
 ])
 def test_bad_input_names_the_field(ff: em.ForceField, kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -122,6 +148,10 @@ def test_the_scenario_validates_its_fields() -> None:
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.ligands.species": "XYZ"})
     with pytest.raises(ConfigError, match=r"builder\.ligands: .*exactly one of count and density"):
         load_scenario(SYSTEMS / "exosome_uptake_small.yaml", {"builder.ligands.count": 5})
+    with pytest.raises(ConfigError, match=r"builder\.target_domains\.0\.composition\.XYZ: unknown species 'XYZ'"):
+        load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", {"builder.target_domains.0.composition": {"XYZ": 1.0}})
+    with pytest.raises(ConfigError, match=r"builder\.target_domains\.0\.leaflet: "):
+        load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", {"builder.target_domains.0.leaflet": "luminal"})
 
 
 #: Steps of the CI runs: the wrapping run (100 tau: the first bonds within ~10 tau, the wrapped fraction

@@ -7,7 +7,7 @@ Per frame, for an exosome (a closed vesicle) over a target membrane:
   ligand-receptor bonds hold: two tethers of ~1.4 sigma beyond the heads, plus contact), and the
   **contact area**, that share of the exosome's outer head surface (sigma^2);
 - **bound pairs**: ligands whose binding bead has a receptor's binding bead within ``bond`` sigma
-  (transmembrane rods LIG/REC, bead TIP; lipid-anchored LGL/RCL, their head H);
+  (transmembrane rods LIG/REC, bead TIP; lipid-anchored LGL/RCL/RCR, their head H);
 - **merged**: exosome and target lipids in one membrane (a stalk, hemifusion or a fusion pore: the
   fusion stage classifier tells which), joined by at least ``stalk`` exosome lipids whose tails
   touch target tails: one splayed lipid bridging two adhering bilayers for a frame is not a stalk;
@@ -59,7 +59,7 @@ ENCLOSED = (6, 8)
 TORN_FRAMES = 3
 #: Binding bead of each ligand and receptor species: residue name -> bead name.
 LIGANDS = {"LIG": "TIP", "LGL": "H"}
-RECEPTORS = {"REC": "TIP", "RCL": "H"}
+RECEPTORS = {"REC": "TIP", "RCL": "H", "RCR": "H"}
 
 
 @dataclass(frozen=True)

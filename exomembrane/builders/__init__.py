@@ -9,7 +9,7 @@ from .mvb import mvb_patch, mvb_vesicle
 from .gas import gas
 from .tethers import TetherSpec, tether
 from .fusion import Ilv, mvb_at_membrane
-from .uptake import Surface, exosome_at_cell
+from .uptake import Surface, TargetDomain, exosome_at_cell
 
-__all__ = ["Domain", "Ilv", "Placement", "Surface", "TetherSpec", "bilayer", "exosome_at_cell", "gas",
+__all__ = ["Domain", "Ilv", "Placement", "Surface", "TargetDomain", "TetherSpec", "bilayer", "exosome_at_cell", "gas",
            "mvb_at_membrane", "mvb_patch", "mvb_vesicle", "place", "tether", "vesicle", "with_domain"]

@@ -310,7 +310,8 @@ def _check_room(surface: _Surface, template: np.ndarray, p: Placement, n: int, s
         footprint = np.pi * (np.linalg.norm(template[:, :2], axis=1).max() + CLEAR / 2) ** 2
         need = n * footprint / JAM_AREA
         fits = int(room * JAM_AREA / footprint)
-        what = f"the membrane ({room:.0f} sigma^2{' within ' + str(p.within) + ' sigma' if p.within else ''})"
+        layer = "the membrane" if p.where == "membrane" else f"the layer {p.at} sigma into the {p.where}"
+        what = f"{layer} ({room:.0f} sigma^2{' within ' + str(p.within) + ' sigma' if p.within else ''})"
     if need > room:
         field = "count" if p.count is not None else "density"
         raise ConfigError(f"{where}.{field}: {n} {p.species} do not fit in {what}: at most about {fits} fit "

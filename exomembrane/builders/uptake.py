@@ -10,6 +10,7 @@ reach the cytosol only through the patch.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -31,7 +32,7 @@ from exomembrane.builders.compose import combine
 from exomembrane.builders.fields import Composition as CompositionField
 from exomembrane.builders.fields import repeat
 from exomembrane.builders.lipids import Composition
-from exomembrane.builders.place import CLEAR, Placement, place_on
+from exomembrane.builders.place import CLEAR, Domain, Placement, place_on, with_domain
 from exomembrane.builders.registry import Section, register
 from exomembrane.builders.vesicle import vesicle
 from exomembrane.config import ConfigError, Strict
@@ -48,6 +49,16 @@ CLEARANCE = 0.2
 RIGID_REACH, RIGID_K = 1.5, 100.0
 #: The compartments, as the membranes name them.
 EXTRACELLULAR, CYTOSOL, EXOSOME_LUMEN = "extracellular", "cytosol", "exosome_lumen"
+
+
+class TargetDomain(Strict):
+    """A round domain of one leaflet of the target patch, under the exosome (around the box centre),
+    with its own lipid ``composition``: a raft holding raft receptors (RCR) with SM, say. ``radius``
+    in sigma along the patch."""
+
+    leaflet: Literal["extracellular", "cytosolic"] = "extracellular"
+    radius: PositiveFloat
+    composition: CompositionField
 
 
 class Surface(Strict):
@@ -72,7 +83,7 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
                     target_upper: Composition = "LIP", target_lower: Composition | None = None,
                     ligands: Surface | None = None, receptors: Surface | None = None, headroom: float = 4.0,
                     below: float | None = None, area_per_lipid: float = 1.2, exosome_run: str | None = None,
-                    rigid: bool = False, seed: int = 0) -> Structure:
+                    rigid: bool = False, target_domains: Sequence[TargetDomain] = (), seed: int = 0) -> Structure:
     """An exosome over a target patch (see the module docstring).
 
     Parameters
@@ -92,6 +103,9 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     ligands, receptors
         Ligands on the exosome and receptors in the patch (:class:`Surface`), binding ends outwards;
         None: none (the negative control of binding).
+    target_domains
+        Round domains of the patch's leaflets under the exosome (:class:`TargetDomain`), laid
+        before the receptors: a raft whose line tension can close the neck of the wrapped patch.
     headroom
         Free space (sigma) above the exosome's heads to the box's top face.
     below
@@ -162,6 +176,13 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_lower,
                      area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     box = np.array([target.box[0], target.box[1], box_z])
+    for k, spec in enumerate(target_domains):
+        sided = replace(target, membranes=(Membrane("lone", {"+z": "lumen", "-z": CYTOSOL}),),
+                        membrane=np.where(target.is_lipid(), 0, -1))
+        domain = Domain(leaflet="luminal" if spec.leaflet == "extracellular" else "cytosolic", radius=spec.radius,
+                        composition=spec.composition)
+        sided = with_domain(sided, domain, seed + 10 + k, f"target_domains.{k}")
+        target = replace(sided, membranes=(), membrane=np.full(sided.n_molecules, -1, np.int16))
     target = _decorate(target, {"+z": "lumen", "-z": CYTOSOL}, receptors, "receptors", seed + 2)
     if exo is None:
         exo = vesicle(ff, exosome_radius, outer=exosome_outer, inner=exosome_inner, area_per_lipid=area_per_lipid,
@@ -308,6 +329,7 @@ class ExosomeUptakeSection(Section):
     area_per_lipid: PositiveFloat = 1.2
     exosome_run: str | None = None
     rigid: bool = False
+    target_domains: list[TargetDomain] = []
     seed: NonNegativeInt = 0
     LEAFLETS: ClassVar[tuple[str, ...]] = ("exosome_outer", "exosome_inner", "target_upper", "target_lower")
     ANCHORED: ClassVar[tuple[str, ...]] = ("ligands", "receptors")
@@ -320,7 +342,9 @@ class ExosomeUptakeSection(Section):
         return self
 
     def compositions(self) -> dict[str, dict[str, float]]:
-        return {k: v for k, v in super().compositions().items() if v is not None}
+        out = {k: v for k, v in super().compositions().items() if v is not None}
+        out.update({f"target_domains.{k}.composition": d.composition for k, d in enumerate(self.target_domains)})
+        return out
 
     def placements(self) -> dict[str, Placement]:
         return {name: Placement(species=spec.species, count=spec.count, density=spec.density)
@@ -329,5 +353,5 @@ class ExosomeUptakeSection(Section):
     def build(self, ff: ForceField) -> Structure:
         options: dict[str, Any] = {k: getattr(self, k) for k in (
             "exosome_radius", "gap", "exosome_outer", "exosome_inner", "target_upper", "target_lower", "ligands",
-            "receptors", "headroom", "below", "area_per_lipid", "exosome_run", "rigid", "seed")}
+            "receptors", "headroom", "below", "area_per_lipid", "exosome_run", "rigid", "target_domains", "seed")}
         return exosome_at_cell(ff, self.size, **options)
