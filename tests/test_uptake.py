@@ -12,8 +12,9 @@ from synthetic import structure_trajectory
 
 import exomembrane as em
 from exomembrane import ConfigError, analysis
+from exomembrane.analysis.pbc import minimum_image, periodic_centre
 from exomembrane.builders import Surface, TargetDomain, exosome_at_cell
-from exomembrane.run import Run
+from exomembrane.run import Run, load_trajectory
 from exomembrane.run.report import analyze
 from exomembrane.scenario import load_scenario
 
@@ -199,6 +200,28 @@ def test_without_ligands_the_exosome_does_not_bind(tmp_path_factory) -> None:
     u = s["uptake"]
     assert u["first_tau"]["bound"] is None and u["bound_pairs_max"] == 0 and u["outcome"] == "unbound", u
     assert not spread(s["series"]), s["series"]["contact_area"]  # it rests where it was laid, no more
+
+
+@pytest.mark.slow
+def test_the_raft_binds_the_exosome_through_its_raft_receptors(tmp_path_factory) -> None:
+    """The raft scenario, 25 tau: the rigid exosome binds the raft receptors (RCR, counted as bonds)
+    under it, the raft lipids stay together in the patch, nothing torn or holed. (Its engulfment,
+    ~900 tau, is in `make validate`.)"""
+    sc = load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", {"run.seed": 1, "run.steps": 2_500, "run.platform": "CPU"})
+    out = tmp_path_factory.mktemp("raft") / "run"
+    with Run.create(sc, out) as r:
+        r.advance(r.remaining)
+    s = analyze(out)
+    u = s["uptake"]
+    assert u["first_tau"]["bound"] is not None and u["bound_pairs_final"] >= 30, u
+    assert u["torn_frames"] == 0 and u["target_holed_frames"] == 0 and s["topology"]["leaks"] == [], u
+    t = load_trajectory(out)
+    ends = [res.atom(res.n_atoms - 1).index for res in t.top.residues if res.name in ("SM", "RCR")]
+    tails = t.xyz[-1][ends]  # the last tail bead of every raft lipid
+    box = t.unitcell_lengths[-1]
+    centre = periodic_centre(tails, box)[0]
+    reach = np.linalg.norm(minimum_image(tails - centre, box)[:, :2], axis=1)
+    assert np.percentile(reach, 99) < 26.0 * 1.15  # as laid within 26 sigma of the axis, still gathered
 
 
 def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ quotes), each entry with the machine, platform, wall time and the command that r
 
     python tests/validation.py                 # everything (about 3 hours on two CPU cores; minutes on a GPU)
     python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways,
-                                               # escrt, uptake
+                                               # escrt, uptake, engulfment
 """
 from __future__ import annotations
 
@@ -379,6 +379,29 @@ def uptake(tmp: Path) -> dict:
     return out
 
 
+def engulfment(tmp: Path, seeds: tuple[int, ...] = (1,), steps: int = 120_000) -> dict:
+    """Raft-mediated endocytosis (``systems/exosome_uptake_raft.yaml``) for ``steps`` (1200 tau) over
+    ``seeds``, and the same without ligands (the negative control) for half as long; kept in
+    ``runs/validation``, each read by ``exomembrane analyze``: the outcome with its time, when each
+    stage was first reached, the wrapped fraction, bonds, and whether the target was ever holed."""
+    from exomembrane.run.report import analyze
+
+    def one(label: str, overrides: dict) -> dict:
+        info, d = _kept_run(load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", overrides), label)
+        u = analyze(d)["uptake"]
+        row = {**info, "outcome": u["outcome"], "outcome_tau": u["outcome_tau"], "first_tau": u["first_tau"],
+               "wrapped_max": round(u["wrapped_fraction_max"], 2), "wrapped_final": round(u["wrapped_fraction_final"], 2),
+               "bonds_final": u["bound_pairs_final"], "torn_frames": u["torn_frames"],
+               "holed_frames": u["target_holed_frames"], "holed_first_tau": u["target_holed_first_tau"]}
+        print(label, row, flush=True)
+        return row
+
+    out = {f"raft, seed {seed}": one(f"engulfment_{seed}", {"run.seed": seed, "run.steps": steps}) for seed in seeds}
+    out["control: no ligands, seed 1"] = one("engulfment_control", {"run.seed": 1, "run.steps": steps // 2,
+                                                                     "builder.ligands": None})
+    return out
+
+
 def life_cycle(tmp: Path) -> dict:
     """The whole life cycle chained (:func:`exomembrane.run.life_cycle.life_cycle`, the shipped acts)
     in ``runs/validation/life_cycle``, finished acts kept: per act its event and its cargo (in the
@@ -471,7 +494,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
          "fusion": fusion, "pathways": pathways, "escrt": escrt,
-         "line_tension": line_tension, "uptake": uptake, "life_cycle": life_cycle}
+         "line_tension": line_tension, "uptake": uptake, "engulfment": engulfment, "life_cycle": life_cycle}
 
 
 def _ensemble_table(r: dict) -> list[str]:
@@ -595,6 +618,18 @@ def markdown(results: dict) -> str:
             lines.append(f"| {r['density']:g} | {r['affinity']:g} | {'rigid' if r['rigid'] else 'soft'} | {r['runs']} | "
                          f"{r['wrapped']} +- {r['wrapped_se']} | " + " | ".join(str(r.get(f"ends.{k}", "-"))
                                                                             for k in OUTCOMES) + " |")
+        lines.append("")
+    if "engulfment" in results:
+        lines += ["Raft-mediated endocytosis (exosome_uptake_raft; stage first reached, tau)", "",
+                  "| run | outcome | at (tau) | bound | wrapped | engulfed | wrapped fraction max / final | bonds | "
+                  "target holed (frames, first) | tau | wall (s) | steps/s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for label, r in results["engulfment"].items():
+            first = r["first_tau"]
+            lines.append(f"| {label} | {r['outcome']} | {r['outcome_tau']} | " +
+                         " | ".join(str(first.get(k)) for k in ("bound", "wrapped", "engulfed")) +
+                         f" | {r['wrapped_max']} / {r['wrapped_final']} | {r['bonds_final']} | "
+                         f"{r['holed_frames']}, {r['holed_first_tau']} | {r['tau']:.0f} | {r['wall_s']} | "
+                         f"{r['steps_per_s']} |")
         lines.append("")
     if "life_cycle" in results:
         c = results["life_cycle"]
