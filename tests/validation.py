@@ -379,9 +379,9 @@ def uptake(tmp: Path) -> dict:
     return out
 
 
-def engulfment(tmp: Path, seeds: tuple[int, ...] = (1,), steps: int = 120_000) -> dict:
-    """Raft-mediated endocytosis (``systems/exosome_uptake_raft.yaml``) for ``steps`` (1200 tau) over
-    ``seeds``, and the same without ligands (the negative control) for half as long; kept in
+def engulfment(tmp: Path, seeds: tuple[int, ...] = (1,)) -> dict:
+    """Raft-mediated endocytosis (``systems/exosome_uptake_raft.yaml``, its 2000 tau) over ``seeds``,
+    and the same without ligands (the negative control) for half as long; kept in
     ``runs/validation``, each read by ``exomembrane analyze``: the outcome with its time, when each
     stage was first reached, the wrapped fraction, bonds, and whether the target was ever holed."""
     from exomembrane.run.report import analyze
@@ -396,7 +396,8 @@ def engulfment(tmp: Path, seeds: tuple[int, ...] = (1,), steps: int = 120_000) -
         print(label, row, flush=True)
         return row
 
-    out = {f"raft, seed {seed}": one(f"engulfment_{seed}", {"run.seed": seed, "run.steps": steps}) for seed in seeds}
+    steps = load_scenario(SYSTEMS / "exosome_uptake_raft.yaml").run.steps
+    out = {f"raft, seed {seed}": one(f"engulfment_{seed}", {"run.seed": seed}) for seed in seeds}
     out["control: no ligands, seed 1"] = one("engulfment_control", {"run.seed": 1, "run.steps": steps // 2,
                                                                      "builder.ligands": None})
     return out
