@@ -3,7 +3,7 @@
 Writes ``tests/validation.json`` (every number) and ``tests/validation.md`` (the table the README
 quotes), each entry with the machine, platform, wall time and the command that reproduces it.
 
-    python tests/validation.py                 # everything (about 3 hours on two CPU cores; minutes on a GPU)
+    python tests/validation.py                 # everything (about 5 hours on two CPU cores; minutes on a GPU)
     python tests/validation.py --only flipflop # one part: flipflop, scission, cones, batch, kernels, fusion, pathways,
                                                # escrt, uptake, engulfment
 """
