@@ -205,8 +205,8 @@ def test_without_ligands_the_exosome_does_not_bind(tmp_path_factory) -> None:
 @pytest.mark.slow
 def test_the_raft_binds_the_exosome_through_its_raft_receptors(tmp_path_factory) -> None:
     """The raft scenario, 25 tau: the rigid exosome binds the raft receptors (RCR, counted as bonds)
-    under it, the raft lipids stay together in the patch, nothing torn or holed. (Its engulfment,
-    ~900 tau, is in `make validate`.)"""
+    under it, the raft lipids are still where they were laid, nothing torn or holed. (Its engulfment,
+    at ~1970 tau, is in `make validate`.)"""
     sc = load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", {"run.seed": 1, "run.steps": 2_500, "run.platform": "CPU"})
     out = tmp_path_factory.mktemp("raft") / "run"
     with Run.create(sc, out) as r:
@@ -221,7 +221,7 @@ def test_the_raft_binds_the_exosome_through_its_raft_receptors(tmp_path_factory)
     box = t.unitcell_lengths[-1]
     centre = periodic_centre(tails, box)[0]
     reach = np.linalg.norm(minimum_image(tails - centre, box)[:, :2], axis=1)
-    assert np.percentile(reach, 99) < 26.0 * 1.15  # as laid within 26 sigma of the axis, still gathered
+    assert np.percentile(reach, 99) < 26.0 * 1.15  # laid within 26 sigma of the axis, still there
 
 
 def test_the_exosome_can_be_an_ilv_from_a_budding_run(ff: em.ForceField, tmp_path: Path) -> None:

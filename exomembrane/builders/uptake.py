@@ -176,12 +176,13 @@ def exosome_at_cell(ff: ForceField, size: float | tuple[float, float] = 48.0, *,
     target = bilayer(ff, (lx, ly), upper=target_upper, lower=target_lower,
                      area_per_lipid=area_per_lipid, box_z=box_z, seed=seed)
     box = np.array([target.box[0], target.box[1], box_z])
-    for k, spec in enumerate(target_domains):
+    if target_domains:  # with_domain needs the patch's sides: the extracellular one as "lumen", as for receptors
         sided = replace(target, membranes=(Membrane("lone", {"+z": "lumen", "-z": CYTOSOL}),),
                         membrane=np.where(target.is_lipid(), 0, -1))
-        domain = Domain(leaflet="luminal" if spec.leaflet == "extracellular" else "cytosolic", radius=spec.radius,
-                        composition=spec.composition)
-        sided = with_domain(sided, domain, seed + 10 + k, f"target_domains.{k}")
+        for k, spec in enumerate(target_domains):
+            domain = Domain(leaflet="luminal" if spec.leaflet == "extracellular" else "cytosolic",
+                            radius=spec.radius, composition=spec.composition)
+            sided = with_domain(sided, domain, seed + 10 + k, f"target_domains.{k}")
         target = replace(sided, membranes=(), membrane=np.full(sided.n_molecules, -1, np.int16))
     target = _decorate(target, {"+z": "lumen", "-z": CYTOSOL}, receptors, "receptors", seed + 2)
     if exo is None:
