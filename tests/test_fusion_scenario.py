@@ -42,8 +42,8 @@ def run_and_analyze(tmp: Path, overrides: dict[str, Any], until_pore: int = 0) -
 
 @pytest.fixture(scope="module")
 def fusion(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return run_and_analyze(tmp_path_factory.mktemp("fusion") / "run", {"run.steps": 20000},
-                           until_pore=30_000)  # 200 tau, up to 300
+    return run_and_analyze(tmp_path_factory.mktemp("fusion") / "run", {"run.steps": 18000},
+                           until_pore=30_000)  # 180 tau (seed 1's pore opens at 170 tau), up to 300
 
 
 @pytest.fixture(scope="module")
