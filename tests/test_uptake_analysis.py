@@ -10,7 +10,7 @@ from synthetic import AXIS, HEAD, LZ, PATCH, Omega, Surface, plane, sides_of, sp
 
 from exomembrane.analysis import lipid_indices
 from exomembrane.analysis.topology import topology
-from exomembrane.analysis.uptake import STAGES, cargo_whereabouts, uptake, wrapped_fraction
+from exomembrane.analysis.uptake import STAGES, cargo_species, cargo_whereabouts, uptake, wrapped_fraction
 
 TARGET = {"+z": "extracellular", "-z": "cytosol"}
 EXOSOME = {"outside": "extracellular", "inside": "exosome_lumen"}
@@ -246,3 +246,17 @@ def test_the_report_names_a_torn_exosome_and_a_holed_target() -> None:
     assert "torn      the exosome's membrane open" in text and "in 2 frame(s)" in text
     assert "holed     the target membrane open (a pore, or its two sides joined) in 154 frame(s), first at t = 1035 tau" \
         in text
+
+
+def test_cargo_is_neither_membrane_nor_ligand_nor_machinery():
+    """Lipids, ligands, receptors, tether anchors and filament subunits are not cargo; RNA and
+    cargo proteins are, and so is a species named as machinery only when it is not passed."""
+    import mdtraj
+
+    top = mdtraj.Topology()
+    chain = top.add_chain()
+    for name, first in (("LIP", "H"), ("LGL", "H"), ("RCL", "H"), ("LIG", "B"), ("TMA", "B"), ("ESC3", "MB1"),
+                        ("CARG", "B"), ("RNA", "R"), ("RNA", "R")):
+        top.add_atom(first, mdtraj.element.virtual, top.add_residue(name, chain))
+    assert cargo_species(top) == ["CARG", "RNA"]
+    assert cargo_species(top, machinery=("ESC3",)) == ["CARG", "RNA", "TMA"]

@@ -60,6 +60,8 @@ TORN_FRAMES = 3
 #: Binding bead of each ligand and receptor species: residue name -> bead name.
 LIGANDS = {"LIG": "TIP", "LGL": "H"}
 RECEPTORS = {"REC": "TIP", "RCL": "H", "RCR": "H"}
+#: The machinery shipped species stand for, never cargo: SNARE-like tether anchors, ESCRT-III subunits.
+MACHINERY = ("TMA", "ESC3")
 
 
 @dataclass(frozen=True)
@@ -214,9 +216,10 @@ def uptake(traj: mdtraj.Trajectory, exosome: np.ndarray, target: np.ndarray, top
                   "torn" if ends_torn else STAGES[last], float(t[since]))
 
 
-def cargo_species(topology: mdtraj.Topology) -> list[str]:
-    """Residue names of the cargo: molecules that are neither lipids nor ligands or receptors."""
-    skip = set(LIGANDS) | set(RECEPTORS)
+def cargo_species(topology: mdtraj.Topology, machinery: Sequence[str] = MACHINERY) -> list[str]:
+    """Residue names of the cargo: molecules that are neither lipids, ligands or receptors, nor
+    ``machinery`` (residue names of tether anchors and filament subunits)."""
+    skip = set(LIGANDS) | set(RECEPTORS) | set(machinery)
     return sorted({r.name for r in topology.residues if not is_lipid_residue(r) and r.name not in skip})
 
 

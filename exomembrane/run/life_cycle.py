@@ -26,7 +26,7 @@ import mdtraj
 import numpy as np
 import pandas as pd
 
-from exomembrane.analysis.uptake import cargo_species
+from exomembrane.analysis.uptake import MACHINERY, cargo_species
 from exomembrane.builders.chain import ilv_from_run
 from exomembrane.config import ConfigError
 from exomembrane.model.stored import MANIFEST, SCENARIO, TOPOLOGY
@@ -108,7 +108,8 @@ def cargo_through(directories: Sequence[str | Path]) -> pd.DataFrame:
         kind = scenario.builder.kind
         top = mdtraj.load_topology(str(d / TOPOLOGY))
         names = [r.name for r in top.residues]
-        cargo = cargo_species(top)
+        tethers = getattr(scenario.builder, "tethers", None)
+        cargo = cargo_species(top, (*MACHINERY, *([tethers.species] if tethers is not None else [])))
         total = {n: names.count(n) for n in cargo}
         where: dict[str, dict[str, float]] = {}
         if kind == "exosome_uptake":
