@@ -16,6 +16,7 @@ import platform
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -364,8 +365,12 @@ def uptake(tmp: Path) -> dict:
     rows = pd.read_csv(into / "results.csv")
     rows = rows[rows["status"] == "ok"]
     tau = run.steps * run.dt
-    out: dict = {"wall_s": round(time.perf_counter() - t0, 1), "directory": str(into.relative_to(HERE.parent)),
-                 "tau": round(tau, 1), "points": []}
+    # wall time from the first run's start to the last result, over every session that ran part of it
+    started = min(datetime.fromisoformat(json.loads(m.read_text())["created"]).timestamp()
+                  for m in into.glob("p*/seed-*/manifest.json"))
+    finished = max(r.stat().st_mtime for r in into.glob("p*/seed-*/result.json"))
+    out: dict = {"wall_s": round(max(finished - started, time.perf_counter() - t0), 1),
+                 "directory": str(into.relative_to(HERE.parent)), "tau": round(tau, 1), "points": []}
     for (density, affinity, rigid), g in rows.groupby([DENSITY, AFFINITY, RIGID]):
         w = g["uptake.wrapped_fraction_final"].to_numpy(float)
         rigid = bool(rigid) if isinstance(rigid, (bool, np.bool_)) else str(rigid).lower() == "true"
@@ -374,6 +379,9 @@ def uptake(tmp: Path) -> dict:
                  "wrapped_se": round(float(w.std(ddof=1) / np.sqrt(len(w))), 3) if len(w) > 1 else None}
         point.update({f"ends.{k}": round(float(g[f"uptake.ends.{k}"].mean()), 2)
                       for k in OUTCOMES if f"uptake.ends.{k}" in g})
+        first = pd.to_numeric(g["uptake.first_tau.wrapped"], errors="coerce").dropna()
+        point.update({"reached_wrapped": round(float(g["uptake.reached.wrapped"].mean()), 2),
+                      "first_wrapped_tau": round(float(first.median()), 1) if len(first) else None})
         out["points"].append(point)
     _uptake_plot(out["points"], HERE / "validation_uptake.png", tau)
     return out
@@ -436,7 +444,7 @@ def _uptake_plot(points: list[dict], path: Path, tau: float) -> None:
     ax.set_xlabel("ligand density (per sigma^2 of the outer leaflet)")
     ax.set_ylabel(f"wrapped fraction at {tau:.0f} tau")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("exosome_uptake_small: wrapping (x: some runs torn; line: wrapped)")
+    ax.set_title("uptake_wrapping sweep (x: some runs torn; grey line: wrapped)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -611,13 +619,15 @@ def markdown(results: dict) -> str:
         lines.append("")
     if "uptake" in results:
         u = results["uptake"]
-        lines += [f"Exosome uptake ({u['directory']}, {u['wall_s']:.0f} s): final wrapped fraction (mean +- s.e. over "
+        lines += [f"Exosome uptake ({u['directory']}, {u['wall_s'] / 60:.0f} min from the first run's start to the last result): final wrapped fraction (mean +- s.e. over "
                   f"seeds) after {u['tau']:.0f} tau and the fraction of runs ending in each outcome", "",
-                  "| ligand density (sigma^-2) | affinity (eps) | exosome | runs | wrapped fraction | bound | wrapped | "
-                  "engulfed | merged | torn |", "|---|---|---|---|---|---|---|---|---|---|"]
+                  "| ligand density (sigma^-2) | affinity (eps) | exosome | runs | wrapped fraction | reached wrapped "
+                  "(median first tau) | ends bound | ends wrapped | ends engulfed | ends merged | ends torn |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in u["points"]:
             lines.append(f"| {r['density']:g} | {r['affinity']:g} | {'rigid' if r['rigid'] else 'soft'} | {r['runs']} | "
-                         f"{r['wrapped']} +- {r['wrapped_se']} | " + " | ".join(str(r.get(f"ends.{k}", "-"))
+                         f"{r['wrapped']} +- {r['wrapped_se']} | {r.get('reached_wrapped', '-')} "
+                         f"({r.get('first_wrapped_tau')}) | " + " | ".join(str(r.get(f"ends.{k}", "-"))
                                                                             for k in OUTCOMES) + " |")
         lines.append("")
     if "engulfment" in results:
