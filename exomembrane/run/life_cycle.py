@@ -108,8 +108,8 @@ def cargo_through(directories: Sequence[str | Path]) -> pd.DataFrame:
         kind = scenario.builder.kind
         top = mdtraj.load_topology(str(d / TOPOLOGY))
         names = [r.name for r in top.residues]
-        tethers = getattr(scenario.builder, "tethers", None)
-        cargo = cargo_species(top, (*MACHINERY, *([tethers.species] if tethers is not None else [])))
+        tethers = getattr(scenario.builder, "tethers", None)  # the fusion builder's, whatever species it names
+        cargo = cargo_species(top, MACHINERY + ((tethers.species,) if tethers is not None else ()))
         total = {n: names.count(n) for n in cargo}
         where: dict[str, dict[str, float]] = {}
         if kind == "exosome_uptake":
