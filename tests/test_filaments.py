@@ -154,6 +154,15 @@ def test_the_spiral_lies_on_the_cytosolic_face_without_holes(ff: em.ForceField, 
     assert f.subunit_off[0] > f.subunit_off[-1]  # "tip" order: the outer end goes first
 
 
+def test_subunits_are_kept_in_the_cytosol_by_the_walls(patch: em.Structure) -> None:
+    """Subunits that let go stay in the cytosol: through a flat patch's periodic z face the cytosol
+    would reach the lumen, so the filament's molecules carry the z walls of soluble molecules."""
+    subunit_molecules = np.unique(patch.bead_molecule()[patch.filaments.subunits.ravel()])
+    assert patch.confined[subunit_molecules].all() and not patch.confined[patch.is_lipid()].any()
+    walls = [f for f in em.create_system(patch).getForces() if f.getName() == "wall"]
+    assert len(walls) == 1 and walls[0].getNumParticles() == patch.filaments.subunits.size
+
+
 def test_a_spiral_wraps_onto_a_closed_mvb(ff: em.ForceField) -> None:
     s = em.builders.mvb_vesicle(ff, 12.0, filaments=[FilamentSpec(subunits=20)])
     f = s.filaments

@@ -147,7 +147,9 @@ def filament(structure: Structure, specs: list[FilamentSpec], seed: int = 0, fie
                 raise ConfigError(f"{where}: the spiral overlaps molecules placed before it or another filament; "
                                   f"move it (at) or place fewer molecules under it")
         taken = np.concatenate([taken, flat])
-        placed.append((spec.species, x, False))
+        # confined: walls at the box's z faces keep subunits that let go in the cytosol (through a flat
+        # patch's periodic z face the cytosol would reach the lumen)
+        placed.append((spec.species, x, True))
         built.append((spec, offsets, binding))
     out = insert(s, placed)
     return dataclasses.replace(out, filaments=_springs(out, built, rng))
