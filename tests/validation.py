@@ -83,13 +83,16 @@ def flipflop(tmp: Path) -> dict:
     return out
 
 
-def _budding_row(d: Path, info: dict, enrichments: dict | None = None) -> dict:
+def _budding_row(d: Path, info: dict, enrichments: dict | None = None,
+                 cargo: dict[str, str] | None = None) -> dict:
     """The budding summary of run ``d`` as one table row (times in tau, lengths in sigma); its
-    enrichments (species -> Enrichment) are also put in ``enrichments`` if given."""
+    enrichments of ``cargo`` (species -> where; default CARG in the membrane, RNA in the lumen)
+    are also put in ``enrichments`` (species -> Enrichment) if given."""
     traj = load_trajectory(d)
     membranes, membrane, leaflet = load_compartments(d)
     lipid = an.selection.lipid_residues(traj.topology)
-    b = an.budding_summary(traj, "+z", {"CARG": "membrane", "RNA": "lumen"}, membranes=[m.faces for m in membranes],
+    cargo = {"CARG": "membrane", "RNA": "lumen"} if cargo is None else cargo
+    b = an.budding_summary(traj, "+z", cargo, membranes=[m.faces for m in membranes],
                            membrane=membrane[lipid], leaflet=leaflet[lipid])
     k, sep = b.scission_frame, b.separation
     if enrichments is not None:
@@ -253,7 +256,7 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_raft.yaml", overrides), name)
         enrichments: dict = {}
-        row = _budding_row(d, info, enrichments)
+        row = _budding_row(d, info, enrichments, cargo={})  # the shipped domain carries no cargo (README)
         e = analyze(d).get("escrt")
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
@@ -661,14 +664,14 @@ def markdown(results: dict) -> str:
             if label == "pooled":
                 continue
             t = r["stages"] or {k: "-" for k in ("buckled", "bud", "neck", "fission")}
-            e = r["enrichment"]
+            e = {sp: f"{q['ratio']} {q['ci']}" for sp, q in r["enrichment"].items()}
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r['leak_frames']}; {r['leak_start_tau']:.0f} to " \
                 f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
             lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | {r['event']} | "
                          f"{r['neck_radius_before']} ({r['neck_radius_min']}) | {leak} | {r['largest_pore'] or '< 1.5'} | "
                          f"{r['ilv_diameter']} | {({1: 'lumen', -1: 'cytosol'}).get(r['ilv_side'], '-')} | "
-                         f"{e['CARG']['ratio']} {e['CARG']['ci']} | {e['RNA']['ratio']} {e['RNA']['ci']} | "
+                         f"{e.get('CARG', '-')} | {e.get('RNA', '-')} | "
                          f"{r['bound'] or '-'} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
         pooled = results["escrt_raft"].get("pooled", {})
