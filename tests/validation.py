@@ -241,10 +241,10 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
 
 
 def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
-    """The ESCRT-III route on a sphingolipid domain (``systems/ilv_escrt_raft.yaml``, 700 tau) over
-    ``seeds``: the stage timeline, fission time, the neck before it, the parent's leak and largest
-    pore, the ILV and its cargo; its negative controls (seed 1): the domain without the filament, and
-    the filament kept flat (no protocol). Cargo enrichments pooled over the runs that split by fission."""
+    """The ESCRT-III route on a sphingolipid domain (``systems/ilv_escrt_raft.yaml``, 700 tau, no
+    cargo) over ``seeds``: the stage timeline, fission time, the neck before it, the parent's leak and
+    largest pore, the ILV; its negative controls (seed 1): the domain without the filament, and the
+    filament kept flat (no protocol)."""
     from exomembrane.run.report import analyze
 
     runs = {f"seed {seed}": (f"escrt_raft_{seed}", {"run.seed": seed}) for seed in seeds}
@@ -252,22 +252,14 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
                                                                       "protocol": {}})
     runs["control: flat filament, seed 1"] = ("escrt_raft_flat", {"run.seed": 1, "protocol": {}})
     out: dict = {}
-    split: dict[str, list] = {}
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_raft.yaml", overrides), name)
-        enrichments: dict = {}
-        row = _budding_row(d, info, enrichments, cargo={})  # the shipped domain carries no cargo (README)
+        row = _budding_row(d, info, cargo={})
         e = analyze(d).get("escrt")
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
-        if label.startswith("seed") and row["event"] == "fission":
-            for species, en in enrichments.items():
-                split.setdefault(species, []).append(en)
         out[label] = row
         print(label, row, flush=True)
-    out["pooled"] = {species: {"ratio": round(p.ratio, 2), "ci": [round(c, 2) for c in p.ci], "runs": len(es),
-                               "molecules": p.n_molecules}
-                     for species, es in split.items() for p in [an.pooled_enrichment(es)]}
     return out
 
 
@@ -653,34 +645,22 @@ def markdown(results: dict) -> str:
                          f"{r['steps_per_s']} |")
         lines.append("")
     if "escrt_raft" in results:
-        lines += ["ESCRT-III route on a sphingolipid domain (ilv_escrt_raft, 700 tau): stages first reached (tau), "
-                  "fission or rupture as the topology shows it (largest pore < 1.5: only openings narrower than a "
-                  "pore the coverage analysis resolves)", "",
+        lines += ["ESCRT-III route on a sphingolipid domain (ilv_escrt_raft, 700 tau, no cargo): stages first reached "
+                  "(tau), fission or rupture as the topology shows it (largest pore < 1.5: only openings narrower "
+                  "than a pore the coverage analysis resolves)", "",
                   "| run | buckled | bud | neck | fission | event | neck before it (narrowest) (sigma) | parent open "
-                  "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | CARG "
-                  "enrichment (95 % CI) | RNA enrichment (95 % CI) | filament joined / bound at the end | beads | "
-                  "wall (s) | steps/s |", "|---" * 17 + "|"]
+                  "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | "
+                  "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 15 + "|"]
         for label, r in results["escrt_raft"].items():
-            if label == "pooled":
-                continue
             t = r["stages"] or {k: "-" for k in ("buckled", "bud", "neck", "fission")}
-            e = {sp: f"{q['ratio']} {q['ci']}" for sp, q in r["enrichment"].items()}
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r['leak_frames']}; {r['leak_start_tau']:.0f} to " \
                 f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
             lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | {r['event']} | "
                          f"{r['neck_radius_before']} ({r['neck_radius_min']}) | {leak} | {r['largest_pore'] or '< 1.5'} | "
                          f"{r['ilv_diameter']} | {({1: 'lumen', -1: 'cytosol'}).get(r['ilv_side'], '-')} | "
-                         f"{e.get('CARG', '-')} | {e.get('RNA', '-')} | "
                          f"{r['bound'] or '-'} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
-        pooled = results["escrt_raft"].get("pooled", {})
-        if pooled:
-            lines += ["Cargo enrichment pooled over the ESCRT runs that split by fission (molecules resampled "
-                      "within each run)", "", "| species | enrichment | 95 % CI | runs pooled | molecules |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {sp} | {q['ratio']} | {q['ci']} | {q['runs']} | {q['molecules']} |" for sp, q in pooled.items()]
-            lines.append("")
     if "uptake" in results:
         u = results["uptake"]
         lines += [f"Exosome uptake ({u['directory']}, {u['wall_s'] / 60:.0f} min from the first run's start to the last result): final wrapped fraction (mean +- s.e. over "
