@@ -255,6 +255,23 @@ def test_membrane_cargo_enriched_in_the_bud():
     assert u.ratio == pytest.approx(1.0, abs=0.15) and u.ci[0] < 1 < u.ci[1]
 
 
+def test_lipid_cargo_counts_on_the_membrane_it_is_a_lipid_of():
+    """A lipid species standing for cargo (GPI-anchored, say): 24 of the bud's lipids and 6 of the
+    flat part's renamed GPI give those counts; as soluble cargo a lipid is refused."""
+    rng = np.random.default_rng(9)
+    surf = Omega().surface(rng).moved([0, 0, LZ / 2])
+    bud, flat = np.flatnonzero(surf.region == "bud"), np.flatnonzero(surf.region == "flat")
+    traj = surfaces_trajectory([surf], PATCH)
+    lipids = [r for r in traj.topology.residues if r.name == "LIP"]
+    for k in np.r_[rng.choice(bud, 24, replace=False), rng.choice(flat, 6, replace=False)]:
+        lipids[k].name = "GPI"
+    e = an.cargo_enrichment(traj, "+z", "GPI")
+    assert e.n_bud[0] == 24 and e.n_parent[0] == 6 and e.n_molecules == 30
+    assert e.ratio == pytest.approx((24 / e.lipids_bud[0]) / (6 / e.lipids_parent[0])) and e.ci[0] > 1
+    with pytest.raises(ValueError, match="species: no non-lipid residue named 'GPI'"):
+        an.cargo_enrichment(traj, "+z", "GPI", kind="lumen")
+
+
 def test_cargo_in_the_bud_then_in_the_ilv():
     """Transmembrane cargo in the bud / detached vesicle, soluble cargo inside them; pooled over the
     frames from scission on by default, or over the frames the caller names."""
@@ -307,7 +324,7 @@ def test_bad_input_names_the_argument():
     with pytest.raises(ValueError, match=r"cargo\['RNA'\]: kind must be one of \('membrane', 'lumen'\) "
                                          r"\(got 'soluble'\)"):
         an.budding_summary(traj, "+z", cargo={"RNA": "soluble"})
-    with pytest.raises(ValueError, match="species: no non-lipid residue named 'RNA'.*CD63, LIP"):
+    with pytest.raises(ValueError, match="species: no residue named 'RNA'.*CD63, LIP"):
         an.cargo_enrichment(traj, "+z", "RNA")
     with pytest.raises(ValueError, match="lumen: must be one of"):
         an.cargo_enrichment(traj, "inward", "CD63")

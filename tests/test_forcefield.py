@@ -217,12 +217,15 @@ def wca(b: float, r: float) -> float:
     ("TT", RC + 0.8, -np.cos(np.pi * 0.8 / 3.2) ** 2), ("TT", RC + 1.6, 0.0), ("TT", 3.0, 0.0),
     ("HSH", 0.8, wca(0.85, 0.8)), ("HST", 0.8, wca(0.75, 0.8)), ("HST", 0.85, 0.0),
     ("RCF", RC + 0.8, -1.5 * np.cos(np.pi * 0.8 / 3.2) ** 2), ("PTH", 0.9, wca(0.95, 0.9)),
-    ("PTPH", 1.0, wca(1.0, 1.0))])
+    ("PTPH", 1.0, wca(1.0, 1.0)), ("RBR", RC + 0.8, -2.5 * np.cos(np.pi * 0.8 / 3.2) ** 2),
+    ("GPR", RC + 0.8, 0.0), ("GPT", RC + 0.8, 0.0)])
 def test_published_pair_values(kind, r, expected):
     """Hand-placed pairs: b_HH = b_HT = 0.95, b_TT = 1.0, -eps plateau, cos^2 well to r_c + w_c; the
-    pair table's protein entries (RNA-cargo affinity 1.5) and head-dominated mixing for new types."""
+    pair table's protein entries (RNA-cargo affinity 1.5, RNA-adaptor 2.5; the GPI protein bead only
+    repels) and head-dominated mixing for new types."""
     types = {"HH": ("H", "H"), "HT": ("H", "T"), "TT": ("T", "T"), "HSH": ("HS", "H"), "HST": ("HS", "T"),
-             "RCF": ("R", "CF"), "PTH": ("PT", "H"), "PTPH": ("PT", "PH")}[kind]
+             "RCF": ("R", "CF"), "PTH": ("PT", "H"), "PTPH": ("PT", "PH"), "RBR": ("RB", "R"), "GPR": ("GP", "R"),
+             "GPT": ("GP", "T")}[kind]
     assert pair_of_two(*types, r) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 

@@ -183,3 +183,13 @@ def test_production_variants_build_for_an_ilv_of_30_sigma(name):
         area = np.pi * np.linalg.norm(cones[:, :2] - s.box[:2] / 2, axis=1).max() ** 2
     assert area >= 4 * np.pi * 15.0 ** 2
     sc.simulation(s).step(10)
+
+
+def test_a_lipid_marked_as_cargo_is_counted_by_analyze(tmp_path_factory):
+    """GPI (a lipid marked ``cargo``) laid in the domain's luminal leaflet: `exomembrane analyze`
+    reports its enrichment on the membrane next to the placed CARG's, with no placement for it."""
+    out = run(tmp_path_factory, CERAMIDE, 200, **{"run.platform": "CPU", "run.report.trajectory": 100,
+                                                   "builder.domains.1.composition": {"SM": 0.8, "GPI": 0.2}})
+    enrichment = analyze(out)["budding"]["enrichment"]
+    assert enrichment["GPI"]["kind"] == "membrane" and enrichment["GPI"]["molecules"] > 0
+    assert enrichment["CARG"]["kind"] == "membrane" and "SM" not in enrichment  # only cargo lipids count

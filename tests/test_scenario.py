@@ -104,7 +104,7 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
 
 def test_bad_species_and_compositions(tmp_path: Path) -> None:
     fails(tmp_path, with_(TINY, builder={"upper": "FOO"}),
-          r"builder\.upper\.FOO: unknown species 'FOO'; lipid species: \['ADM', 'ADP', 'CER', 'LGL', 'LIP', 'LIP4', 'LYSO', 'PE', 'RCL', 'RCR', 'SM'\]")
+          r"builder\.upper\.FOO: unknown species 'FOO'; lipid species: \['ADM', 'ADP', 'CER', 'GPI', 'LGL', 'LIP', 'LIP4', 'LYSO', 'PE', 'RBA', 'RCL', 'RCR', 'SM'\]")
     fails(tmp_path, with_(TINY, builder={"upper": "TSPN"}), r"builder\.upper\.TSPN: protein, not a lipid: 'TSPN'")
     fails(tmp_path, with_(TINY, builder={"lower": {"LIP": 0.5, "NOPE": 0.5}}), r"builder\.lower\.NOPE: unknown species")
     msg = fails(tmp_path, with_(TINY, builder={"upper": {"LIP": 0.5, "CER": 0.4}}),

@@ -113,12 +113,14 @@ def lipid_mask(lipids: np.ndarray | None, n_frames: int, n_lipids: int) -> np.nd
                      f"({n_frames}, {n_lipids}), or 1-D lipid indices; got a {a.dtype} array of shape {a.shape}")
 
 
-def species_residues(top: mdtraj.Topology, species: str) -> tuple[np.ndarray, np.ndarray]:
-    """(atom indices, molecule number of each) of the residues named ``species`` that are not lipids."""
-    res = [r for r in top.residues if r.name == species and r.n_atoms and not is_lipid_residue(r)]
+def species_residues(top: mdtraj.Topology, species: str, lipids: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(atom indices, molecule number of each) of the residues named ``species`` that are not lipids
+    (with ``lipids``: lipids too, e.g. a lipid-anchored cargo)."""
+    res = [r for r in top.residues if r.name == species and r.n_atoms and (lipids or not is_lipid_residue(r))]
     if not res:
         names = sorted({r.name for r in top.residues})
-        raise ValueError(f"species: no non-lipid residue named {species!r} in the topology "
+        kind = "residue" if lipids else "non-lipid residue"
+        raise ValueError(f"species: no {kind} named {species!r} in the topology "
                          f"(residue names present: {', '.join(names) or 'none'})")
     atoms = [np.array([a.index for a in r.atoms]) for r in res]
     return np.concatenate(atoms), np.repeat(np.arange(len(res)), [a.size for a in atoms])

@@ -112,12 +112,14 @@ class Species(Strict):
     z axis ending at the origin (lipids: head on top, last tail bead at the origin).
 
     Pairs joined by ``bonds`` or the elastic network are excluded from the pair potential;
-    FENE and ``bend`` pairs keep it (the Cooke model).
+    FENE and ``bend`` pairs keep it (the Cooke model). ``cargo``: a lipid that stands for cargo
+    (e.g. a GPI-anchored protein), counted like placed cargo where a run is analysed.
     """
 
     name: str = Field(min_length=1, max_length=4, pattern=r"^[A-Z][A-Z0-9]*$")
     description: str = ""
     kind: Kind = "lipid"
+    cargo: bool = False
     source: str = ""  # citation of the design
     bead_types: dict[str, BeadType] = {}
     pairs: list[PairEntry] = []

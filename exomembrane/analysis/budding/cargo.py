@@ -73,7 +73,7 @@ def check_cargo(cargo: str | Sequence[str] | Mapping[str, str]) -> dict[str, str
 def cargo_of(traj: mdtraj.Trajectory, state: Budding, species: str, kind: str, frames: Any, contact: float,
              n_boot: int, confidence: float, seed: int) -> Enrichment:
     """Enrichment of ``species`` in the bud/ILV of ``state`` (see :func:`cargo_enrichment`)."""
-    atoms, mol = species_residues(traj.topology, species)
+    atoms, mol = species_residues(traj.topology, species, lipids=kind == "membrane")
     inside, parent = state.inside, state.parent
     member = membership(traj, atoms, mol, kind, inside, parent, state.spheres(), state.gates(), contact)
     if frames is not None:
@@ -95,7 +95,8 @@ def cargo_enrichment(traj: mdtraj.Trajectory, lumen: str, species: str, kind: st
 
     - ``kind="membrane"`` (transmembrane or membrane-bound cargo): the membrane whose lipid bead is
       nearest to any of its beads, within ``contact`` sigma: the bud/ILV or the parent; farther
-      molecules are unbound and not counted.
+      molecules are unbound and not counted. A lipid species (a lipid-anchored cargo such as a
+      GPI-anchored protein) belongs to the membrane it is a lipid of.
     - ``kind="lumen"`` (soluble cargo packaged into the bud/ILV): in the bud/ILV when its centroid
       lies inside the convex hull of the ILV's tail beads (after scission: an ILV of any shape) or
       the bud's fitted midplane sphere on the bud's side of the base (before); every other molecule
@@ -145,6 +146,6 @@ def cargo_enrichment(traj: mdtraj.Trajectory, lumen: str, species: str, kind: st
         raise ValueError(f"kind: must be one of {CARGO_KINDS} (got {kind!r})")
     check_positive(contact=contact, n_boot=n_boot)
     check_fraction("confidence", confidence)
-    species_residues(traj.topology, species)  # fail early on a missing species
+    species_residues(traj.topology, species, lipids=kind == "membrane")  # fail early on a missing species
     state = budding_state(traj, lumen, lipids, threshold, SLAB, max_asphericity, TAIL_CONTACT, workers)
     return cargo_of(traj, state, species, kind, frames, contact, n_boot, confidence, seed)

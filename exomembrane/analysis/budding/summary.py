@@ -112,8 +112,8 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     kinds = check_cargo(cargo)
     check_positive(contact=contact, n_boot=n_boot)
     check_fraction("confidence", confidence)
-    for name in kinds:
-        species_residues(traj.topology, name)
+    for name, kind in kinds.items():
+        species_residues(traj.topology, name, lipids=kind == "membrane")
     n_lipids = len(lipid_indices(traj.topology)[0])
     if membranes is None:
         other = {"+z": "-z", "-z": "+z", "inside": "outside", "outside": "inside"}[lumen]

@@ -94,6 +94,9 @@ def budding_of(run: RunData) -> analysis.BuddingSummary:
         cargo = {p.species: "lumen" if p.where != "membrane" and (p.at is None or ff.get(p.species).kind in
                                                                  ("polymer", "cargo")) else "membrane"
                  for p in run.scenario.builder.placements().values()}
+        # lipids that stand for cargo (a GPI-anchored protein, say) count on their membrane
+        present = {r.name for r in run.traj.topology.residues}
+        cargo |= {name: "membrane" for name in sorted(present) if name in ff.species and ff.get(name).cargo}
         run.shared["budding"] = analysis.budding_summary(run.traj, run.manifest["sides"]["lumen"], cargo,
                                                          topo=run.topology)
     return run.shared["budding"]
