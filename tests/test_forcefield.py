@@ -373,6 +373,8 @@ def test_forcefield_files_give_clear_errors(tmp_path, ff):
          r"elastic: needs the template"),
         ("name: NEW\nkind: protein\nbeads: [{name: P, type: PT, xyz: [0, 0, 0]}, {name: Q, type: PT}]\n",
          r"give xyz for every bead or for none"),
+        ("name: NEW\nkind: protein\ncargo: true\nbeads: [{name: P, type: PT}]\n",
+         r"cargo: marks a lipid as cargo; a protein is counted as cargo where it is placed"),
     ]
     for text, message in cases:
         species.write_text(text)

@@ -132,6 +132,8 @@ class Species(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Species:
+        if self.cargo and self.kind != "lipid":
+            raise ValueError(f"cargo: marks a lipid as cargo; a {self.kind} is counted as cargo where it is placed")
         n = len(self.beads)
         links = {key: [tuple(p) for p in getattr(self, key)] for key in ("fene", "bend")}
         links["bonds"] = [(b.i, b.j) for b in self.bonds]
