@@ -96,7 +96,7 @@ def budding_of(run: RunData) -> analysis.BuddingSummary:
                  for p in run.scenario.builder.placements().values()}
         # lipids that stand for cargo (a GPI-anchored protein, say) count on their membrane
         present = {r.name for r in run.traj.topology.residues}
-        cargo |= {name: "membrane" for name in sorted(present) if name in ff.species and ff.get(name).cargo}
+        cargo |= {name: "membrane" for name, sp in ff.species.items() if sp.cargo and name in present}
         run.shared["budding"] = analysis.budding_summary(run.traj, run.manifest["sides"]["lumen"], cargo,
                                                          topo=run.topology)
     return run.shared["budding"]
