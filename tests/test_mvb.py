@@ -110,6 +110,16 @@ def test_walls_hold_confined_cargo_only(ff):
     assert "wall" not in {f.getName() for f in em.create_system(em.builders.mvb_patch(ff, 12.0)).getForces()}
 
 
+def test_docked_molecules_stay_in_their_compartment(ff):
+    """RNA docked ``at`` 4 sigma under a flat patch's cytosolic face is confined by the z walls like free
+    RNA (else it reaches the lumen through the periodic z face)."""
+    s = em.builders.mvb_patch(ff, 16.0, proteins=[Placement(species="RNA", where="cytosol", up="cytosol", at=4.0,
+                                                            count=2)], box_z=30.0, seed=1)
+    np.testing.assert_array_equal(s.confined, s.of_species("RNA"))
+    wall = next(f for f in em.create_system(s).getForces() if f.getName() == "wall")
+    assert wall.getNumParticles() == 20
+
+
 def test_closed_mvb_lumen_inside_with_proteins(ff):
     s = em.builders.mvb_vesicle(ff, 10.0, cytosolic={"LIP": 0.8, "CER": 0.2}, luminal="LIP",
                              proteins=[Placement(species="TSPN", count=3), Placement(species="RNA", count=2,

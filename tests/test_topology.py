@@ -22,8 +22,18 @@ from synthetic import (
     surfaces_trajectory,
 )
 
+import exomembrane as em
 from exomembrane.analysis import lipid_indices
-from exomembrane.analysis.topology import Topology, coverage_holes, current_leaflets, free_space, topology
+from exomembrane.analysis.selection import species_residues
+from exomembrane.analysis.topology import (
+    Topology,
+    coverage_holes,
+    current_leaflets,
+    free_space,
+    molecule_compartments,
+    topology,
+)
+from exomembrane.builders import Placement
 
 MVB_PATCH = {"+z": "lumen", "-z": "cytosol"}  # lumen above the patch
 MVB_CLOSED = {"outside": "cytosol", "inside": "lumen"}
@@ -218,3 +228,23 @@ def test_bad_input_names_the_argument() -> None:
         topology(traj, [MVB_PATCH], np.zeros(3, int), np.ones(3, int))
     with pytest.raises(ValueError, match="share"):
         topology(traj, [MVB_PATCH], np.zeros(n, int), np.ones(n, int), share=1.5)
+
+
+@pytest.mark.parametrize("closed", [False, True])
+def test_each_molecule_is_found_in_the_compartment_it_was_placed_in(ff, closed):
+    """RNA placed in the lumen and in the cytosol of a flat MVB patch and of a closed MVB (known
+    answers by construction): each is found in its compartment, soluble or docked at the membrane."""
+    lumen = [Placement(species="RNA", where="lumen", count=2)]
+    if closed:
+        s = em.builders.mvb_vesicle(ff, 9.0, proteins=lumen, seed=2)
+        s = em.builders.place(s, [Placement(species="RNA", where="cytosol", count=3)], seed=3)
+    else:
+        s = em.builders.mvb_patch(ff, 16.0, box_z=30.0, seed=2, proteins=lumen + [
+            Placement(species="RNA", where="cytosol", count=2),
+            Placement(species="RNA", where="cytosol", up="cytosol", at=3.5, count=1)])
+    traj = s.to_mdtraj()
+    atoms, mol = species_residues(traj.topology, "RNA")
+    lipids = s.is_lipid()
+    found = molecule_compartments(traj, 0, atoms, mol, [m.faces for m in s.membranes], s.membrane[lipids],
+                                  s.leaflet[lipids])
+    assert found == ["lumen", "lumen", "cytosol", "cytosol", "cytosol"]

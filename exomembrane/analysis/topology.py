@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import mdtraj
 import numpy as np
@@ -537,6 +538,32 @@ def compartment_grid(traj: mdtraj.Trajectory, frame: int, membranes: Sequence[Ma
             shown.append(joined)  # compartments joined by free space are drawn as one
         comp[r] = shown.index(joined) if joined else -1
     return np.where(labels >= 0, comp[np.maximum(labels, 0)], -1), tuple(shown)
+
+
+def molecule_compartments(traj: mdtraj.Trajectory, frame: int, atoms: np.ndarray, mol: np.ndarray,
+                          membranes: Sequence[Mapping[str, str]], membrane: np.ndarray, leaflet: np.ndarray,
+                          **grid: Any) -> list[str]:
+    """The compartment each molecule lies in, in one frame: the one its beads' nearest named free space
+    belongs to, by majority over its beads.
+
+    ``atoms`` (n,) the molecules' bead indices, ``mol`` (n,) the molecule (0..m-1) of each, grouped;
+    ``membranes``, ``membrane``, ``leaflet`` and ``grid`` (voxel, probe, share, cutoff, min_lipids)
+    as :func:`compartment_grid`. Returns m names: a compartment, ``"a + b"`` where free space joins
+    several (an open pore), or ``""`` where no named free space is near.
+    """
+    labels, names = compartment_grid(traj, frame, membranes, membrane, leaflet, **grid)
+    free = labels >= 0
+    if not free.any():
+        return [""] * (int(mol.max()) + 1 if len(mol) else 0)
+    idx = ndimage.distance_transform_edt(~free, return_distances=False, return_indices=True)
+    nearest = labels[tuple(idx)]  # every voxel: the label of the nearest named free voxel
+    box = box_of(traj)[frame]
+    v = _voxel_of(wrap(traj.xyz[frame, atoms].astype(np.float64), box), box, labels.shape)
+    seen = nearest[v[:, 0], v[:, 1], v[:, 2]]
+    n_mol = int(mol.max()) + 1 if len(mol) else 0
+    votes = np.zeros((n_mol, len(names)), np.int64)
+    np.add.at(votes, (mol, seen), 1)
+    return [names[int(np.argmax(row))] if row.any() else "" for row in votes]
 
 
 def members(votes: np.ndarray, share: float, least: int = 10) -> np.ndarray:

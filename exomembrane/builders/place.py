@@ -215,8 +215,9 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
     """``structure`` with molecules added by ``placements`` and the lipids they overlap removed.
 
     Positions are drawn at random (seeded) and redrawn where a molecule would come closer than
-    ``CLEAR`` to one already placed. Soluble molecules in a flat patch's compartments are held
-    there by walls at the box's z faces (``Structure.confined``). Raises ConfigError naming the
+    ``CLEAR`` to one already placed. Molecules in a flat patch's compartments (soluble, or docked
+    ``at`` a distance from the membrane) are held there by walls at the box's z faces
+    (``Structure.confined``). Raises ConfigError naming the
     placement (``proteins.<k>.<field>``) when a species is unknown or the molecules do not fit.
     """
     s = structure
@@ -252,7 +253,9 @@ def place(structure: Structure, placements: Sequence[Placement], seed: int = 0) 
         mols = _draw(s, surface, sp.name, p, n, soluble, side, rng, np.concatenate(placed_x or [np.empty((0, 3))]),
                      where)
         placed_x.append(mols.reshape(-1, 3))
-        placed.append((sp.name, mols, soluble and not surface.closed))
+        # in a flat patch's compartment (soluble, or docked ``at`` a distance): walls at the z faces
+        # keep it on its side, which otherwise joins the other through the periodic z face
+        placed.append((sp.name, mols, p.where != "membrane" and not surface.closed))
     return insert(s, placed)
 
 

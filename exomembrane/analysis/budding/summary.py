@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mdtraj
 import numpy as np
@@ -13,7 +13,7 @@ from ..clusters import TAIL_CONTACT
 from ..enrichment import Enrichment
 from ..pbc import box_of
 from ..selection import lipid_indices, species_residues
-from ..topology import Topology, topology
+from ..topology import Topology, molecule_compartments, topology
 from .cargo import cargo_of, check_cargo
 from .fission import RESEAL, Separation, separation
 from .geometry import SLAB
@@ -49,6 +49,9 @@ class BuddingSummary:
         its leak and pores (:func:`~exomembrane.analysis.budding.fission.separation`).
     topology
         The run's compartments, open membranes, pores and events (:func:`~exomembrane.analysis.topology.topology`).
+    leaked
+        ``{species: n}`` for lumen cargo: molecules in the MVB lumen in the last frame (they crossed the
+        parent membrane through a pore; never counted as packed).
     """
 
     time: np.ndarray
@@ -67,6 +70,7 @@ class BuddingSummary:
     enrichment: dict[str, Enrichment]
     separation: Separation
     topology: Topology
+    leaked: dict[str, int] = field(default_factory=dict)
 
 
 def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[str] | Mapping[str, str] = (), *,
@@ -98,7 +102,8 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     reseal
         Time (tau) after separation by which the parent must be closed for fission.
     topo
-        The run's topology if already computed (then ``membranes``, ``membrane``, ``leaflet`` are not used).
+        The run's topology if already computed (then ``membranes``, ``membrane``, ``leaflet`` only name
+        the compartment of lumen cargo).
 
     Returns
     -------
@@ -118,9 +123,10 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     if membranes is None:
         other = {"+z": "-z", "-z": "+z", "inside": "outside", "outside": "inside"}[lumen]
         membranes = [{lumen: "lumen", other: "cytosol"}]
+    membrane = np.zeros(n_lipids, int) if membrane is None else membrane
+    leaflet = np.zeros(n_lipids, int) if leaflet is None else leaflet
     if topo is None:
-        topo = topology(traj, membranes, np.zeros(n_lipids, int) if membrane is None else membrane,
-                        np.zeros(n_lipids, int) if leaflet is None else leaflet, workers=workers)
+        topo = topology(traj, membranes, membrane, leaflet, workers=workers)
     state = budding_state(traj, lumen, lipids, threshold, slab, max_asphericity, TAIL_CONTACT, workers, topo.sealed())
     g, split = state.geometry, state.split
     frame = split.scission_frame
@@ -129,9 +135,15 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     if item is not None:
         base = item[1].base
         side = int(np.sign(base.displacement(split.ilv_centre[frame][None], box_of(traj)[frame])[0]))
+    mvb_lumen = dict(membranes[0]).get(lumen, "lumen")
+    leaked = {}
+    for name in (n for n, kind in kinds.items() if kind == "lumen"):
+        atoms, mol = species_residues(traj.topology, name)
+        where = molecule_compartments(traj, traj.n_frames - 1, atoms, mol, membranes, membrane, leaflet)
+        leaked[name] = sum(w == mvb_lumen for w in where)
     return BuddingSummary(
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
         {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
-         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo)
+         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo, leaked)

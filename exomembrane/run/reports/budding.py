@@ -35,8 +35,9 @@ def budding_report(b: dict[str, Any]) -> str:
     for name, e in b["enrichment"].items():
         low, high = e["ci"]  # JSON holds an infinite upper end (none left outside in a resample) as null
         ci = "-" if low is None else f"[{low:.2f}, " + ("inf]" if high is None else f"{high:.2f}]")
+        leaked = f", {e['leaked']} leaked into the MVB lumen" if "leaked" in e else ""
         lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
-                     f"{e['molecules']} molecules, {e['kind']})")
+                     f"{e['molecules']} molecules, {e['kind']}{leaked})")
     return "\n".join(lines)
 
 
@@ -80,7 +81,8 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "parent_open_frames": int(sep.parent_open.sum()),
         "parent_reopened_frames": sep.reopened,
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
-                              "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules}
+                              "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules,
+                              **({"leaked": b.leaked[name]} if name in b.leaked else {})}
                        for name, e in b.enrichment.items()},
     }
 
@@ -97,8 +99,12 @@ def budding_of(run: RunData) -> analysis.BuddingSummary:
         # lipids that stand for cargo (a GPI-anchored protein, say) count on their membrane
         present = {r.name for r in run.traj.topology.residues}
         cargo |= {name: "membrane" for name, sp in ff.species.items() if sp.cargo and name in present}
+        membranes, membrane, leaflet = run.membranes
+        faces = [m.faces for m in membranes] or None
         run.shared["budding"] = analysis.budding_summary(run.traj, run.manifest["sides"]["lumen"], cargo,
-                                                         topo=run.topology)
+                                                         topo=run.topology, membranes=faces,
+                                                         membrane=membrane if faces else None,
+                                                         leaflet=leaflet if faces else None)
     return run.shared["budding"]
 
 
