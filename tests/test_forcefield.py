@@ -229,6 +229,14 @@ def test_published_pair_values(kind, r, expected):
     assert pair_of_two(*types, r) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
+def test_rna_granule_cohesion_is_off_by_default_and_steerable():
+    """RNA-RNA (an RNP granule's cohesion, global ``affinity_rna_rna``): only repulsion as shipped,
+    the cos^2 well at the value set."""
+    assert pair_of_two("R", "R", RC + 0.8) == 0.0 and pair_of_two("R", "R", 1.0) == pytest.approx(wca(1.0, 1.0))
+    assert pair_of_two("R", "R", RC + 0.8, params={"affinity_rna_rna": 1.5}) == pytest.approx(
+        -1.5 * np.cos(np.pi * 0.8 / 3.2) ** 2, rel=1e-12)
+
+
 def test_entry_with_own_range_and_size(ff, tmp_path):
     """An entry's ``w`` and ``b`` replace w_c and the mixing rule for that pair only."""
     f = tmp_path / "x.yaml"

@@ -112,7 +112,9 @@ def _budding_row(d: Path, info: dict, enrichments: dict | None = None,
             "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
             "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
             "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
-                               "molecules": e.n_molecules} for n, e in b.enrichment.items()}}
+                               "molecules": e.n_molecules, "in_ilv_final": int(e.n_bud[-1]),
+                               **({"leaked": b.leaked[n]} if n in b.leaked else {})}
+                           for n, e in b.enrichment.items()}}
 
 
 def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3, 4), control_seeds: tuple[int, ...] = (1, 2),
@@ -240,26 +242,42 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
     return out
 
 
+#: The ESCRT raft scenario's cargo: the GPI-anchored protein in the domain, the RNA docked in the spiral's centre.
+RAFT_CARGO = {"GPI": "membrane", "RNA": "lumen"}
+
+
 def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
-    """The ESCRT-III route on a sphingolipid domain (``systems/ilv_escrt_raft.yaml``, 700 tau, no
-    cargo) over ``seeds``: the stage timeline, fission time, the neck before it, the parent's leak and
-    largest pore, the ILV; its negative controls (seed 1): the domain without the filament, and the
-    filament kept flat (no protocol)."""
+    """The ESCRT-III route on a sphingolipid domain with its cargo (``systems/ilv_escrt_raft.yaml``)
+    over ``seeds``: the stage timeline, fission time, the neck before it, the parent's leak and
+    largest pore, the ILV, the GPI and RNA enrichments (and RNA leaked into the MVB lumen); its
+    negative controls (seed 1): the RNA affinity off, the domain without the filament, and the
+    filament kept flat (no protocol); and the enrichments pooled over the seeds that split by fission."""
     from exomembrane.run.report import analyze
 
     runs = {f"seed {seed}": (f"escrt_raft_{seed}", {"run.seed": seed}) for seed in seeds}
+    runs["control: RNA affinity 0, seed 1"] = ("escrt_raft_rna_off", {
+        "run.seed": 1, "forcefield.params.affinity_rna_platform": 0.0})
     runs["control: no filament, seed 1"] = ("escrt_raft_nofilament", {"run.seed": 1, "builder.filaments": [],
                                                                       "protocol": {}})
     runs["control: flat filament, seed 1"] = ("escrt_raft_flat", {"run.seed": 1, "protocol": {}})
     out: dict = {}
+    split: dict[str, list] = {}
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_raft.yaml", overrides), name)
-        row = _budding_row(d, info, cargo={})
+        enrichments: dict = {}
+        row = _budding_row(d, info, enrichments, cargo=RAFT_CARGO)
         e = analyze(d).get("escrt")
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
+        if label.startswith("seed") and row["event"] == "fission":
+            for species, en in enrichments.items():
+                split.setdefault(species, []).append(en)
         out[label] = row
         print(label, row, flush=True)
+    out["pooled"] = {species: {"ratio": round(p.ratio, 2), "ci": [round(c, 2) for c in p.ci], "runs": len(es),
+                               "molecules": p.n_molecules}
+                     for species, es in split.items() for p in [an.pooled_enrichment(es)]}
+    print("pooled", out["pooled"], flush=True)
     return out
 
 
@@ -645,22 +663,38 @@ def markdown(results: dict) -> str:
                          f"{r['steps_per_s']} |")
         lines.append("")
     if "escrt_raft" in results:
-        lines += ["ESCRT-III route on a sphingolipid domain (ilv_escrt_raft, 700 tau, no cargo): stages first reached "
-                  "(tau), fission or rupture as the topology shows it (largest pore < 1.5: only openings narrower "
-                  "than a pore the coverage analysis resolves)", "",
+        lines += ["ESCRT-III route on a sphingolipid domain with GPI cargo and docked RNA (ilv_escrt_raft, 900 tau): "
+                  "stages first reached (tau), fission or rupture as the topology shows it (largest pore < 1.5: only "
+                  "openings narrower than a pore the coverage analysis resolves); enrichments in the ILV per lipid "
+                  "(95 % CI), molecules in the ILV in the last frame, RNA leaked into the MVB lumen", "",
                   "| run | buckled | bud | neck | fission | event | neck before it (narrowest) (sigma) | parent open "
                   "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | "
-                  "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 15 + "|"]
+                  "GPI enrichment (in the ILV) | RNA enrichment (in the ILV; leaked) | "
+                  "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 17 + "|"]
+        pooled = results["escrt_raft"].get("pooled", {})
         for label, r in results["escrt_raft"].items():
+            if label == "pooled":
+                continue
             t = r["stages"] or {k: "-" for k in ("buckled", "bud", "neck", "fission")}
+            en = r.get("enrichment", {})
+            cargo = [f"{en[n]['ratio']} {en[n]['ci']} ({en[n].get('in_ilv_final', '-')} of {en[n]['molecules']}"
+                     + (f"; {en[n]['leaked']}" if "leaked" in en[n] else "") + ")" if n in en else "-"
+                     for n in ("GPI", "RNA")]
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r['leak_frames']}; {r['leak_start_tau']:.0f} to " \
                 f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
             lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | {r['event']} | "
                          f"{r['neck_radius_before']} ({r['neck_radius_min']}) | {leak} | {r['largest_pore'] or '< 1.5'} | "
                          f"{r['ilv_diameter']} | {({1: 'lumen', -1: 'cytosol'}).get(r['ilv_side'], '-')} | "
+                         f"{cargo[0]} | {cargo[1]} | "
                          f"{r['bound'] or '-'} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
+        if pooled:
+            lines += ["Pooled over the seeds that split by fission (molecules resampled within each run)", "",
+                      "| species | enrichment | 95 % CI | runs pooled | molecules |", "|---|---|---|---|---|"]
+            lines += [f"| {species} | {p['ratio']} | {p['ci']} | {p['runs']} | {p['molecules']} |"
+                      for species, p in pooled.items()]
+            lines.append("")
     if "uptake" in results:
         u = results["uptake"]
         lines += [f"Exosome uptake ({u['directory']}, {u['wall_s'] / 60:.0f} min from the first run's start to the last result): final wrapped fraction (mean +- s.e. over "
