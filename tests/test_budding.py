@@ -309,6 +309,24 @@ def test_cargo_in_the_bud_then_in_the_ilv():
     assert pre.ratio == pytest.approx(2.5 * pre.lipids_parent[0] / pre.lipids_bud[0])
 
 
+def test_cargo_crowding_a_small_ilv_is_packed_not_leaked():
+    """An ILV whose lumen its cargo fills (no free space left inside, as an RNA granule fills a 10 sigma
+    ILV): the cargo counts in the ILV and none as leaked into the MVB lumen around it."""
+    frames = scission_frames(["bud3.5", "vesicle", "vesicle"])
+    centre = np.array([SIDE / 2, SIDE / 2, LZ / 2 + Omega(bud=6.0).bud_centre_height + LIFT])
+    g = np.arange(-3.0, 3.01, 0.9)
+    grid = np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+    grid = grid[np.linalg.norm(grid, axis=1) < 3.0]  # the lumen inside the inner heads (~3.6 sigma)
+    mols = (centre + grid[: len(grid) // 2 * 2]).reshape(-1, 2, 3)  # 2-bead molecules side by side
+    traj = surfaces_trajectory(frames, PATCH, cargo={"RNA": [mols - [0, 0, LIFT], mols, mols]},
+                               park=(LZ / 2 - 24, LZ / 2 - 6))
+    s = an.budding_summary(traj, "+z", cargo={"RNA": "lumen"},
+                           leaflet=sides_of(frames, len(an.lipid_indices(traj.topology)[0])))
+    assert s.scission_frame == 1
+    assert s.enrichment["RNA"].n_bud[-1] == len(mols) and s.enrichment["RNA"].n_parent[-1] == 0
+    assert s.leaked == {"RNA": 0}
+
+
 # ------------------------------------------------------------------------------------------- errors
 
 

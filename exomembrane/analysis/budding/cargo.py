@@ -71,8 +71,9 @@ def check_cargo(cargo: str | Sequence[str] | Mapping[str, str]) -> dict[str, str
     return items
 
 def cargo_of(traj: mdtraj.Trajectory, state: Budding, species: str, kind: str, frames: Any, contact: float,
-             n_boot: int, confidence: float, seed: int) -> Enrichment:
-    """Enrichment of ``species`` in the bud/ILV of ``state`` (see :func:`cargo_enrichment`)."""
+             n_boot: int, confidence: float, seed: int) -> tuple[Enrichment, np.ndarray]:
+    """Enrichment of ``species`` in the bud/ILV of ``state`` (see :func:`cargo_enrichment`), and the
+    membership (n_molecules, n_frames) it pools (see :func:`membership`)."""
     atoms, mol = species_residues(traj.topology, species, lipids=kind == "membrane")
     inside, parent = state.inside, state.parent
     member = membership(traj, atoms, mol, kind, inside, parent, state.spheres(), state.gates(), contact)
@@ -81,7 +82,7 @@ def cargo_of(traj: mdtraj.Trajectory, state: Budding, species: str, kind: str, f
     else:  # from scission on if there is one, else every frame with a bud
         use = state.post if state.post.any() else np.ones(traj.n_frames, bool)
     use = use & inside.any(axis=1)
-    return enrichment(member, inside, parent, use, n_boot, confidence, seed, kind)
+    return enrichment(member, inside, parent, use, n_boot, confidence, seed, kind), member
 
 def cargo_enrichment(traj: mdtraj.Trajectory, lumen: str, species: str, kind: str = "membrane", *,
                      frames: Any = None, lipids: np.ndarray | None = None, contact: float = 2.0,
@@ -148,4 +149,4 @@ def cargo_enrichment(traj: mdtraj.Trajectory, lumen: str, species: str, kind: st
     check_fraction("confidence", confidence)
     species_residues(traj.topology, species, lipids=kind == "membrane")  # fail early on a missing species
     state = budding_state(traj, lumen, lipids, threshold, SLAB, max_asphericity, TAIL_CONTACT, workers)
-    return cargo_of(traj, state, species, kind, frames, contact, n_boot, confidence, seed)
+    return cargo_of(traj, state, species, kind, frames, contact, n_boot, confidence, seed)[0]

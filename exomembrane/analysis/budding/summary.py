@@ -50,8 +50,8 @@ class BuddingSummary:
     topology
         The run's compartments, open membranes, pores and events (:func:`~exomembrane.analysis.topology.topology`).
     leaked
-        ``{species: n}`` for lumen cargo: molecules in the MVB lumen in the last frame (they crossed the
-        parent membrane through a pore; never counted as packed).
+        ``{species: n}`` for lumen cargo: molecules in the MVB lumen and not in the ILV in the last frame
+        (they crossed the parent membrane through a pore; never counted as packed).
     """
 
     time: np.ndarray
@@ -135,15 +135,18 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     if item is not None:
         base = item[1].base
         side = int(np.sign(base.displacement(split.ilv_centre[frame][None], box_of(traj)[frame])[0]))
+    packed = {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
+              for name, kind in kinds.items()}
     mvb_lumen = dict(membranes[0]).get(lumen, "lumen")
     leaked = {}
     for name in (n for n, kind in kinds.items() if kind == "lumen"):
         atoms, mol = species_residues(traj.topology, name)
         where = molecule_compartments(traj, traj.n_frames - 1, atoms, mol, membranes, membrane, leaflet)
-        leaked[name] = sum(w == mvb_lumen for w in where)
+        # in the MVB lumen, and not inside the ILV (a small ILV crowded by its cargo holds no free space)
+        leaked[name] = int(sum(w == mvb_lumen and m != 1 for w, m in zip(where, packed[name][1][:, -1])))
     return BuddingSummary(
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
-        {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
-         for name, kind in kinds.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo, leaked)
+        {name: e for name, (e, _) in packed.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo,
+        leaked)
