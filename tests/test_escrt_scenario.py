@@ -20,8 +20,7 @@ from exomembrane.scenario import load_scenario
 SYSTEMS = Path(__file__).resolve().parent.parent / "systems"
 pytestmark = pytest.mark.slow  # four MD runs of ~5k beads (about 3 minutes on 2 cores)
 #: How far (sigma) the domain of ilv_escrt_raft is pulled into the lumen, on average over 60-80 tau:
-#: with the filament 7.8 and 7.4 sigma, alone 5.7 and 5.1 (seeds 1 and 2, with the GPI cargo and the RNA
-#: granule; without them 7.8 and 4.1-5.1, with 25 % CER in the domain 6.4-7.0 and 3.8-4.0)
+#: with the filament 7.8 sigma, alone 4.1-5.1 (seeds 1 and 2; with 25 % CER in the domain: 6.4-7.0 and 3.8-4.0)
 PULLED, RAFT_STEPS = 6.5, 8000
 
 

@@ -242,30 +242,31 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
     return out
 
 
-#: The ESCRT raft scenario's cargo: the GPI-anchored protein in the domain, the RNA docked in the spiral's centre.
-RAFT_CARGO = {"GPI": "membrane", "RNA": "lumen"}
-
-
-def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
-    """The ESCRT-III route on a sphingolipid domain with its cargo (``systems/ilv_escrt_raft.yaml``)
-    over ``seeds``: the stage timeline, fission time, the neck before it, the parent's leak and
-    largest pore, the ILV, the GPI and RNA enrichments (and RNA leaked into the MVB lumen); its
-    negative controls (seed 1): the RNA affinity off, the domain without the filament, and the
-    filament kept flat (no protocol); and the enrichments pooled over the seeds that split by fission."""
+def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "ilv_escrt_raft",
+               cargo: dict[str, str] | None = None) -> dict:
+    """The ESCRT-III route on a sphingolipid domain (``systems/<scenario>.yaml``) over ``seeds``: the
+    stage timeline, fission time, the neck before it, the parent's leak and largest pore, the ILV and
+    its ``cargo`` (species -> where: enrichments, molecules in the ILV, lumen cargo leaked into the
+    MVB lumen); its negative controls (seed 1): the domain without the filament, the filament kept
+    flat (no protocol) and, with RNA among the cargo, the RNA's affinity off; and the enrichments
+    pooled over the seeds that split by fission."""
     from exomembrane.run.report import analyze
 
-    runs = {f"seed {seed}": (f"escrt_raft_{seed}", {"run.seed": seed}) for seed in seeds}
-    runs["control: RNA affinity 0, seed 1"] = ("escrt_raft_rna_off", {
-        "run.seed": 1, "forcefield.params.affinity_rna_platform": 0.0})
-    runs["control: no filament, seed 1"] = ("escrt_raft_nofilament", {"run.seed": 1, "builder.filaments": [],
-                                                                      "protocol": {}})
-    runs["control: flat filament, seed 1"] = ("escrt_raft_flat", {"run.seed": 1, "protocol": {}})
+    cargo = cargo or {}
+    name = scenario.removeprefix("ilv_")
+    runs = {f"seed {seed}": (f"{name}_{seed}", {"run.seed": seed}) for seed in seeds}
+    if "RNA" in cargo:
+        runs["control: RNA affinity 0, seed 1"] = (f"{name}_rna_off", {
+            "run.seed": 1, "forcefield.params.affinity_rna_platform": 0.0})
+    runs["control: no filament, seed 1"] = (f"{name}_nofilament", {"run.seed": 1, "builder.filaments": [],
+                                                                   "protocol": {}})
+    runs["control: flat filament, seed 1"] = (f"{name}_flat", {"run.seed": 1, "protocol": {}})
     out: dict = {}
     split: dict[str, list] = {}
-    for label, (name, overrides) in runs.items():
-        info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_raft.yaml", overrides), name)
+    for label, (directory, overrides) in runs.items():
+        info, d = _kept_run(load_scenario(SYSTEMS / f"{scenario}.yaml", overrides), directory)
         enrichments: dict = {}
-        row = _budding_row(d, info, enrichments, cargo=RAFT_CARGO)
+        row = _budding_row(d, info, enrichments, cargo=cargo)
         e = analyze(d).get("escrt")
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
@@ -274,11 +275,18 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
                 split.setdefault(species, []).append(en)
         out[label] = row
         print(label, row, flush=True)
-    out["pooled"] = {species: {"ratio": round(p.ratio, 2), "ci": [round(c, 2) for c in p.ci], "runs": len(es),
-                               "molecules": p.n_molecules}
-                     for species, es in split.items() for p in [an.pooled_enrichment(es)]}
-    print("pooled", out["pooled"], flush=True)
+    if split:
+        out["pooled"] = {species: {"ratio": round(p.ratio, 2), "ci": [round(c, 2) for c in p.ci], "runs": len(es),
+                                   "molecules": p.n_molecules}
+                         for species, es in split.items() for p in [an.pooled_enrichment(es)]}
+        print("pooled", out["pooled"], flush=True)
     return out
+
+
+def escrt_raft_cargo(tmp: Path) -> dict:
+    """:func:`escrt_raft` on ``systems/ilv_escrt_raft_cargo.yaml``: the GPI-anchored cargo in the domain
+    and the RNA granule docked in the spiral's centre."""
+    return escrt_raft(tmp, scenario="ilv_escrt_raft_cargo", cargo={"GPI": "membrane", "RNA": "lumen"})
 
 
 #: Bending rigidity of the Cooke bilayer at kT 1.1, w_c 1.6 (kT), measured from its undulation spectrum
@@ -547,7 +555,7 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
-         "fusion": fusion, "pathways": pathways, "escrt": escrt, "escrt_raft": escrt_raft,
+         "fusion": fusion, "pathways": pathways, "escrt": escrt, "escrt_raft": escrt_raft, "escrt_raft_cargo": escrt_raft_cargo,
          "line_tension": line_tension, "uptake": uptake, "engulfment": engulfment, "life_cycle": life_cycle}
 
 
@@ -662,20 +670,25 @@ def markdown(results: dict) -> str:
                          f"{r['tilt']} deg | {r['assembled']} / {r['bound']} of {r['subunits']} | {r['wall_s']} | "
                          f"{r['steps_per_s']} |")
         lines.append("")
-    if "escrt_raft" in results:
-        lines += ["ESCRT-III route on a sphingolipid domain with GPI cargo and docked RNA (ilv_escrt_raft, 900 tau): "
-                  "stages first reached (tau), fission or rupture as the topology shows it (largest pore < 1.5: only "
-                  "openings narrower than a pore the coverage analysis resolves); enrichments in the ILV per lipid "
-                  "(95 % CI), molecules in the ILV in the last frame, RNA leaked into the MVB lumen", "",
+    titles = {"escrt_raft": "ESCRT-III route on a sphingolipid domain (ilv_escrt_raft, 700 tau, no cargo)",
+              "escrt_raft_cargo": "ESCRT-III route on a sphingolipid domain with GPI cargo and a docked RNA granule "
+                                  "(ilv_escrt_raft_cargo, 900 tau)"}
+    for part, title in titles.items():
+        if part not in results:
+            continue
+        lines += [f"{title}: stages first reached (tau), fission or rupture as the topology shows it (largest pore "
+                  "< 1.5: only openings narrower than a pore the coverage analysis resolves); cargo: enrichment in the "
+                  "ILV per lipid (95 % CI), molecules in the ILV in the last frame, RNA leaked into the MVB lumen", "",
                   "| run | buckled | bud | neck | fission | event | neck before it (narrowest) (sigma) | parent open "
                   "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | "
-                  "GPI enrichment (in the ILV) | RNA enrichment (in the ILV; leaked) | "
+                  "GPI (in the ILV) | RNA (in the ILV; leaked) | "
                   "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 17 + "|"]
-        pooled = results["escrt_raft"].get("pooled", {})
-        for label, r in results["escrt_raft"].items():
+        pooled = results[part].get("pooled", {})
+        for label, r in results[part].items():
             if label == "pooled":
                 continue
-            t = r["stages"] or {k: "-" for k in ("buckled", "bud", "neck", "fission")}
+            t = r["stages"] or {"buckled": "-", "bud": "-", "neck": "-",
+                                "fission": r.get("scission_time_tau") or "-"}  # no filament: the analysis's split
             en = r.get("enrichment", {})
             cargo = [f"{en[n]['ratio']} {en[n]['ci']} ({en[n].get('in_ilv_final', '-')} of {en[n]['molecules']}"
                      + (f"; {en[n]['leaked']}" if "leaked" in en[n] else "") + ")" if n in en else "-"
