@@ -555,8 +555,8 @@ def kernels(tmp: Path, seeds: int = 4) -> dict:
 
 
 PARTS = {"flipflop": flipflop, "scission": scission, "cones": cones, "batch": batch, "kernels": kernels,
-         "fusion": fusion, "pathways": pathways, "escrt": escrt, "escrt_raft": escrt_raft, "escrt_raft_cargo": escrt_raft_cargo,
-         "line_tension": line_tension, "uptake": uptake, "engulfment": engulfment, "life_cycle": life_cycle}
+         "fusion": fusion, "pathways": pathways, "escrt": escrt, "escrt_raft": escrt_raft,
+         "escrt_raft_cargo": escrt_raft_cargo, "line_tension": line_tension, "uptake": uptake, "engulfment": engulfment, "life_cycle": life_cycle}
 
 
 def _ensemble_table(r: dict) -> list[str]:

@@ -551,16 +551,16 @@ def molecule_compartments(traj: mdtraj.Trajectory, frame: int, atoms: np.ndarray
     as :func:`compartment_grid`. Returns m names: a compartment, ``"a + b"`` where free space joins
     several (an open pore), or ``""`` where no named free space is near.
     """
+    n_mol = int(mol.max()) + 1 if len(mol) else 0
     labels, names = compartment_grid(traj, frame, membranes, membrane, leaflet, **grid)
     free = labels >= 0
     if not free.any():
-        return [""] * (int(mol.max()) + 1 if len(mol) else 0)
+        return [""] * n_mol
     idx = ndimage.distance_transform_edt(~free, return_distances=False, return_indices=True)
     nearest = labels[tuple(idx)]  # every voxel: the label of the nearest named free voxel
     box = box_of(traj)[frame]
     v = _voxel_of(wrap(traj.xyz[frame, atoms].astype(np.float64), box), box, labels.shape)
     seen = nearest[v[:, 0], v[:, 1], v[:, 2]]
-    n_mol = int(mol.max()) + 1 if len(mol) else 0
     votes = np.zeros((n_mol, len(names)), np.int64)
     np.add.at(votes, (mol, seen), 1)
     return [names[int(np.argmax(row))] if row.any() else "" for row in votes]

@@ -137,13 +137,18 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         side = int(np.sign(base.displacement(split.ilv_centre[frame][None], box_of(traj)[frame])[0]))
     packed = {name: cargo_of(traj, state, name, kind, None, contact, n_boot, confidence, seed)
               for name, kind in kinds.items()}
-    mvb_lumen = dict(membranes[0]).get(lumen, "lumen")
+    soluble = [name for name, kind in kinds.items() if kind == "lumen"]
     leaked = {}
-    for name in (n for n, kind in kinds.items() if kind == "lumen"):
-        atoms, mol = species_residues(traj.topology, name)
-        where = molecule_compartments(traj, traj.n_frames - 1, atoms, mol, membranes, membrane, leaflet)
-        # in the MVB lumen, and not inside the ILV (a small ILV crowded by its cargo holds no free space)
-        leaked[name] = int(sum(w == mvb_lumen and m != 1 for w, m in zip(where, packed[name][1][:, -1])))
+    if soluble:  # the last frame's compartments, labelled once for every lumen cargo species
+        picked = [species_residues(traj.topology, name) for name in soluble]
+        first = np.cumsum([0] + [int(mol.max()) + 1 if len(mol) else 0 for _, mol in picked])
+        where = molecule_compartments(traj, traj.n_frames - 1, np.concatenate([a for a, _ in picked]),
+                                      np.concatenate([m + k for (_, m), k in zip(picked, first)]),
+                                      membranes, membrane, leaflet)
+        mvb_lumen = dict(membranes[0]).get(lumen, "lumen")
+        for name, lo, hi in zip(soluble, first[:-1], first[1:]):
+            # in the MVB lumen, and not inside the ILV (a small ILV crowded by its cargo holds no free space)
+            leaked[name] = int(sum(w == mvb_lumen and m != 1 for w, m in zip(where[lo:hi], packed[name][1][:, -1])))
     return BuddingSummary(
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
