@@ -16,7 +16,8 @@ FACES = [{"+z": "lumen", "-z": "cytosol"}]
 
 def frames(kinds: list[str], seed: int = 4) -> list[Surface]:
     """'bud': an Omega bud into the lumen; 'ilv': the intact patch with a detached vesicle above it;
-    'ilv+pore<r>': the same with a pore of channel radius r in the patch; 'pore<r>', 'plane': the patch alone."""
+    'cup': the same with the vesicle an open cup (50 degrees open); 'ilv+pore<r>': the patch with a
+    pore of channel radius r; 'pore<r>', 'plane': the patch alone."""
     rng = np.random.default_rng(seed)
     top = [*CENTRE, Omega(bud=6.0).bud_centre_height + 4.0]
     out = []
@@ -28,6 +29,8 @@ def frames(kinds: list[str], seed: int = 4) -> list[Surface]:
             s = pore(float(body[4:]) + HEAD, rng=rng) if body.startswith("pore") else plane()
             if kind.startswith("ilv"):
                 s = s + sphere(6.0, top, rng)
+            if kind == "cup":
+                s = s + sphere(6.0, top, rng, opening=np.radians(50))
         out.append(s.moved([0.0, 0.0, LZ / 2]))
     return out
 
@@ -120,3 +123,20 @@ def test_a_separated_cup_is_no_fission() -> None:
     closed, cup = last(0.0), last(np.radians(50))
     assert closed.vesicle_closed and closed.event == "fission"
     assert not cup.vesicle_closed and cup.event == "rupture" and cup.resealed
+
+
+@pytest.mark.parametrize("kinds, torn", [(["bud", "bud", "cup", "cup"], 20.0), (["bud", "cup", "cup", "bud"], None),
+                                         (["bud", "bud", "ilv", "ilv"], None)])
+def test_a_piece_torn_off_open_is_a_rupture(kinds: list[str], torn: float | None) -> None:
+    """A bud that comes off as an open cup and stays apart: no closed vesicle, so no scission, yet
+    not a quiet membrane either; one that joins the parent again, or closes, is no torn piece."""
+    from exomembrane.run.reports.budding import budding_report, budding_scalars
+
+    s, sep = separated(kinds)
+    scalars = budding_scalars(s, "+z")
+    assert scalars["torn_off_tau"] == torn
+    if torn is not None:
+        assert s.scission_frame == -1 and sep.event == "rupture" and sep.resealed
+        assert "a piece of the bud TORE OFF at t = 20 tau" in budding_report(scalars)
+    else:
+        assert sep.event in ("none", "fission") and np.isnan(sep.detached)

@@ -6,7 +6,8 @@ is closed (its two leaflets look into two separate spaces) and the parent membra
 well, at the latest ``reseal`` after the separation (a transient pore that reseals is how a
 Cooke-model neck divides, Pannuzzo, McDargh & Deserno, eLife 7:e39441, 2018), and **rupture**
 when the parent keeps a pore (its compartments stay connected) or the vesicle is an open cup.
-Without scission a parent that opens and stays open is a rupture too, one that opens and closes a
+Without scission a piece of membrane that tears off and stays apart without closing (``detached``)
+is a rupture, a parent that opens and stays open is a rupture too, one that opens and closes a
 transient pore. Openness is measured by :func:`~exomembrane.analysis.topology.topology`.
 """
 from __future__ import annotations
@@ -47,6 +48,9 @@ class Separation:
     reopened
         Frames in which the parent, once sealed after the separation, was open again (brief
         openings, each shorter than ``reseal``, do not undo a fission; they are reported).
+    detached
+        Without a closed vesicle: the time from which a separate membrane that is not closed stays
+        apart from the parent (a piece torn off); NaN if none.
     """
 
     event: str
@@ -58,6 +62,7 @@ class Separation:
     resealed: bool
     vesicle_closed: bool = False
     reopened: int = 0
+    detached: float = np.nan
 
     @property
     def leak_duration(self) -> float:
@@ -68,7 +73,7 @@ class Separation:
 
 
 def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: float = RESEAL,
-               vesicle: np.ndarray | None = None) -> Separation:
+               vesicle: np.ndarray | None = None, detached: int = -1) -> Separation:
     """Classify a budding run as fission, rupture, a transient pore or nothing.
 
     Parameters
@@ -85,6 +90,9 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
     vesicle
         (n_frames, n_lipids) bool: the separated vesicle's lipids (``Scission.ilv``); None: not checked
         (the vesicle counts as closed).
+    detached
+        Without scission: the frame from which a separate membrane that is not closed stays apart
+        from the parent to the end (:func:`torn_off`); -1 none. It makes the event a rupture.
 
     Returns
     -------
@@ -134,9 +142,23 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
             step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
             brief = all(len(r) * step < reseal for r in np.split(later, np.flatnonzero(np.diff(later)) + 1) if r[0])
         event = "fission" if in_time and brief and resealed and vesicle_closed else "rupture"
+    elif detached >= 0:
+        event = "rupture"
     elif is_open.any():
         event = "transient pore" if resealed else "rupture"
     else:
         event = "none"
     return Separation(event, is_open, pore, start, end, float(pore.max(initial=0.0)), bool(resealed),
-                      bool(vesicle_closed), reopened)
+                      bool(vesicle_closed), reopened,
+                      float(t[detached]) if scission_frame < 0 and detached >= 0 else np.nan)
+
+
+def torn_off(n_membranes: np.ndarray, scission_frame: int) -> int:
+    """The frame from which more membranes than in the first frame exist to the end, when no closed
+    vesicle separated (``scission_frame`` -1): a piece torn off that does not close; -1 if none.
+    ``n_membranes`` (n_frames,) int, e.g. ``Scission.n_membranes``."""
+    more = np.asarray(n_membranes) > (n_membranes[0] if len(n_membranes) else 0)
+    if scission_frame >= 0 or not more.any():
+        return -1
+    first = settled(~more)
+    return -1 if first is None else first

@@ -15,7 +15,7 @@ from ..pbc import box_of
 from ..selection import lipid_indices, species_residues
 from ..topology import Topology, molecule_compartments, topology
 from .cargo import cargo_of, check_cargo
-from .fission import RESEAL, Separation, separation
+from .fission import RESEAL, Separation, separation, torn_off
 from .geometry import SLAB
 from .state import budding_state
 
@@ -153,5 +153,6 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         np.asarray(traj.time, float), g.lumen_height, g.cytosol_height, g.bud_height, g.direction,
         np.where(state.post, np.nan, g.neck_radius), np.where(state.post, np.nan, g.bud_radius), split.n_membranes,
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
-        {name: e for name, (e, _) in packed.items()}, separation(topo, split.parent, frame, reseal, split.ilv), topo,
+        {name: e for name, (e, _) in packed.items()}, separation(topo, split.parent, frame, reseal, split.ilv,
+                                                  torn_off(split.n_membranes, frame)), topo,
         leaked)

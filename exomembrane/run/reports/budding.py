@@ -23,7 +23,7 @@ def budding_report(b: dict[str, Any]) -> str:
     lines = [f"budding (lumen on the {b['lumen']} side):",
              f"  bud height      {num(b['bud_height_max_sigma'])} (largest), direction: {b['direction']}",
              f"  neck radius     {num(b['neck_radius_min_sigma'])} (narrowest)",
-             "  scission        " + ("none" if b["scission_frame"] < 0 else
+             "  scission        " + (_torn(b) if b["scission_frame"] < 0 else
                                       f"at t = {b['scission_time_tau']:.0f} tau: "
                                       + ("a separate membrane" if b.get("ilv_closed") is False else "an ILV")
                                       + f" of diameter {num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
@@ -39,6 +39,12 @@ def budding_report(b: dict[str, Any]) -> str:
         lines.append(f"  {name:<6} enrichment in the bud/ILV: {num(e['ratio'], '')} ({e['confidence']:.0%} CI {ci}, "
                      f"{e['molecules']} molecules, {e['kind']}{leaked})")
     return "\n".join(lines)
+
+
+def _torn(b: dict[str, Any]) -> str:
+    """No closed vesicle: none, or the piece that tore off and did not close."""
+    t = b.get("torn_off_tau")  # summaries written before torn pieces were measured lack it
+    return "none" if t is None else f"none; a piece of the bud TORE OFF at t = {t:.0f} tau and did not close"
 
 
 def _parent(b: dict[str, Any]) -> str:
@@ -79,7 +85,7 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "leak_duration_tau": finite(sep.leak_duration), "largest_pore_sigma": sep.largest_pore,
         "parent_resealed": sep.resealed, "ilv_closed": sep.vesicle_closed if frame >= 0 else None,
         "parent_open_frames": int(sep.parent_open.sum()),
-        "parent_reopened_frames": sep.reopened,
+        "parent_reopened_frames": sep.reopened, "torn_off_tau": finite(sep.detached),
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
                               "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules,
                               **({"leaked": b.leaked[name]} if name in b.leaked else {})}
