@@ -7,6 +7,7 @@ be split across the periodic boundary. Shared helpers are public: :mod:`.pbc` (p
 boundaries), :mod:`.selection` (lipids by role, species), :mod:`.surface` (reference surface),
 :mod:`.enrichment`, :mod:`.clusters`, :mod:`.leaflets`; each act has a folder (:mod:`.budding`).
 """
+from .adsorption import adsorbed
 from .area import area_per_lipid
 from .budding import bud_geometry, budding_summary, cargo_enrichment, scission, separation
 from .budding.fission import Separation
@@ -26,7 +27,7 @@ from .topology import Topology, topology
 from .undulation import bending_rigidity, height_field, undulation_spectrum
 
 __all__ = ["BudGeometry", "BuddingSummary", "Enrichment", "LineTension", "Scission", "Separation", "Topology",
-           "area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
+           "adsorbed", "area_per_lipid", "assign_leaflets", "bending_rigidity", "bud_geometry", "budding_summary",
            "cargo_enrichment", "count_membranes", "diffusion_coefficient", "flip_flops", "height_field",
            "lateral_msd", "line_tension", "lipid_indices", "lipid_order", "membrane_clusters", "pooled_enrichment",
            "scission",
