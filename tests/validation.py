@@ -105,7 +105,8 @@ def _budding_row(d: Path, info: dict, enrichments: dict | None = None,
             "scission_time_tau": None if k < 0 else float(b.scission_time),
             "ilv_side": b.ilv_side,
             "ilv_diameter": None if k < 0 else round(float(np.nanmean(b.ilv_diameter[k:])), 2),
-            "event": sep.event, "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
+            "event": sep.event, "torn_off_tau": None if np.isnan(sep.detached) else sep.detached,
+            "leak_start_tau": None if np.isnan(sep.leak_start) else sep.leak_start,
             "leak_end_tau": None if np.isnan(sep.leak_end) else sep.leak_end,
             "leak_frames": int(sep.parent_open.sum()), "reopened_frames": sep.reopened,
             "frame_tau": float(traj.time[1] - traj.time[0]),
@@ -270,6 +271,10 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "i
         e = analyze(d).get("escrt")
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
+        if "RNA" in cargo:  # the granule on the domain's ceramide heads: frames from 10 tau with every chain on
+            traj = load_trajectory(d)
+            on = an.adsorbed(traj, "RNA", "CER")[traj.time >= 10.0 - 1e-6]
+            row["rna_on_domain"] = f"{int(on.all(axis=1).sum())} of {len(on)}"
         if label.startswith("seed") and row["event"] == "fission":
             for species, en in enrichments.items():
                 split.setdefault(species, []).append(en)
@@ -681,8 +686,8 @@ def markdown(results: dict) -> str:
                   "ILV per lipid (95 % CI), molecules in the ILV in the last frame, RNA leaked into the MVB lumen", "",
                   "| run | buckled | bud | neck | fission | event | neck before it (narrowest) (sigma) | parent open "
                   "(frames; first to last, tau) | largest pore (sigma) | ILV diameter (sigma) | ILV side | "
-                  "GPI (in the ILV) | RNA (in the ILV; leaked) | "
-                  "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 17 + "|"]
+                  "GPI (in the ILV) | RNA (in the ILV; leaked) | frames from 10 tau with all RNA on CER heads | "
+                  "filament joined / bound at the end | beads | wall (s) | steps/s |", "|---" * 18 + "|"]
         pooled = results[part].get("pooled", {})
         for label, r in results[part].items():
             if label == "pooled":
@@ -696,10 +701,11 @@ def markdown(results: dict) -> str:
             leak = "-" if r.get("leak_start_tau") is None else \
                 f"{r['leak_frames']}; {r['leak_start_tau']:.0f} to " \
                 f"{'end' if r['leak_end_tau'] is None else round(r['leak_end_tau'])}"
-            lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | {r['event']} | "
+            event = r["event"] + (f" (a piece torn off from {r['torn_off_tau']:.0f})" if r.get("torn_off_tau") else "")
+            lines.append(f"| {label} | {t['buckled']} | {t['bud']} | {t['neck']} | {t['fission']} | {event} | "
                          f"{r['neck_radius_before']} ({r['neck_radius_min']}) | {leak} | {r['largest_pore'] or '< 1.5'} | "
                          f"{r['ilv_diameter']} | {({1: 'lumen', -1: 'cytosol'}).get(r['ilv_side'], '-')} | "
-                         f"{cargo[0]} | {cargo[1]} | "
+                         f"{cargo[0]} | {cargo[1]} | {r.get('rna_on_domain', '-')} | "
                          f"{r['bound'] or '-'} | {r['beads']} | {r['wall_s']} | {r['steps_per_s']} |")
         lines.append("")
         if pooled:
