@@ -74,8 +74,28 @@ def test_springs_match_the_reference_and_finite_differences(patch: em.Structure,
     np.testing.assert_allclose(fd_forces(ctx, x, "filament", some), f_ref[some], atol=1e-4)
 
 
+@pytest.fixture(params=["groups", "neighbour list"])
+def binding_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the binding term is built: interaction groups (small systems) or one neighbour list
+    with roles (large ones), chosen by ``BINDING_GROUP_PAIRS``."""
+    monkeypatch.setattr("exomembrane.engine.system.BINDING_GROUP_PAIRS", 10**9 if request.param == "groups" else 0)
+    return request.param
+
+
+def test_the_binding_path_follows_the_pair_count(patch: em.Structure, binding_path: str) -> None:
+    force = next(f for f in em.create_system(patch).getForces() if f.getName() == "binding")
+    assert (force.getNumInteractionGroups() > 0) == (binding_path == "groups")
+    assert force.getNumPerParticleParameters() == (1 if binding_path == "groups" else 3)
+
+
+def test_a_small_patch_binds_through_groups(patch: em.Structure) -> None:
+    force = next(f for f in em.create_system(patch).getForces() if f.getName() == "binding")
+    assert force.getNumInteractionGroups() == 1  # 60 subunits on a small patch: groups are cheaper
+
+
 @pytest.mark.parametrize("disassembly", [0.0, 0.5])
-def test_binding_matches_the_reference_and_finite_differences(patch: em.Structure, disassembly: float) -> None:
+def test_binding_matches_the_reference_and_finite_differences(patch: em.Structure, disassembly: float,
+                                                              binding_path: str) -> None:
     f = patch.filaments
     ctx = context(patch)
     x = jiggled(patch, 1, 0.3)
@@ -255,7 +275,7 @@ def test_a_stretched_filament_spring_is_named_in_the_diagnosis(patch: em.Structu
     assert "step 7" in why and "filament spring(s) stretched > 2 sigma beyond their rest length" in why
 
 
-def test_replicas_keep_their_own_filaments(patch: em.Structure) -> None:
+def test_replicas_keep_their_own_filaments(patch: em.Structure, binding_path: str) -> None:
     from exomembrane.run.batch import stack
 
     two = stack(patch, 2)
@@ -299,3 +319,26 @@ def test_the_filament_geometry_is_steerable_live(patch: em.Structure) -> None:
     assert {PITCH, BINDING} <= set(limits)
     sim.context.setParameter(TILT, 45.0)  # one global parameter, shared by the spring force
     assert sim.context.getParameter(TILT) == pytest.approx(45.0)
+
+
+def test_replicas_do_not_bind_each_other_even_when_they_touch(patch: em.Structure,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A head of replica 1 moved next to a binding bead of replica 0: both ways of building the term
+    leave that pair out (the neighbour list through the replica index)."""
+    from exomembrane.run.batch import stack
+
+    two = stack(patch, 2)
+    x = two.positions.copy()
+    heads = np.flatnonzero(two.bead_arrays()[1] & two.is_lipid()[two.bead_molecule()])
+    far = heads[heads >= patch.n_beads][0]
+    x[far] = x[two.filaments.binding[0]] + [0.0, 0.0, 0.8]  # in reach, but another replica's head
+
+    def binding_energy(pairs: int) -> float:
+        monkeypatch.setattr("exomembrane.engine.system.BINDING_GROUP_PAIRS", pairs)
+        ctx = mm.Context(em.create_system(two, replicas=2), mm.VerletIntegrator(0.001),
+                         mm.Platform.getPlatformByName("Reference"))
+        ctx.setPositions(x)
+        return energy(ctx, "binding")
+
+    alone = binding_energy(10**9)
+    assert binding_energy(0) == pytest.approx(alone, rel=1e-9)
