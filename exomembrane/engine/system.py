@@ -25,12 +25,12 @@ from exomembrane.model.forcefield import WCA_FACTOR, ForceField, PairEntry
 from exomembrane.model.structure import Structure
 from exomembrane.model.tethers import ZIPPER
 
-#: Force groups, one per term, so energies and failures can be attributed to a term.
 #: The filament-membrane binding term pairs binding beads with lipid heads through interaction groups
 #: while their product is at most this many per bead, else through one neighbour list over all beads
 #: with roles (CPU platform, 2 threads: groups cost ~9 ns a pair, the list ~0.5 us a bead; 5.2k beads
 #: with 120 x 1.7k pairs: groups 1.2x faster; 51k beads with 920 x 16k: the list 5x).
 BINDING_GROUP_PAIRS = 100
+#: Force groups, one per term, so energies and failures can be attributed to a term.
 TERMS = {"pair": 0, "fene": 1, "bend": 2, "bond": 3, "angle": 4, "wall": 5, "tether": 6, "filament": 7, "binding": 8}
 #: Walls at the box's z faces that hold confined soluble molecules: k/2 (d - WALL_AT)^2 for a bead
 #: closer than WALL_AT (sigma) to a face, k = WALL_K eps/sigma^2.
