@@ -140,3 +140,21 @@ def test_a_piece_torn_off_open_is_a_rupture(kinds: list[str], torn: float | None
         assert "a piece of the bud TORE OFF at t = 20 tau" in budding_report(scalars)
     else:
         assert sep.event in ("none", "fission") and np.isnan(sep.detached)
+
+
+@pytest.mark.parametrize("kinds, frame, reopened", [
+    (["bud", "bud", "ilv", "cup", "ilv", "ilv"], 2, 1),  # open 10 tau (< reseal): still the scission at 20 tau
+    (["bud", "bud", "ilv", "cup", "cup", "cup", "ilv", "ilv"], 6, 0),  # open 30 tau: closed for good only at 60
+    (["bud", "bud", "ilv", "bud", "ilv", "ilv"], 4, 0)])  # joined the parent again: a new scission at 40
+def test_a_brief_opening_of_the_ilv_keeps_its_scission(kinds: list[str], frame: int, reopened: int) -> None:
+    """A small ILV crowded by its cargo opens now and then (transient pores): an opening shorter than
+    reseal while it stays apart does not undo the scission (it is reported), a long one or a
+    rejoining does."""
+    from exomembrane.run.reports.budding import budding_report, budding_scalars
+
+    s, sep = separated(kinds)
+    assert s.scission_frame == frame and s.ilv_reopened == reopened and sep.event == "fission"
+    text = budding_report(budding_scalars(s, "+z"))
+    assert ("open in 1 brief frame(s) after the scission" in text) == (reopened == 1), text
+    strict = an.scission(surfaces_trajectory(frames(kinds), PATCH), brief=0.0)
+    assert strict.scission_frame == max(frame, len(kinds) - 2) and strict.reopened == 0

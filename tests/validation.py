@@ -119,28 +119,28 @@ def _budding_row(d: Path, info: dict, enrichments: dict | None = None,
 
 
 def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3, 4), control_seeds: tuple[int, ...] = (1, 2),
-             platform_seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
+             adaptor_seeds: tuple[int, ...] = (1, 2, 3, 4)) -> dict:
     """The small ceramide-platform scenario (``systems/ilv_ceramide_small.yaml``, 400 tau) over
     ``seeds``: fission time, the neck before it, the parent's leak and largest pore, the ILV and
-    its cargo; its negative controls: the RNA affinities off (over ``control_seeds``), no line
-    tension (eps_T_TC 1.0, seed 1), and the boundary-tearing driver (eps_T_TC down to 0.1 over
-    30-100 tau, slow barostat, seed 1); the second RNA design, RNA also binding the platform's heads
-    (over ``platform_seeds``); and the cargo enrichments pooled over the runs of each design that
+    its cargo; its negative controls: the RNA affinities off (over ``control_seeds``), RNA bound by
+    the cargo adaptor alone (affinity_rna_platform 0, over ``adaptor_seeds``), no line tension
+    (eps_T_TC 1.0, seed 1), and the boundary-tearing driver (eps_T_TC down to 0.1 over 30-100 tau,
+    slow barostat, seed 1); and the cargo enrichments pooled over the runs of each design that
     split by fission (``pooled``: molecules resampled within each run)."""
     off = {"forcefield.params.affinity_rna_cargo": 0.0, "forcefield.params.affinity_rna_platform": 0.0}
+    adaptor = "control: RNA by the cargo adaptor alone (affinity_rna_platform 0)"
     runs = {f"seed {seed}": (f"seed{seed}", {"run.seed": seed}) for seed in seeds}
     runs |= {f"control: RNA affinities 0, seed {seed}": (f"rna_off{seed}", {"run.seed": seed, **off})
              for seed in control_seeds}
-    runs |= {f"RNA also binds the platform (affinity_rna_platform 1.0), seed {seed}": (
-        f"rna_platform{seed}", {"run.seed": seed, "forcefield.params.affinity_rna_platform": 1.0})
-        for seed in platform_seeds}
+    runs |= {f"{adaptor}, seed {seed}": (f"adaptor{seed}", {"run.seed": seed,
+                                                           "forcefield.params.affinity_rna_platform": 0.0})
+             for seed in adaptor_seeds}
     runs["control: no line tension (eps_T_TC 1.0), seed 1"] = ("no_line", {"run.seed": 1,
                                                                           "forcefield.params.eps_T_TC": 1.0})
     runs["control: boundary torn (eps_T_TC to 0.1), seed 1"] = ("torn", {
         "run.seed": 1, "run.barostat_interval": 100, "protocol.eps_T_TC": [[0, 0.7], [30, 0.7], [100, 0.1]]})
     out: dict = {}
-    split: dict[str, dict[str, list]] = {"seeds": {}, "control: RNA affinities 0": {},
-                                         "RNA also binds the platform (affinity_rna_platform 1.0)": {}}
+    split: dict[str, dict[str, list]] = {"seeds": {}, "control: RNA affinities 0": {}, adaptor: {}}
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", overrides), f"ilv_ceramide_{name}")
         enrichments: dict = {}

@@ -13,9 +13,13 @@ from ..leaflets import assign_leaflets
 from ..pbc import box_of
 from ..selection import lipid_mask
 from ..shape import vesicle_shape
+from .fission import RESEAL
 
 #: Smallest share of a vesicle's lipids in its second leaflet (an R = 4 sigma vesicle has ~12 %).
 MIN_LEAFLET_FRACTION = 0.1
+#: Openings (tau) of a separated vesicle shorter than this do not undo its scission: as long as
+#: the parent's transient pore may last (:data:`~exomembrane.analysis.budding.fission.RESEAL`).
+BRIEF = RESEAL
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Scission:
     Attributes
     ----------
     scission_frame
-        First frame from which a new closed vesicle exists and stays; -1 if none.
+        First frame from which a new closed vesicle exists and stays (but for brief openings); -1 if none.
     n_membranes, n_closed
         (n_frames,) int: all membranes; closed vesicles besides the parent.
     ilv
@@ -35,6 +39,9 @@ class Scission:
         head radii); NaN before scission.
     parent
         (n_frames,) int: the parent's membrane label.
+    reopened
+        Frames after scission in which the ILV, still apart from the parent, was not closed (brief
+        openings, each shorter than ``brief``: transient pores of a small, crowded vesicle).
     """
 
     scission_frame: int
@@ -44,6 +51,7 @@ class Scission:
     ilv_centre: np.ndarray
     ilv_radius: np.ndarray
     parent: np.ndarray
+    reopened: int = 0
 
     @property
     def ilv_diameter(self) -> np.ndarray:
@@ -53,7 +61,7 @@ class Scission:
 
 def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, max_asphericity: float,
               min_leaflet_fraction: float, cutoff: float, min_lipids: int, workers: int | None,
-              sealed: np.ndarray | None = None) -> Scission:
+              sealed: np.ndarray | None = None, brief: float = BRIEF) -> Scission:
     """See :func:`scission`; ``sealed`` (n_frames, >= n_membranes) bool, from the topology
     (:meth:`~exomembrane.analysis.topology.Topology.sealed`), replaces the two-leaflet test."""
     n_f, n_l = memb.shape
@@ -82,9 +90,7 @@ def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, m
                 closed[(f, k)] = (shape["centre"][0], float(shape["midplane_radius"][0]))
     n_closed = np.bincount(np.array([f for f, _ in closed], np.int64), minlength=n_f)
     later = n_closed > (n_closed[0] if n_f else 0)
-    notyet = np.flatnonzero(~later)
-    first = int(notyet[-1]) + 1 if notyet.size else 0
-    frame = first if first < n_f else -1
+    frame = stays(later, n_memb > (n_memb[0] if n_f else 0), traj.time, brief)
     ilv = np.zeros((n_f, n_l), bool)
     centre, radius = np.full((n_f, 3), np.nan), np.full(n_f, np.nan)
     if frame >= 0:
@@ -102,11 +108,34 @@ def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, m
                 shape = vesicle_shape(traj[f], ref)
                 closed[(f, k)] = (shape["centre"][0], float(shape["midplane_radius"][0]))
             centre[f], radius[f] = closed[(f, k)]
-    return Scission(frame, n_memb, n_closed, ilv, centre, radius, parent)
+    reopened = int((~later[frame:]).sum()) if frame >= 0 else 0
+    return Scission(frame, n_memb, n_closed, ilv, centre, radius, parent, reopened)
+
+
+def stays(closed: np.ndarray, apart: np.ndarray, time: np.ndarray, brief: float) -> int:
+    """The first frame with ``closed`` from which ``apart`` holds to the end and ``closed`` does too,
+    at the end and but for runs of frames each shorter than ``brief`` (ps); -1 if none. ``closed``,
+    ``apart``, ``time`` (n_frames,): a new closed vesicle exists; a new membrane exists (open or
+    closed); frame times (ps)."""
+    n = len(closed)
+    if n == 0 or not closed[-1]:
+        return -1
+    step = float(np.median(np.diff(time))) if n > 1 else 0.0
+    first, gap = n - 1, 0
+    for f in range(n - 1, -1, -1):
+        if not apart[f]:
+            break
+        if closed[f]:
+            first, gap = f, 0
+        else:
+            gap += 1
+            if gap * step >= brief:
+                break
+    return first
 
 def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asphericity: float = 0.15,
              min_leaflet_fraction: float = MIN_LEAFLET_FRACTION, cutoff: float = TAIL_CONTACT,
-             min_lipids: int = MIN_LIPIDS,
+             min_lipids: int = MIN_LIPIDS, brief: float = BRIEF,
              workers: int | None = None) -> Scission:
     """Scission frame of a bud and the size of the separated vesicle (ILV).
 
@@ -116,9 +145,12 @@ def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asph
     ``min_leaflet_fraction`` of them (a pore or open edge joins the leaflets of a cup or sheet into
     one label), and it is roughly spherical (:func:`vesicle_shape` asphericity at most
     ``max_asphericity``; a hemispherical cup has ~0.11, a disc 0.25). **Scission** is the first
-    frame from which on every frame has more closed vesicles than the first frame: a new closed
-    membrane appears and stays. The ILV is the new closed vesicle made of the most lipids that
-    were in the parent the frame before; in later frames it is followed by lipid overlap.
+    frame from which on every frame has more closed vesicles than the first frame, but for openings
+    of the new vesicle each shorter than ``brief`` while it stays apart from the parent (the
+    transient pores of a small vesicle crowded by its cargo, as the parent's in
+    :func:`~exomembrane.analysis.separation`): a new closed membrane appears and stays. The ILV is
+    the new closed vesicle made of the most lipids that were in the parent the frame before; in
+    later frames it is followed by lipid overlap.
 
     Parameters
     ----------
@@ -133,6 +165,9 @@ def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asph
         vesicle has ~12 % in its inner leaflet).
     cutoff, min_lipids
         As in :func:`membrane_clusters` and :func:`assign_leaflets`.
+    brief
+        Time (ps = tau): openings of the new vesicle shorter than this do not undo its scission
+        (counted in ``Scission.reopened``); 0: it must be closed in every frame from scission on.
     workers
         Threads working on frames at once (default: one per CPU).
 
@@ -145,7 +180,10 @@ def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asph
     >>> s = scission(traj); s.scission_frame, s.ilv_diameter[-1]
     """
     check_positive(max_asphericity=max_asphericity, min_leaflet_fraction=min_leaflet_fraction)
+    if not brief >= 0:
+        raise ValueError(f"brief: must be >= 0 tau (got {brief!r})")
     box_of(traj)
     memb = membrane_clusters(traj, cutoff, min_lipids, workers)
     mask = lipid_mask(lipids, *memb.shape)
-    return find_scission(traj, memb, mask, max_asphericity, min_leaflet_fraction, cutoff, min_lipids, workers)
+    return find_scission(traj, memb, mask, max_asphericity, min_leaflet_fraction, cutoff, min_lipids, workers,
+                         brief=brief)

@@ -13,7 +13,7 @@ from ..pbc import box_of
 from ..selection import lipid_mask
 from ..surface import Base, check_lumen
 from .geometry import Bud, BudGeometry, bud_frames, geometry_arrays
-from .scission import MIN_LEAFLET_FRACTION, Scission, find_scission
+from .scission import BRIEF, MIN_LEAFLET_FRACTION, Scission, find_scission
 
 
 @dataclass
@@ -45,14 +45,15 @@ class Budding:
                 for p, item in zip(self.post, self.frames)]
 
 def budding_state(traj: mdtraj.Trajectory, lumen: str, lipids: np.ndarray | None, threshold: float, slab: float,
-             max_asphericity: float, cutoff: float, workers: int | None, sealed: np.ndarray | None = None) -> Budding:
+             max_asphericity: float, cutoff: float, workers: int | None, sealed: np.ndarray | None = None,
+             brief: float = BRIEF) -> Budding:
     closed, sign = check_lumen(lumen)
     check_positive(threshold=threshold, slab=slab, max_asphericity=max_asphericity)
     box_of(traj)
     memb = membrane_clusters(traj, cutoff, workers=workers)
     mask = lipid_mask(lipids, *memb.shape)
     split = find_scission(traj, memb, mask, max_asphericity, MIN_LEAFLET_FRACTION, cutoff, MIN_LIPIDS, workers,
-                         sealed)
+                         sealed, brief)
     member = (memb == split.parent[:, None]) & mask & (memb >= 0)
     frames = bud_frames(traj, member, closed, sign, threshold, slab, workers)
     post = np.arange(traj.n_frames) >= split.scission_frame if split.scission_frame >= 0 \

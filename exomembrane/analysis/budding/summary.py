@@ -52,6 +52,8 @@ class BuddingSummary:
     leaked
         ``{species: n}`` for lumen cargo: molecules in the MVB lumen and not in the ILV in the last frame
         (they crossed the parent membrane through a pore; never counted as packed).
+    ilv_reopened
+        Frames after scission in which the ILV was open (brief openings, each shorter than ``reseal``).
     """
 
     time: np.ndarray
@@ -71,6 +73,7 @@ class BuddingSummary:
     separation: Separation
     topology: Topology
     leaked: dict[str, int] = field(default_factory=dict)
+    ilv_reopened: int = 0
 
 
 def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[str] | Mapping[str, str] = (), *,
@@ -100,7 +103,8 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         default: one membrane whose ``lumen`` face touches ``lumen`` and other face ``cytosol``,
         every lipid in it, leaflets measured in the first frame.
     reseal
-        Time (tau) after separation by which the parent must be closed for fission.
+        Time (tau) after separation by which the parent must be closed for fission; openings of the
+        parent (once sealed) and of the ILV each shorter than this are brief (:func:`scission`).
     topo
         The run's topology if already computed (then ``membranes``, ``membrane``, ``leaflet`` only name
         the compartment of lumen cargo).
@@ -127,7 +131,8 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
     leaflet = np.zeros(n_lipids, int) if leaflet is None else leaflet
     if topo is None:
         topo = topology(traj, membranes, membrane, leaflet, workers=workers)
-    state = budding_state(traj, lumen, lipids, threshold, slab, max_asphericity, TAIL_CONTACT, workers, topo.sealed())
+    state = budding_state(traj, lumen, lipids, threshold, slab, max_asphericity, TAIL_CONTACT, workers, topo.sealed(),
+                          reseal)
     g, split = state.geometry, state.split
     frame = split.scission_frame
     side = 0
@@ -155,4 +160,4 @@ def budding_summary(traj: mdtraj.Trajectory, lumen: str, cargo: str | Sequence[s
         split.n_closed, split.ilv_diameter, frame, float(traj.time[frame]) if frame >= 0 else np.nan, side,
         {name: e for name, (e, _) in packed.items()}, separation(topo, split.parent, frame, reseal, split.ilv,
                                                   torn_off(split.n_membranes, frame)), topo,
-        leaked)
+        leaked, split.reopened)

@@ -29,8 +29,10 @@ def budding_report(b: dict[str, Any]) -> str:
                                       + f" of diameter {num(b['ilv_diameter_sigma'])} in the {b['ilv_side']}")]
     if "event" in b:  # summaries written before the parent's leak was measured lack it
         if b["scission_frame"] >= 0:
+            again = b.get("ilv_reopened_frames") or 0  # summaries written before it was measured lack it
             lines.append("  ILV             " + ("closed" if b["ilv_closed"] else
-                                                 "OPEN: its two leaflets see one space (an open cup, not a vesicle)"))
+                                                 "OPEN: its two leaflets see one space (an open cup, not a vesicle)")
+                         + (f"; open in {again} brief frame(s) after the scission (transient pores)" if again else ""))
         lines.append(f"  parent membrane {_parent(b)}")
     for name, e in b["enrichment"].items():
         low, high = e["ci"]  # JSON holds an infinite upper end (none left outside in a resample) as null
@@ -86,6 +88,7 @@ def budding_scalars(b: analysis.BuddingSummary, lumen: str) -> dict[str, Any]:
         "parent_resealed": sep.resealed, "ilv_closed": sep.vesicle_closed if frame >= 0 else None,
         "parent_open_frames": int(sep.parent_open.sum()),
         "parent_reopened_frames": sep.reopened, "torn_off_tau": finite(sep.detached),
+        "ilv_reopened_frames": b.ilv_reopened,
         "enrichment": {name: {"ratio": finite(e.ratio), "ci": [finite(v) for v in e.ci],
                               "confidence": e.confidence, "kind": e.kind, "molecules": e.n_molecules,
                               **({"leaked": b.leaked[name]} if name in b.leaked else {})}
