@@ -23,7 +23,9 @@ import numpy as np
 
 from exomembrane import analysis as an
 from exomembrane.engine.platform import cpu_model
-from exomembrane.run import Run, load_compartments, load_trajectory
+from exomembrane.run import Run, load_trajectory
+from exomembrane.run.report import RunData, analyze, load
+from exomembrane.run.reports.escrt import escrt as escrt_part
 from exomembrane.scenario import Scenario, load_scenario
 
 HERE = Path(__file__).resolve().parent
@@ -83,17 +85,14 @@ def flipflop(tmp: Path) -> dict:
     return out
 
 
-def _budding_row(d: Path, info: dict, enrichments: dict | None = None,
-                 cargo: dict[str, str] | None = None) -> dict:
-    """The budding summary of run ``d`` as one table row (times in tau, lengths in sigma); its
-    enrichments of ``cargo`` (species -> where; default CARG in the membrane, RNA in the lumen)
-    are also put in ``enrichments`` (species -> Enrichment) if given."""
-    traj = load_trajectory(d)
-    membranes, membrane, leaflet = load_compartments(d)
-    lipid = an.selection.lipid_residues(traj.topology)
-    cargo = {"CARG": "membrane", "RNA": "lumen"} if cargo is None else cargo
-    b = an.budding_summary(traj, "+z", cargo, membranes=[m.faces for m in membranes],
-                           membrane=membrane[lipid], leaflet=leaflet[lipid])
+def _budding_row(run: RunData, info: dict, enrichments: dict | None = None) -> dict:
+    """The budding summary of a loaded run as one table row (times in tau, lengths in sigma), the
+    one ``exomembrane analyze`` reports (its placed molecules as cargo: membrane cargo on the
+    membrane, soluble cargo in the lumen) and kept in ``run.shared`` for the run's other reports;
+    its enrichments are also put in ``enrichments`` (species -> Enrichment) if given."""
+    from exomembrane.run.reports.budding import budding_of
+
+    traj, b = run.traj, budding_of(run)
     k, sep = b.scission_frame, b.separation
     if enrichments is not None:
         enrichments.update(b.enrichment)
@@ -144,7 +143,7 @@ def scission(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3, 4), control_seeds: tu
     for label, (name, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_ceramide_small.yaml", overrides), f"ilv_ceramide_{name}")
         enrichments: dict = {}
-        out[label] = _budding_row(d, info, enrichments)
+        out[label] = _budding_row(load(d), info, enrichments)
         group = "seeds" if label.startswith("seed") else label.rsplit(",", 1)[0]
         if group in split and out[label]["event"] == "fission":
             for species, e in enrichments.items():
@@ -185,8 +184,6 @@ def fusion(tmp: Path, seed: int = 1, control_steps: int = 10_000) -> dict:
     The release run's picture of the release cut open is copied to ``notebooks/mvb_fusion_release.png``."""
     import shutil
 
-    from exomembrane.run.report import analyze
-
     def one(label: str, overrides: dict) -> dict:
         info, d = _kept_run(load_scenario(SYSTEMS / "mvb_fusion_small.yaml", overrides), label)
         f = analyze(d)["fusion"]
@@ -221,8 +218,6 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
     flat-to-helix protocol, then disassembly from the tip between 200 and 300 tau, over ``seeds``;
     and the flat filament (no protocol) as the negative control. Kept in ``runs/validation``;
     each analysed by ``exomembrane analyze`` (stage timeline, filament shape, the parent's leak)."""
-    from exomembrane.run.report import analyze
-
     def one(label: str, overrides: dict) -> dict:
         info, d = _kept_run(load_scenario(SYSTEMS / "ilv_escrt_small.yaml", {"run.steps": 40_000, **overrides}), label)
         summary = analyze(d)
@@ -251,8 +246,6 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "i
     MVB lumen); its negative controls (seed 1): the domain without the filament, the filament kept
     flat (no protocol) and, with RNA among the cargo, the RNA's affinity off; and the enrichments
     pooled over the seeds that split by fission."""
-    from exomembrane.run.report import analyze
-
     cargo = cargo or {}
     name = scenario.removeprefix("ilv_")
     runs = {f"seed {seed}": (f"{name}_{seed}", {"run.seed": seed}) for seed in seeds}
@@ -267,12 +260,13 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "i
     for label, (directory, overrides) in runs.items():
         info, d = _kept_run(load_scenario(SYSTEMS / f"{scenario}.yaml", overrides), directory)
         enrichments: dict = {}
-        row = _budding_row(d, info, enrichments, cargo=cargo)
-        e = analyze(d).get("escrt")
+        run = load(d)
+        row = _budding_row(run, info, enrichments)
+        e = escrt_part(run).summary.get("escrt")  # None without filaments
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
         if "RNA" in cargo:  # the granule on the domain's ceramide heads: frames from 10 tau with every chain on
-            traj = load_trajectory(d)
+            traj = run.traj
             on = an.adsorbed(traj, "RNA", "CER")[traj.time >= 10.0 - 1e-6]
             row["rna_on_domain"] = f"{int(on.all(axis=1).sum())} of {len(on)}"
         if label.startswith("seed") and row["event"] == "fission":
@@ -448,8 +442,6 @@ def engulfment(tmp: Path, seeds: tuple[int, ...] = (1,)) -> dict:
     and the same without ligands (the negative control) for half as long; kept in
     ``runs/validation``, each read by ``exomembrane analyze``: the outcome with its time, when each
     stage was first reached, the wrapped fraction, bonds, and whether the target was ever holed."""
-    from exomembrane.run.report import analyze
-
     def one(label: str, overrides: dict) -> dict:
         info, d = _kept_run(load_scenario(SYSTEMS / "exosome_uptake_raft.yaml", overrides), label)
         u = analyze(d)["uptake"]
