@@ -110,7 +110,7 @@ def _budding_row(run: RunData, info: dict, enrichments: dict | None = None) -> d
             "leak_frames": int(sep.parent_open.sum()), "reopened_frames": sep.reopened,
             "frame_tau": float(traj.time[1] - traj.time[0]),
             "largest_pore": round(sep.largest_pore, 2), "parent_resealed": sep.resealed,
-            "vesicle_closed": sep.vesicle_closed if k >= 0 else None,
+            "vesicle_closed": sep.vesicle_closed if k >= 0 else None, "ilv_reopened_frames": b.ilv_reopened,
             "enrichment": {n: {"ratio": round(float(e.ratio), 2), "ci": [round(float(c), 2) for c in e.ci],
                                "molecules": e.n_molecules, "in_ilv_final": int(e.n_bud[-1]),
                                **({"leaked": b.leaked[n]} if n in b.leaked else {})}
