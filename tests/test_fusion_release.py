@@ -3,6 +3,8 @@ plasma membrane (released), the same ILV still in the MVB lumen under an open fu
 released), an open ILV (not released), and the leaflets that mix at a stalk and at a pore."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from synthetic import HEAD, LZ, PATCH, Surface, apposed, fusion_pore, plane, pore, sphere, stalk, surfaces_trajectory
@@ -156,3 +158,15 @@ def test_an_ilv_under_a_pore_wider_than_itself_is_exposed() -> None:
     assert r.closed[0, 0] and r.extracellular[0, 0] and r.exposed[0, 0] and r.count()[0] == 1
     traj, faces, membrane, _, topo = scene(fusion_pore(6.0), BELOW)
     assert not release(traj, faces, membrane, topo).exposed[0, 0]
+
+
+def test_an_ilv_whose_cluster_holds_another_membrane_is_not_closed() -> None:
+    """The ILV above the pore, its lipids labelled one cluster with the plasma membrane's (as tails
+    touching across a contact join them): not a vesicle of its own, so not closed and not released;
+    with its own cluster it is both."""
+    traj, faces, membrane, _, topo = scene(fusion_pore(6.0), ABOVE)
+    assert release(traj, faces, membrane, topo).count()[0] == 1
+    labels = topo.membranes.copy()
+    labels[0, membrane == 2] = labels[0, np.flatnonzero(membrane == 0)[0]]
+    r = release(traj, faces, membrane, replace(topo, membranes=labels))
+    assert not r.closed[0, 0] and r.count()[0] == 0

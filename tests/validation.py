@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from exomembrane import ConfigError
 from exomembrane import analysis as an
 from exomembrane.engine.platform import cpu_model
 from exomembrane.run import Run, load_trajectory
@@ -463,16 +464,22 @@ def life_cycle(tmp: Path) -> dict:
     """The whole life cycle chained (:func:`exomembrane.run.life_cycle.life_cycle`, the shipped acts)
     in ``runs/validation/life_cycle``, finished acts kept: per act its event and its cargo (in the
     run, carried on; for the uptake act where it ended)."""
-    from exomembrane.run.life_cycle import cargo_through
+    from exomembrane.run.life_cycle import LIFE_CYCLE, cargo_through
     from exomembrane.run.life_cycle import life_cycle as chain
 
-    acts = chain(KEPT / "life_cycle")
+    stopped = None
+    try:
+        acts = chain(KEPT / "life_cycle")
+    except ConfigError as e:  # an act refused the run before it: the chain stops there, and says why
+        stopped = str(e)
+        acts = [KEPT / "life_cycle" / a.name for a in LIFE_CYCLE if (KEPT / "life_cycle" / a.name / "manifest.json").is_file()]
     rows = json.loads(cargo_through(acts).to_json(orient="records"))
     # MD wall time: every segment of every act, whichever session ran it (not the re-analysis of kept acts)
     segments = [seg for a in acts for seg in json.loads((Path(a) / "manifest.json").read_text())["segments"]]
     wall = sum(datetime.fromisoformat(g["ended"]).timestamp() - datetime.fromisoformat(g["started"]).timestamp()
                for g in segments if g.get("ended"))
-    return {"wall_s": round(wall, 1), "directory": str((KEPT / "life_cycle").relative_to(HERE.parent)), "rows": rows}
+    return {"wall_s": round(wall, 1), "directory": str((KEPT / "life_cycle").relative_to(HERE.parent)), "rows": rows,
+            "stopped": stopped}
 
 
 def _uptake_plot(points: list[dict], path: Path, tau: float) -> None:
@@ -741,6 +748,8 @@ def markdown(results: dict) -> str:
             lines.append(f"| {r['act']} | {r['event']} | {r['species']} | {r['total']} | {r['carried']} | "
                          f"{'-' if r['cytosol'] is None else r['cytosol']} | "
                          f"{'-' if r['extracellular'] is None else r['extracellular']} |")
+        if c.get("stopped"):
+            lines += ["", f"The chain stopped: {c['stopped']}"]
         lines.append("")
     if "cones" in results:
         lines += ["| ilv_cones_small | lumen height (sigma) | cytosol height (sigma) | direction | scission (tau) | "

@@ -110,7 +110,8 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
     outside
         The compartment the ILVs are released into.
     whole
-        Fraction of an ILV's lipids its own cluster must hold.
+        Fraction of an ILV's lipids its own cluster must hold; lipids of other membranes in that
+        cluster must number fewer than ``1 - whole`` of its own.
     mixed, contact, parallel
         An ILV with ``mixed`` or more lipids of other membranes within ``contact`` nm of its heads,
         oriented with a cosine above ``parallel`` with them (one monolayer, as in
@@ -161,7 +162,10 @@ def release(traj: mdtraj.Trajectory, membranes: Sequence[Mapping[str, str]], mem
             labels, counts = np.unique(lab[own], return_counts=True)
             c = labels[np.argmax(counts)]
             mine = own & (lab == c) if c >= 0 else own
-            whole_ok = c >= 0 and counts.max() >= whole * own.sum()
+            # its cluster holds (nearly) all of it and (nearly) nothing else: one shared with a membrane
+            # it touches tail to tail is not a vesicle of its own
+            foreign = int(((lab == c) & ~own & (membrane >= 0)).sum()) if c >= 0 else 0
+            whole_ok = c >= 0 and counts.max() >= whole * own.sum() and foreign < (1 - whole) * own.sum()
             a, b = np.flatnonzero(own), np.flatnonzero((membrane >= 0) & ~own)
             fused = np.unique(_monolayer_pairs(hx, orient, a, b, box, contact, parallel)[1]).size >= mixed
             holes = _holes(x, heads, tails, mine, centres, orient, non_lipid, box)
