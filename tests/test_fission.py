@@ -156,5 +156,8 @@ def test_a_brief_opening_of_the_ilv_keeps_its_scission(kinds: list[str], frame: 
     assert s.scission_frame == frame and s.ilv_reopened == reopened and sep.event == "fission"
     text = budding_report(budding_scalars(s, "+z"))
     assert ("open in 1 brief frame(s) after the scission" in text) == (reopened == 1), text
-    strict = an.scission(surfaces_trajectory(frames(kinds), PATCH), brief=0.0)
+    traj = surfaces_trajectory(frames(kinds), PATCH)
+    strict = an.scission(traj, brief=0.0)
     assert strict.scission_frame == max(frame, len(kinds) - 2) and strict.reopened == 0
+    with pytest.raises(ValueError, match="brief: must be >= 0"):
+        an.scission(traj, brief=-1.0)

@@ -113,8 +113,8 @@ def find_scission(traj: mdtraj.Trajectory, memb: np.ndarray, mask: np.ndarray, m
 
 
 def stays(closed: np.ndarray, apart: np.ndarray, time: np.ndarray, brief: float) -> int:
-    """The first frame with ``closed`` from which ``apart`` holds to the end and ``closed`` does too,
-    at the end and but for runs of frames each shorter than ``brief`` (ps); -1 if none. ``closed``,
+    """The first frame from which a new vesicle stays apart to the end and closed but for openings
+    each shorter than ``brief`` (ps), closed in that frame and the last; -1 if none. ``closed``,
     ``apart``, ``time`` (n_frames,): a new closed vesicle exists; a new membrane exists (open or
     closed); frame times (ps)."""
     n = len(closed)
@@ -132,6 +132,7 @@ def stays(closed: np.ndarray, apart: np.ndarray, time: np.ndarray, brief: float)
             if gap * step >= brief:
                 break
     return first
+
 
 def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asphericity: float = 0.15,
              min_leaflet_fraction: float = MIN_LEAFLET_FRACTION, cutoff: float = TAIL_CONTACT,
