@@ -26,6 +26,7 @@ from exomembrane import analysis as an
 from exomembrane.engine.platform import cpu_model
 from exomembrane.run import Run, load_trajectory
 from exomembrane.run.report import RunData, analyze, load
+from exomembrane.run.reports.budding import budding_of
 from exomembrane.run.reports.escrt import escrt as escrt_part
 from exomembrane.scenario import Scenario, load_scenario
 
@@ -91,8 +92,6 @@ def _budding_row(run: RunData, info: dict, enrichments: dict | None = None) -> d
     one ``exomembrane analyze`` reports (its placed molecules as cargo: membrane cargo on the
     membrane, soluble cargo in the lumen) and kept in ``run.shared`` for the run's other reports;
     its enrichments are also put in ``enrichments`` (species -> Enrichment) if given."""
-    from exomembrane.run.reports.budding import budding_of
-
     traj, b = run.traj, budding_of(run)
     k, sep = b.scission_frame, b.separation
     if enrichments is not None:
@@ -240,17 +239,17 @@ def escrt(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> dict:
 
 
 def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "ilv_escrt_raft",
-               cargo: dict[str, str] | None = None) -> dict:
+               rna: bool = False) -> dict:
     """The ESCRT-III route on a sphingolipid domain (``systems/<scenario>.yaml``) over ``seeds``: the
     stage timeline, fission time, the neck before it, the parent's leak and largest pore, the ILV and
-    its ``cargo`` (species -> where: enrichments, molecules in the ILV, lumen cargo leaked into the
-    MVB lumen); its negative controls (seed 1): the domain without the filament, the filament kept
-    flat (no protocol) and, with RNA among the cargo, the RNA's affinity off; and the enrichments
-    pooled over the seeds that split by fission."""
-    cargo = cargo or {}
+    the cargo its scenario places (enrichments, molecules in the ILV, lumen cargo leaked into the
+    MVB lumen, as ``exomembrane analyze`` counts them); its negative controls (seed 1): the domain
+    without the filament, the filament kept flat (no protocol) and, with ``rna``, the RNA's affinity
+    for the domain off (and a column: frames with the whole granule on the domain's heads); and the
+    enrichments pooled over the seeds that split by fission."""
     name = scenario.removeprefix("ilv_")
     runs = {f"seed {seed}": (f"{name}_{seed}", {"run.seed": seed}) for seed in seeds}
-    if "RNA" in cargo:
+    if rna:
         runs["control: RNA affinity 0, seed 1"] = (f"{name}_rna_off", {
             "run.seed": 1, "forcefield.params.affinity_rna_platform": 0.0})
     runs["control: no filament, seed 1"] = (f"{name}_nofilament", {"run.seed": 1, "builder.filaments": [],
@@ -266,7 +265,7 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "i
         e = escrt_part(run).summary.get("escrt")  # None without filaments
         row["stages"] = None if e is None else e["stages"]
         row["bound"] = None if e is None else f"{e['assembled']} / {e['bound']} of {e['subunits']}"
-        if "RNA" in cargo:  # the granule on the domain's ceramide heads: frames from 10 tau with every chain on
+        if rna:  # the granule on the domain's ceramide heads: frames from 10 tau with every chain on
             traj = run.traj
             on = an.adsorbed(traj, "RNA", "CER")[traj.time >= 10.0 - 1e-6]
             row["rna_on_domain"] = f"{int(on.all(axis=1).sum())} of {len(on)}"
@@ -286,7 +285,7 @@ def escrt_raft(tmp: Path, seeds: tuple[int, ...] = (1, 2, 3), scenario: str = "i
 def escrt_raft_cargo(tmp: Path) -> dict:
     """:func:`escrt_raft` on ``systems/ilv_escrt_raft_cargo.yaml``: the GPI-anchored cargo in the domain
     and the RNA granule docked in the spiral's centre."""
-    return escrt_raft(tmp, scenario="ilv_escrt_raft_cargo", cargo={"GPI": "membrane", "RNA": "lumen"})
+    return escrt_raft(tmp, scenario="ilv_escrt_raft_cargo", rna=True)
 
 
 #: Bending rigidity of the Cooke bilayer at kT 1.1, w_c 1.6 (kT), measured from its undulation spectrum
