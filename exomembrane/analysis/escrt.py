@@ -13,6 +13,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .pbc import box_of, minimum_image
+from .topology import runs
 
 #: Stages of the membrane under a filament, in the order they are reached.
 STAGES = ("flat", "buckled", "bud", "neck", "fission")
@@ -100,12 +101,6 @@ def filament_shape(traj: mdtraj.Trajectory, subunits: np.ndarray, binding: np.nd
         axis[f] = np.mod(c, box[f, :2])
     return FilamentShape(traj.time.copy(), out["radius"], out["pitch"], out["tilt"], out["height"], bound, assembled,
                          axis)
-
-
-def runs(mask: np.ndarray) -> np.ndarray:
-    """(k, 2) int, start and stop (exclusive) of each run of True in ``mask`` (n,)."""
-    edges = np.diff(np.r_[0, np.asarray(mask, int), 0])
-    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
 
 
 def longest_run(joined: np.ndarray) -> slice:

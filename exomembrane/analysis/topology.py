@@ -591,6 +591,17 @@ def settled(flags: np.ndarray) -> int | None:
     return int(true[-1]) + 1 if true.size else 0
 
 
+def runs(flags: np.ndarray) -> np.ndarray:
+    """(k, 2) int, start and stop (exclusive) of each run of True in ``flags`` (n,)."""
+    edges = np.diff(np.r_[0, np.asarray(flags, int), 0])
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+
+
+def frame_step(time: np.ndarray) -> float:
+    """The time between frames (the median spacing of ``time`` (n,); 0 for a single frame)."""
+    return float(np.median(np.diff(time))) if len(time) > 1 else 0.0
+
+
 def upper_of(faces: Mapping[str, str]) -> str:
     """The compartment a membrane's upper/outer leaflet faces (its ``+z`` or ``outside`` face)."""
     return faces["+z"] if "+z" in faces else faces["outside"]

@@ -219,10 +219,14 @@ def _add_filaments(system: mm.System, structure: Structure, replica: np.ndarray 
     binding.addGlobalParameter(filaments.DISASSEMBLY, 0.0)
     for name in ("off",) if groups else ("off", "role", "copy"):
         binding.addPerParticleParameter(name)
-    role = np.zeros(structure.n_beads)
-    role[heads], role[f.binding] = 2.0, 1.0
+    if groups:
+        rows = off[:, None]
+    else:
+        role = np.zeros(structure.n_beads)
+        role[heads], role[f.binding] = 2.0, 1.0
+        rows = np.c_[off, role, copy]
     add = binding.addParticle
-    for row in (off[:, None] if groups else np.c_[off, role, copy]).tolist():
+    for row in rows.tolist():
         add(row)
     if groups:
         for r in np.unique(copy[f.binding]).tolist():

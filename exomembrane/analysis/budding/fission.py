@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..topology import Topology, settled
+from ..topology import Topology, frame_step, runs, settled
 
 #: Time (tau) within which the parent must be closed after separation for fission.
 RESEAL = 20.0
@@ -139,8 +139,7 @@ def separation(topo: Topology, parent: np.ndarray, scission_frame: int, reseal: 
         if sealed_at is not None:
             later = is_open[sealed_at:]
             reopened = int(later.sum())
-            step = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
-            brief = all(len(r) * step < reseal for r in np.split(later, np.flatnonzero(np.diff(later)) + 1) if r[0])
+            brief = all((stop - start) * frame_step(t) < reseal for start, stop in runs(later))
         event = "fission" if in_time and brief and resealed and vesicle_closed else "rupture"
     elif detached >= 0:
         event = "rupture"

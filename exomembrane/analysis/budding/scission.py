@@ -13,6 +13,7 @@ from ..leaflets import assign_leaflets
 from ..pbc import box_of
 from ..selection import lipid_mask
 from ..shape import vesicle_shape
+from ..topology import frame_step, runs, settled
 from .fission import RESEAL
 
 #: Smallest share of a vesicle's lipids in its second leaflet (an R = 4 sigma vesicle has ~12 %).
@@ -117,21 +118,13 @@ def stays(closed: np.ndarray, apart: np.ndarray, time: np.ndarray, brief: float)
     each shorter than ``brief`` (ps), closed in that frame and the last; -1 if none. ``closed``,
     ``apart``, ``time`` (n_frames,): a new closed vesicle exists; a new membrane exists (open or
     closed); frame times (ps)."""
-    n = len(closed)
-    if n == 0 or not closed[-1]:
+    start = settled(~np.asarray(apart, bool))
+    if start is None or not len(closed) or not closed[-1]:
         return -1
-    step = float(np.median(np.diff(time))) if n > 1 else 0.0
-    first, gap = n - 1, 0
-    for f in range(n - 1, -1, -1):
-        if not apart[f]:
-            break
-        if closed[f]:
-            first, gap = f, 0
-        else:
-            gap += 1
-            if gap * step >= brief:
-                break
-    return first
+    closed = np.asarray(closed, bool)
+    long = [stop for first, stop in runs(~closed[start:]) if (stop - first) * frame_step(time) >= brief]
+    begin = start + (int(long[-1]) if long else 0)  # after the last opening too long to be brief
+    return begin + int(np.argmax(closed[begin:]))
 
 
 def scission(traj: mdtraj.Trajectory, lipids: np.ndarray | None = None, max_asphericity: float = 0.15,
